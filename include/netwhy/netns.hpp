@@ -1,0 +1,25 @@
+// Network namespaces named as `ip -n` does (/run/netns/NAME), or by a process
+// ("pid:1234", e.g. a container's).
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <string_view>
+
+#include "netwhy/error.hpp"
+
+namespace netwhy {
+
+struct NetnsTarget {
+  std::string path;     // /run/netns/NAME or /proc/PID/ns/net
+  std::string display;  // what the user typed, for messages
+  pid_t pid = 0;        // set for pid:PID
+};
+
+// Validates the spelling only ("pid:" followed by a number, or a name without '/').
+[[nodiscard]] Expected<NetnsTarget> parse_netns_spec(std::string_view spec);
+// setns() into it, with a message that says what went wrong (missing, not root).
+[[nodiscard]] Expected<void> enter_netns(const NetnsTarget& target);
+
+}  // namespace netwhy

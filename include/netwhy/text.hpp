@@ -1,0 +1,25 @@
+// Untrusted bytes (interface names, labels, process names) on their way to a
+// terminal or a JSON document.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace netwhy {
+
+// For a terminal: valid printable UTF-8 passes; control characters (C0, DEL,
+// C1), backslash and invalid bytes become \n, \t, \\ or \xNN, so no escape
+// sequence reaches the screen and the original bytes can be read back.
+[[nodiscard]] std::string escape_text(std::string_view raw);
+
+// True when escape_text would return raw unchanged (the common, fast case).
+[[nodiscard]] bool is_plain_text(std::string_view raw);
+
+// For JSON: the longest valid UTF-8 prefix is kept; each invalid sequence
+// becomes U+FFFD. Control characters are left for the JSON escaper.
+[[nodiscard]] std::string to_valid_utf8(std::string_view raw);
+
+// Length of the valid UTF-8 sequence starting at s[i], or 0 if invalid.
+[[nodiscard]] std::size_t utf8_sequence_length(std::string_view s, std::size_t i);
+
+}  // namespace netwhy

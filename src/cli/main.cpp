@@ -1,0 +1,117 @@
+// Wires the command line to the commands; nothing else.
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+
+#include <string>
+#include <vector>
+
+#include "options.hpp"
+#include "report.hpp"
+
+#ifndef NETWHY_VERSION
+#define NETWHY_VERSION "unknown"
+#endif
+
+namespace {
+
+using netwhy::cli::GlobalOptions;
+
+// ip's spellings that CLI11 would read as bundles of short flags.
+std::vector<std::string> normalize_args(int argc, char** argv) {
+  std::vector<std::string> out;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "-br" || a == "-brief") a = "--brief";
+    if (a == "-json") a = "--json";
+    if (a == "-pretty") a = "--pretty";
+    if (a == "--color" || a == "-color" || a == "-c") {
+      const bool has_value = i + 1 < argc && (std::string(argv[i + 1]) == "auto" ||
+                                              std::string(argv[i + 1]) == "always" ||
+                                              std::string(argv[i + 1]) == "never");
+      a = has_value ? "--color" : "--color=always";
+    }
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"netwhy: why can't I connect to my server?\n"
+               "Reads links, addresses, routes and sockets and says what is wrong.",
+               "netwhy"};
+  app.set_version_flag("-V,--version", std::string("netwhy ") + NETWHY_VERSION);
+  app.footer(
+      "Commands (as with ip, short forms work: l, a, r):\n"
+      "  link [show] [dev] IFNAME      network devices, like ip link\n"
+      "  addr [show] [dev] IFNAME      addresses, like ip addr\n"
+      "  route [show] [table T]        routes, like ip route\n"
+      "  route get ADDRESS             the route the kernel would use\n"
+      "See netwhy(1).");
+
+  GlobalOptions g;
+  bool v4 = false;
+  bool v6 = false;
+  std::string color = "auto";
+  app.add_flag("-4", v4, "IPv4 only");
+  app.add_flag("-6", v6, "IPv6 only");
+  app.add_flag("-j,--json", g.json, "JSON output (the shape of ip -j for link/addr/route)");
+  app.add_flag("-p,--pretty", g.pretty, "indent JSON");
+  app.add_flag("-b,--brief", g.brief, "one line per interface, like ip -br");
+  app.add_option("-n,--netns", g.netns, "work in network namespace NAME (/run/netns) or pid:PID");
+  app.add_option("--color", color, "colour: auto (on a terminal), always, never")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
+
+  std::vector<std::string> link_args;
+  std::vector<std::string> addr_args;
+  std::vector<std::string> route_args;
+  auto* link = app.add_subcommand("link", "network devices, like ip link");
+  auto* addr = app.add_subcommand("addr", "addresses, like ip addr");
+  auto* route = app.add_subcommand("route", "routes, like ip route");
+  for (const char* alias : {"l", "li", "lin"}) link->alias(alias);
+  for (const char* alias : {"a", "ad", "address"}) addr->alias(alias);
+  for (const char* alias : {"r", "ro", "rou", "rout"}) route->alias(alias);
+  link->add_option("args", link_args, "[show] [dev] IFNAME [up]");
+  addr->add_option("args", addr_args, "[show] [dev] IFNAME [up]");
+  route->add_option("args", route_args, "[show] [table TABLE] [dev IFNAME] | get ADDRESS");
+  for (auto* sub : {link, addr, route}) {
+    sub->fallthrough();
+    sub->positionals_at_end(false);
+  }
+  app.require_subcommand(0, 1);
+
+  try {
+    std::vector<std::string> args = normalize_args(argc, argv);
+    std::reverse(args.begin(), args.end());
+    app.parse(args);
+  } catch (const CLI::CallForHelp&) {
+    netwhy::cli::write_stdout(app.help());
+    return netwhy::cli::exit_ok;
+  } catch (const CLI::CallForAllHelp&) {
+    netwhy::cli::write_stdout(app.help("", CLI::AppFormatMode::All));
+    return netwhy::cli::exit_ok;
+  } catch (const CLI::CallForVersion& e) {
+    netwhy::cli::write_stdout(std::string(e.what()) + "\n");
+    return netwhy::cli::exit_ok;
+  } catch (const CLI::ParseError& e) {
+    return netwhy::cli::fail(e.what());
+  }
+
+  if (v4 && v6) return netwhy::cli::fail("-4 and -6 exclude each other");
+  if (v4) g.family = netwhy::Family::inet;
+  if (v6) g.family = netwhy::Family::inet6;
+  g.color = color == "always" ? netwhy::cli::ColorWhen::always
+            : color == "never" ? netwhy::cli::ColorWhen::never
+                               : netwhy::cli::ColorWhen::automatic;
+
+  try {
+    if (link->parsed()) return netwhy::cli::run_link(g, link_args);
+    if (addr->parsed()) return netwhy::cli::run_addr(g, addr_args);
+    if (route->parsed()) return netwhy::cli::run_route(g, route_args);
+  } catch (const std::exception& e) {
+    return netwhy::cli::fail(std::string("internal error: ") + e.what());
+  }
+  return netwhy::cli::fail("no command given (try: netwhy addr, netwhy route; netwhy --help for more)");
+}

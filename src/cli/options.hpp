@@ -1,0 +1,38 @@
+// What the command line asked for, shared by every command.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "netwhy/color.hpp"
+#include "netwhy/inet.hpp"
+#include "netwhy/json_writer.hpp"
+
+namespace netwhy::cli {
+
+enum class ColorWhen { automatic, always, never };
+
+struct GlobalOptions {
+  Family family = Family::unspec;  // -4 / -6
+  bool json = false;
+  bool pretty = false;
+  bool brief = false;
+  std::optional<std::string> netns;
+  ColorWhen color = ColorWhen::automatic;
+
+  [[nodiscard]] JsonStyle json_style() const { return pretty ? JsonStyle::pretty : JsonStyle::compact; }
+  // Colour only on a terminal, never with NO_COLOR set, never with JSON.
+  [[nodiscard]] Palette palette() const;
+};
+
+// Exit statuses.
+inline constexpr int exit_ok = 0;
+inline constexpr int exit_negative = 1;  // the answer is "no" (port: not reachable)
+inline constexpr int exit_usage = 2;     // bad input, or the question could not be answered
+
+int run_link(const GlobalOptions& g, const std::vector<std::string>& args);
+int run_addr(const GlobalOptions& g, const std::vector<std::string>& args);
+int run_route(const GlobalOptions& g, const std::vector<std::string>& args);
+
+}  // namespace netwhy::cli

@@ -1,0 +1,114 @@
+#include "netwhy/text.hpp"
+
+#include <fmt/format.h>
+
+namespace netwhy {
+
+std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = byte(i);
+  if (c < 0x80) return 1;
+  std::size_t len = 0;
+  unsigned lo = 0x80;
+  unsigned hi = 0xBF;
+  if (c >= 0xC2 && c <= 0xDF) {
+    len = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    len = 3;
+    if (c == 0xE0) lo = 0xA0;  // no overlong forms
+    if (c == 0xED) hi = 0x9F;  // no surrogates
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    len = 4;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+  } else {
+    return 0;
+  }
+  if (i + len > s.size()) return 0;
+  if (byte(i + 1) < lo || byte(i + 1) > hi) return 0;
+  for (std::size_t k = 2; k < len; ++k) {
+    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
+  }
+  return len;
+}
+
+namespace {
+
+// C1 control characters are U+0080..U+009F, encoded as C2 80..C2 9F.
+bool is_c1(std::string_view s, std::size_t i, std::size_t len) {
+  return len == 2 && static_cast<unsigned char>(s[i]) == 0xC2 &&
+         static_cast<unsigned char>(s[i + 1]) <= 0x9F;
+}
+
+bool needs_escape(unsigned char c) { return c < 0x20 || c == 0x7F || c == '\\'; }
+
+}  // namespace
+
+bool is_plain_text(std::string_view raw) {
+  for (std::size_t i = 0; i < raw.size();) {
+    const auto c = static_cast<unsigned char>(raw[i]);
+    if (c < 0x80) {
+      if (needs_escape(c)) return false;
+      ++i;
+      continue;
+    }
+    const std::size_t len = utf8_sequence_length(raw, i);
+    if (len == 0 || is_c1(raw, i, len)) return false;
+    i += len;
+  }
+  return true;
+}
+
+std::string escape_text(std::string_view raw) {
+  if (is_plain_text(raw)) return std::string(raw);
+  std::string out;
+  out.reserve(raw.size() + 16);
+  for (std::size_t i = 0; i < raw.size();) {
+    const auto c = static_cast<unsigned char>(raw[i]);
+    if (c < 0x80) {
+      if (c == '\n') {
+        out += "\\n";
+      } else if (c == '\t') {
+        out += "\\t";
+      } else if (c == '\\') {
+        out += "\\\\";
+      } else if (needs_escape(c)) {
+        out += fmt::format("\\x{:02x}", c);
+      } else {
+        out += static_cast<char>(c);
+      }
+      ++i;
+      continue;
+    }
+    const std::size_t len = utf8_sequence_length(raw, i);
+    if (len == 0 || is_c1(raw, i, len)) {
+      const std::size_t n = len == 0 ? 1 : len;
+      for (std::size_t k = 0; k < n; ++k) {
+        out += fmt::format("\\x{:02x}", static_cast<unsigned char>(raw[i + k]));
+      }
+      i += n;
+      continue;
+    }
+    out.append(raw.substr(i, len));
+    i += len;
+  }
+  return out;
+}
+
+std::string to_valid_utf8(std::string_view raw) {
+  std::string out;
+  out.reserve(raw.size());
+  for (std::size_t i = 0; i < raw.size();) {
+    const std::size_t len = utf8_sequence_length(raw, i);
+    if (len == 0) {
+      out += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
+      ++i;
+      continue;
+    }
+    out.append(raw.substr(i, len));
+    i += len;
+  }
+  return out;
+}
+
+}  // namespace netwhy

@@ -1,0 +1,72 @@
+#include "netwhy/netns.hpp"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <charconv>
+
+#include <fmt/format.h>
+
+#include "netwhy/text.hpp"
+
+namespace netwhy {
+
+Expected<NetnsTarget> parse_netns_spec(std::string_view spec) {
+  NetnsTarget t;
+  t.display = std::string(spec);
+  if (spec.substr(0, 4) == "pid:") {
+    const std::string_view num = spec.substr(4);
+    long pid = 0;
+    const auto [end, ec] = std::from_chars(num.data(), num.data() + num.size(), pid);
+    if (num.empty() || ec != std::errc{} || end != num.data() + num.size() || pid <= 0 ||
+        pid > 0x3fffffff) {
+      return input_error(fmt::format("bad netns \"{}\": expected pid:PID with a process id",
+                                     escape_text(spec)));
+    }
+    t.pid = static_cast<pid_t>(pid);
+    t.path = fmt::format("/proc/{}/ns/net", pid);
+    return t;
+  }
+  if (spec.empty() || spec == "." || spec == ".." || spec.find('/') != std::string_view::npos ||
+      spec.find('\0') != std::string_view::npos) {
+    return input_error(fmt::format("bad netns name \"{}\"", escape_text(spec)));
+  }
+  t.path = fmt::format("/run/netns/{}", spec);
+  return t;
+}
+
+Expected<void> enter_netns(const NetnsTarget& target) {
+  const std::string shown = escape_text(target.display);
+  const int fd = ::open(target.path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    if (err == ENOENT) {
+      if (target.pid != 0) return input_error(fmt::format("no process with pid {}", target.pid));
+      return input_error(fmt::format("no network namespace named \"{}\" (see ip netns list)", shown));
+    }
+    if (err == EACCES || err == EPERM) {
+      return Error{ErrorKind::system, err,
+                   fmt::format("cannot open network namespace \"{}\" (run as root)", shown)};
+    }
+    return system_error(fmt::format("open {}", target.path), err);
+  }
+  const int rc = setns(fd, CLONE_NEWNET);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) {
+    if (err == EPERM) {
+      return Error{ErrorKind::system, err,
+                   fmt::format("cannot enter network namespace \"{}\" (needs root or CAP_SYS_ADMIN)",
+                               shown)};
+    }
+    if (err == EINVAL) {
+      return input_error(fmt::format("\"{}\" is not a network namespace", shown));
+    }
+    return system_error(fmt::format("enter network namespace \"{}\"", shown), err);
+  }
+  return {};
+}
+
+}  // namespace netwhy
