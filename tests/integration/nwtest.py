@@ -1,0 +1,141 @@
+"""Helpers for netwhy's integration tests: privileges, namespaces that the
+test creates and always removes, running the binary, comparing with ip -j."""
+
+import json
+import os
+import subprocess
+import sys
+
+SKIP = 77
+NETWHY = os.environ.get("NETWHY", "netwhy")
+IN_CI = os.environ.get("CI") == "true"
+
+
+def require_root(what="network namespaces"):
+    """Skip (exit 77) when unprivileged; under CI=true that is a failure."""
+    if os.geteuid() == 0:
+        probe = subprocess.run(["ip", "netns", "add", f"nwprobe{os.getpid()}"],
+                               capture_output=True, text=True)
+        if probe.returncode == 0:
+            subprocess.run(["ip", "netns", "del", f"nwprobe{os.getpid()}"], capture_output=True)
+            return
+        reason = f"cannot create {what}: {probe.stderr.strip()}"
+    else:
+        reason = f"needs root to create {what}"
+    if IN_CI:
+        print(f"FAIL: {reason} (CI=true: a missing capability is a failure)")
+        sys.exit(1)
+    print(f"SKIP: {reason}")
+    sys.exit(SKIP)
+
+
+def sh(*cmd, check=True, timeout=30, **kw):
+    r = subprocess.run(list(cmd), capture_output=True, text=True, timeout=timeout, **kw)
+    if check and r.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({r.returncode}): {r.stderr.strip()}")
+    return r
+
+
+def run(*args, timeout=30, env=None):
+    """Run netwhy; returns CompletedProcess (bytes decoded leniently)."""
+    return subprocess.run([NETWHY, *args], capture_output=True, timeout=timeout, env=env,
+                          text=True, errors="surrogateescape")
+
+
+class Namespaces:
+    """Creates uniquely named namespaces; removes them (and their processes) on exit."""
+
+    def __init__(self, *roles):
+        tag = f"{os.getpid() % 100000}"
+        self.names = {role: f"nw{role[:4]}{tag}" for role in roles}
+        self.procs = []
+
+    def __enter__(self):
+        for name in self.names.values():
+            sh("ip", "netns", "add", name)
+        return self
+
+    def __exit__(self, *exc):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+                try:
+                    p.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    pass
+        for name in self.names.values():
+            subprocess.run(["ip", "netns", "del", name], capture_output=True)
+        return False
+
+    def __getitem__(self, role):
+        return self.names[role]
+
+    def ip(self, role, *args, check=True):
+        return sh("ip", "-n", self.names[role], *args, check=check)
+
+    def spawn(self, role, *cmd):
+        p = subprocess.Popen(["ip", "netns", "exec", self.names[role], *cmd],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.procs.append(p)
+        return p
+
+
+LIFETIME_KEYS = {"valid_life_time", "preferred_life_time", "expires"}
+
+
+def same_json(a, b, key=None, slack=2):
+    """Deep equality; lifetimes that count down may differ by a second or two."""
+    if key in LIFETIME_KEYS and isinstance(a, int) and isinstance(b, int):
+        return abs(a - b) <= slack
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_json(a[k], b[k], k) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b))
+    return a == b and type(a) is type(b)
+
+
+def first_difference(a, b, path="$"):
+    if isinstance(a, dict) and isinstance(b, dict):
+        if a.keys() != b.keys():
+            return f"{path}: keys {sorted(a.keys() ^ b.keys())} differ"
+        for k in a:
+            d = first_difference(a[k], b[k], f"{path}.{k}")
+            if d:
+                return d
+        return None
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return f"{path}: {len(a)} items vs {len(b)}"
+        for i, (x, y) in enumerate(zip(a, b)):
+            d = first_difference(x, y, f"{path}[{i}]")
+            if d:
+                return d
+        return None
+    if not same_json(a, b, path.rsplit(".", 1)[-1]):
+        return f"{path}: {a!r} vs {b!r}"
+    return None
+
+
+class Checks:
+    def __init__(self):
+        self.failed = 0
+        self.passed = 0
+
+    def check(self, ok, what, detail=""):
+        if ok:
+            self.passed += 1
+            print(f"ok   {what}")
+        else:
+            self.failed += 1
+            print(f"FAIL {what}" + (f": {detail}" if detail else ""))
+
+    def done(self):
+        print(f"{self.passed} checks passed, {self.failed} failed")
+        sys.exit(1 if self.failed else 0)
+
+
+def load_json(text):
+    try:
+        return json.loads(text), None
+    except ValueError as e:
+        return None, str(e)
