@@ -13,13 +13,14 @@ enum class ColorMode { never, always };
 
 class Palette {
  public:
-  explicit Palette(ColorMode mode = ColorMode::never) : on_(mode == ColorMode::always) {}
+  Palette() = default;
+  explicit Palette(ColorMode mode) : on_(mode == ColorMode::always) {}
   [[nodiscard]] bool enabled() const { return on_; }
   // text is already escaped; the palette only wraps it.
   [[nodiscard]] std::string paint(Paint p, std::string_view text) const;
 
  private:
-  bool on_;
+  bool on_ = false;
 };
 
 }  // namespace netwhy

@@ -1,1 +1,28 @@
 #include <doctest/doctest.h>
+
+#include "netwhy/netns.hpp"
+
+using netwhy::parse_netns_spec;
+
+TEST_CASE("netns names map to /run/netns") {
+  auto t = parse_netns_spec("blue");
+  REQUIRE(t);
+  CHECK(t->path == "/run/netns/blue");
+  CHECK(t->pid == 0);
+}
+
+TEST_CASE("pid:PID names the namespace of a process") {
+  auto t = parse_netns_spec("pid:4242");
+  REQUIRE(t);
+  CHECK(t->path == "/proc/4242/ns/net");
+  CHECK(t->pid == 4242);
+}
+
+TEST_CASE("spellings that could escape /run/netns or are not pids are refused") {
+  for (const char* bad : {"", ".", "..", "../etc", "a/b", "pid:", "pid:0", "pid:-1", "pid:12x", "pid:99999999999"}) {
+    CAPTURE(bad);
+    auto t = parse_netns_spec(bad);
+    REQUIRE_FALSE(t.has_value());
+    CHECK(t.error().kind == netwhy::ErrorKind::input);
+  }
+}
