@@ -16,6 +16,11 @@ checks = nwtest.Checks()
 def build(ns):
     A = lambda *a, **k: ns.ip("srv", *a, **k)  # noqa: E731
     B = lambda *a, **k: ns.ip("peer", *a, **k)  # noqa: E731
+    # No duplicate address detection: addresses must not change state (tentative
+    # -> valid) between ip's read and netwhy's.
+    for role in ("srv", "peer"):
+        for conf in ("all", "default"):
+            nwtest.sh("ip", "netns", "exec", ns[role], "sysctl", "-qw", f"net.ipv6.conf.{conf}.accept_dad=0")
     A("link", "set", "lo", "up")
     # This kernel may lack the dummy module: ifb stands in, with a stated reason.
     if A("link", "add", "dum0", "type", "dummy", check=False).returncode == 0:
@@ -85,7 +90,8 @@ def compare(ns, args, via=None, text=True):
     checks.check(diff is None and got.returncode == 0, f"json {label}", diff or got.stderr.strip())
     pretty = nwtest.run("-n", target, "-j", "-p", *args)
     have_p, err3 = nwtest.load_json(pretty.stdout)
-    checks.check(err3 is None and nwtest.same_json(want, have_p), f"json -p {label}", err3 or "")
+    checks.check(err3 is None and nwtest.same_json(want, have_p), f"json -p {label}",
+                 err3 or str(nwtest.first_difference(want, have_p)))
     if text:
         mask = lambda s: re.sub(r"\d+sec", "Nsec", s)  # noqa: E731  lifetimes count down
         ip_text = subprocess.run(["ip", "-n", ns["srv"], *args], capture_output=True, text=True).stdout
