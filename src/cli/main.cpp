@@ -23,6 +23,9 @@ std::vector<std::string> normalize_args(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "-br" || a == "-brief") a = "--brief";
+    // CLI11 reads "-4" after a command as a negative number; ip's users don't.
+    if (a == "-4") a = "--ipv4";
+    if (a == "-6") a = "--ipv6";
     if (a == "-json") a = "--json";
     if (a == "-pretty") a = "--pretty";
     if (a == "--color" || a == "-color" || a == "-c") {
@@ -49,14 +52,15 @@ int main(int argc, char** argv) {
       "  addr [show] [dev] IFNAME      addresses, like ip addr\n"
       "  route [show] [table T]        routes, like ip route\n"
       "  route get ADDRESS             the route the kernel would use\n"
+      "  ports [PORT] [-t] [-u]        listening sockets and their processes\n"
       "See netwhy(1).");
 
   GlobalOptions g;
   bool v4 = false;
   bool v6 = false;
   std::string color = "auto";
-  app.add_flag("-4", v4, "IPv4 only");
-  app.add_flag("-6", v6, "IPv6 only");
+  app.add_flag("-4,--ipv4", v4, "IPv4 only");
+  app.add_flag("-6,--ipv6", v6, "IPv6 only");
   app.add_flag("-j,--json", g.json, "JSON output (the shape of ip -j for link/addr/route)");
   app.add_flag("-p,--pretty", g.pretty, "indent JSON");
   app.add_flag("-b,--brief", g.brief, "one line per interface, like ip -br");
@@ -70,13 +74,20 @@ int main(int argc, char** argv) {
   auto* link = app.add_subcommand("link", "network devices, like ip link");
   auto* addr = app.add_subcommand("addr", "addresses, like ip addr");
   auto* route = app.add_subcommand("route", "routes, like ip route");
+  netwhy::cli::PortsOptions ports_opt;
+  auto* ports = app.add_subcommand("ports", "listening sockets and the processes holding them, like ss -ltunp");
+  ports->add_option("port", ports_opt.port, "only this port (number or service name)");
+  ports->add_flag("-t,--tcp", ports_opt.tcp, "TCP only");
+  ports->add_flag("-u,--udp", ports_opt.udp, "UDP only");
+  ports->add_option("--source", ports_opt.source, "where sockets come from: auto, netlink (sock_diag), proc")
+      ->check(CLI::IsMember({"auto", "netlink", "proc"}));
   for (const char* alias : {"l", "li", "lin"}) link->alias(alias);
   for (const char* alias : {"a", "ad", "address"}) addr->alias(alias);
   for (const char* alias : {"r", "ro", "rou", "rout"}) route->alias(alias);
   link->add_option("args", link_args, "[show] [dev] IFNAME [up]");
   addr->add_option("args", addr_args, "[show] [dev] IFNAME [up]");
   route->add_option("args", route_args, "[show] [table TABLE] [dev IFNAME] | get ADDRESS");
-  for (auto* sub : {link, addr, route}) {
+  for (auto* sub : {link, addr, route, ports}) {
     sub->fallthrough();
     sub->positionals_at_end(false);
   }
@@ -110,6 +121,7 @@ int main(int argc, char** argv) {
     if (link->parsed()) return netwhy::cli::run_link(g, link_args);
     if (addr->parsed()) return netwhy::cli::run_addr(g, addr_args);
     if (route->parsed()) return netwhy::cli::run_route(g, route_args);
+    if (ports->parsed()) return netwhy::cli::run_ports(g, ports_opt);
   } catch (const std::exception& e) {
     return netwhy::cli::fail(std::string("internal error: ") + e.what());
   }

@@ -7,7 +7,9 @@
 
 #include "netwhy/color.hpp"
 #include "netwhy/inet.hpp"
+#include "netwhy/error.hpp"
 #include "netwhy/json_writer.hpp"
+#include "netwhy/sockets.hpp"
 
 namespace netwhy::cli {
 
@@ -31,6 +33,17 @@ inline constexpr int exit_ok = 0;
 inline constexpr int exit_negative = 1;  // the answer is "no" (port: not reachable)
 inline constexpr int exit_usage = 2;     // bad input, or the question could not be answered
 
+struct PortsOptions {
+  std::optional<std::string> port;
+  bool tcp = false;
+  bool udp = false;
+  std::string source = "auto";  // auto | netlink | proc
+};
+
+// A port number (1-65535) or a service name from /etc/services.
+[[nodiscard]] Expected<std::uint16_t> parse_port_arg(std::string_view text, Protocol protocol);
+
+int run_ports(const GlobalOptions& g, const PortsOptions& o);
 int run_link(const GlobalOptions& g, const std::vector<std::string>& args);
 int run_addr(const GlobalOptions& g, const std::vector<std::string>& args);
 int run_route(const GlobalOptions& g, const std::vector<std::string>& args);

@@ -1,0 +1,51 @@
+// Which processes hold which sockets: /proc/*/fd, read with directory fds,
+// getdents64 and readlinkat, on every core, keeping only the inodes asked for.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace netwhy {
+
+struct Process {
+  pid_t pid = 0;
+  pid_t ppid = 0;
+  std::string comm;     // raw bytes: chosen by whoever started the process
+  std::string cmdline;  // arguments joined by spaces; raw bytes
+  std::uint32_t uid = 0;
+  std::string user;     // name of uid, or the number
+  bool operator==(const Process&) const = default;
+};
+
+struct ProcessMap {
+  std::unordered_map<std::uint64_t, std::vector<pid_t>> holders;  // inode -> pids, ascending
+  std::map<pid_t, Process> processes;                              // every holder's details
+  std::size_t scanned = 0;     // processes whose descriptors were read
+  std::size_t unreadable = 0;  // user processes whose descriptors could not be read
+};
+
+struct ScanOptions {
+  std::string proc_root = "/proc";
+  unsigned threads = 0;  // 0: one per core
+};
+
+[[nodiscard]] ProcessMap map_socket_owners(const std::vector<std::uint64_t>& inodes,
+                                           const ScanOptions& opt = {});
+
+// Pure pieces, unit-tested on literal text.
+[[nodiscard]] std::optional<std::uint64_t> parse_socket_link(std::string_view target);  // "socket:[123]"
+[[nodiscard]] std::string parse_cmdline(std::string_view raw);  // NUL-separated -> spaces
+struct StatusFields {
+  pid_t ppid = 0;
+  std::uint32_t uid = 0;  // real uid
+};
+[[nodiscard]] std::optional<StatusFields> parse_status(std::string_view text);
+
+}  // namespace netwhy

@@ -1,0 +1,228 @@
+#include "netwhy/procmap.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <thread>
+#include <unordered_set>
+
+namespace netwhy {
+
+std::optional<std::uint64_t> parse_socket_link(std::string_view target) {
+  constexpr std::string_view prefix = "socket:[";
+  if (target.size() <= prefix.size() + 1 || target.substr(0, prefix.size()) != prefix || target.back() != ']') {
+    return std::nullopt;
+  }
+  const std::string_view num = target.substr(prefix.size(), target.size() - prefix.size() - 1);
+  std::uint64_t inode = 0;
+  const auto [end, ec] = std::from_chars(num.data(), num.data() + num.size(), inode);
+  if (ec != std::errc{} || end != num.data() + num.size()) return std::nullopt;
+  return inode;
+}
+
+std::string parse_cmdline(std::string_view raw) {
+  while (!raw.empty() && raw.back() == '\0') raw.remove_suffix(1);
+  std::string out(raw);
+  std::replace(out.begin(), out.end(), '\0', ' ');
+  return out;
+}
+
+std::optional<StatusFields> parse_status(std::string_view text) {
+  StatusFields f;
+  bool have_ppid = false;
+  bool have_uid = false;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t eol = text.find('\n', pos);
+    if (eol == std::string_view::npos) eol = text.size();
+    const std::string_view line = text.substr(pos, eol - pos);
+    pos = eol + 1;
+    const auto number_after = [&](std::string_view key, auto& out) {
+      if (line.substr(0, key.size()) != key) return false;
+      std::string_view rest = line.substr(key.size());
+      const std::size_t start = rest.find_first_not_of(" \t");
+      if (start == std::string_view::npos) return false;
+      rest = rest.substr(start);
+      const auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), out);
+      return ec == std::errc{} && end != rest.data();
+    };
+    if (number_after("PPid:", f.ppid)) have_ppid = true;
+    if (number_after("Uid:", f.uid)) have_uid = true;
+  }
+  if (!have_ppid || !have_uid) return std::nullopt;
+  return f;
+}
+
+namespace {
+
+// getdents64's record: d_ino (8), d_off (8), d_reclen (2), d_type (1), d_name.
+constexpr std::size_t dirent_reclen_offset = 16;
+constexpr std::size_t dirent_name_offset = 19;
+
+struct Fd {
+  int fd;
+  explicit Fd(int f) : fd(f) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+// Calls fn(name) for each entry of the directory open as dirfd.
+template <class Fn>
+void for_each_entry(int dirfd, std::vector<char>& buf, Fn&& fn) {
+  for (;;) {
+    const long n = syscall(SYS_getdents64, dirfd, buf.data(), buf.size());
+    if (n <= 0) return;
+    for (long off = 0; off < n;) {
+      const char* rec = buf.data() + off;
+      unsigned short reclen = 0;
+      std::memcpy(&reclen, rec + dirent_reclen_offset, sizeof reclen);
+      if (reclen == 0) return;
+      off += reclen;
+      const char* name = rec + dirent_name_offset;
+      if (name[0] == '.') continue;
+      fn(std::string_view(name));
+    }
+  }
+}
+
+std::optional<pid_t> as_pid(std::string_view name) {
+  pid_t pid = 0;
+  const auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), pid);
+  if (ec != std::errc{} || end != name.data() + name.size() || pid <= 0) return std::nullopt;
+  return pid;
+}
+
+std::string read_small(int dirfd, const char* name) {
+  const int fd = ::openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+    if (out.size() > (1U << 20)) break;  // a command line is bounded; so is this read
+  }
+  ::close(fd);
+  return out;
+}
+
+struct Partial {
+  std::vector<std::pair<std::uint64_t, pid_t>> hits;
+  std::size_t scanned = 0;
+  std::vector<pid_t> denied;
+};
+
+void scan_range(int procfd, const std::vector<pid_t>& pids, std::size_t first, std::size_t step,
+                const std::unordered_set<std::uint64_t>& wanted, Partial& out) {
+  std::vector<char> buf(1U << 16);
+  char name[32];
+  char link[64];
+  for (std::size_t i = first; i < pids.size(); i += step) {
+    const pid_t pid = pids[i];
+    const auto len = std::to_chars(name, name + sizeof name - 4, pid).ptr;
+    std::memcpy(len, "/fd", 4);
+    Fd dir(::openat(procfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (dir.fd < 0) {
+      if (errno == EACCES || errno == EPERM) out.denied.push_back(pid);
+      continue;  // ENOENT: the process exited while we looked; skip it
+    }
+    ++out.scanned;
+    for_each_entry(dir.fd, buf, [&](std::string_view fd_name) {
+      // fd_name is NUL-terminated inside the dirent
+      const ssize_t n = ::readlinkat(dir.fd, fd_name.data(), link, sizeof link);
+      if (n <= 8 || link[0] != 's' || link[6] != ':') return;  // not "socket:[...]"
+      const auto inode = parse_socket_link(std::string_view(link, static_cast<std::size_t>(n)));
+      if (inode && wanted.count(*inode) != 0) out.hits.emplace_back(*inode, pid);
+    });
+  }
+}
+
+std::string user_name(std::uint32_t uid) {
+  static std::unordered_map<std::uint32_t, std::string> cache;
+  if (auto it = cache.find(uid); it != cache.end()) return it->second;
+  passwd pw{};
+  passwd* result = nullptr;
+  std::vector<char> buf(16384);
+  std::string name = std::to_string(uid);
+  if (getpwuid_r(uid, &pw, buf.data(), buf.size(), &result) == 0 && result != nullptr && pw.pw_name != nullptr) {
+    name = pw.pw_name;
+  }
+  cache.emplace(uid, name);
+  return name;
+}
+
+}  // namespace
+
+ProcessMap map_socket_owners(const std::vector<std::uint64_t>& inodes, const ScanOptions& opt) {
+  ProcessMap map;
+  if (inodes.empty()) return map;
+  const std::unordered_set<std::uint64_t> wanted(inodes.begin(), inodes.end());
+  Fd proc(::open(opt.proc_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (proc.fd < 0) return map;
+
+  std::vector<pid_t> pids;
+  {
+    std::vector<char> buf(1U << 16);
+    for_each_entry(proc.fd, buf, [&](std::string_view name) {
+      if (auto pid = as_pid(name)) pids.push_back(*pid);
+    });
+  }
+  unsigned threads = opt.threads != 0 ? opt.threads : std::max(1U, std::thread::hardware_concurrency());
+  threads = std::min<unsigned>(threads, static_cast<unsigned>((pids.size() + 63) / 64));
+  threads = std::max(threads, 1U);
+  std::vector<Partial> parts(threads);
+  {
+    std::vector<std::jthread> workers;
+    for (unsigned t = 1; t < threads; ++t) {
+      workers.emplace_back([&, t] { scan_range(proc.fd, pids, t, threads, wanted, parts[t]); });
+    }
+    scan_range(proc.fd, pids, 0, threads, wanted, parts[0]);
+  }
+  for (Partial& p : parts) {
+    map.scanned += p.scanned;
+    for (const auto& [inode, pid] : p.hits) map.holders[inode].push_back(pid);
+    for (const pid_t pid : p.denied) {
+      // Kernel threads hold no files; only user processes hide sockets.
+      char name[32];
+      *std::to_chars(name, name + sizeof name - 1, pid).ptr = '\0';
+      Fd dir(::openat(proc.fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      if (dir.fd >= 0 && !read_small(dir.fd, "cmdline").empty()) ++map.unreadable;
+    }
+  }
+  for (auto& [inode, pids_of] : map.holders) {
+    std::sort(pids_of.begin(), pids_of.end());
+    pids_of.erase(std::unique(pids_of.begin(), pids_of.end()), pids_of.end());
+    for (const pid_t pid : pids_of) {
+      if (map.processes.count(pid) != 0) continue;
+      char name[32];
+      *std::to_chars(name, name + sizeof name - 1, pid).ptr = '\0';
+      Fd dir(::openat(proc.fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      Process p;
+      p.pid = pid;
+      if (dir.fd >= 0) {
+        p.comm = read_small(dir.fd, "comm");
+        if (!p.comm.empty() && p.comm.back() == '\n') p.comm.pop_back();
+        p.cmdline = parse_cmdline(read_small(dir.fd, "cmdline"));
+        if (auto st = parse_status(read_small(dir.fd, "status"))) {
+          p.ppid = st->ppid;
+          p.uid = st->uid;
+        }
+      }
+      p.user = user_name(p.uid);
+      map.processes.emplace(pid, std::move(p));
+    }
+  }
+  return map;
+}
+
+}  // namespace netwhy
