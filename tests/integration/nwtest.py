@@ -30,7 +30,7 @@ def require_root(what="network namespaces"):
 
 
 def sh(*cmd, check=True, timeout=30, **kw):
-    r = subprocess.run(list(cmd), capture_output=True, text=True, timeout=timeout, **kw)
+    r = subprocess.run(list(cmd), capture_output=True, text=True, errors="replace", timeout=timeout, **kw)
     if check and r.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({r.returncode}): {r.stderr.strip()}")
     return r
