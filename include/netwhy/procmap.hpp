@@ -19,8 +19,8 @@ struct Process {
   pid_t ppid = 0;
   std::string comm;     // raw bytes: chosen by whoever started the process
   std::string cmdline;  // arguments joined by spaces; raw bytes
-  std::uint32_t uid = 0;
-  std::string user;     // name of uid, or the number
+  std::uint32_t uid = 0;  // effective uid (owner of /proc/PID)
+  std::string user;       // name of uid, or the number
   bool operator==(const Process&) const = default;
 };
 
@@ -42,10 +42,10 @@ struct ScanOptions {
 // Pure pieces, unit-tested on literal text.
 [[nodiscard]] std::optional<std::uint64_t> parse_socket_link(std::string_view target);  // "socket:[123]"
 [[nodiscard]] std::string parse_cmdline(std::string_view raw);  // NUL-separated -> spaces
-struct StatusFields {
+struct StatFields {
+  std::string comm;  // raw, as in /proc/PID/comm
   pid_t ppid = 0;
-  std::uint32_t uid = 0;  // real uid
 };
-[[nodiscard]] std::optional<StatusFields> parse_status(std::string_view text);
+[[nodiscard]] std::optional<StatFields> parse_stat(std::string_view text);  // /proc/PID/stat
 
 }  // namespace netwhy

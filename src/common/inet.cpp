@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 
 namespace netwhy {
@@ -18,6 +19,15 @@ std::string_view to_string(Family f) {
 }
 
 std::string IpAddr::to_string() const {
+  if (family == Family::inet) {  // by hand: inet_ntop goes through sprintf
+    char buf[16];
+    char* p = buf;
+    for (int i = 0; i < 4; ++i) {
+      if (i != 0) *p++ = '.';
+      p = std::to_chars(p, buf + sizeof buf, bytes[static_cast<std::size_t>(i)]).ptr;
+    }
+    return std::string(buf, p);
+  }
   char buf[INET6_ADDRSTRLEN] = {};
   const int af = family == Family::inet6 ? AF_INET6 : AF_INET;
   if (inet_ntop(af, bytes.data(), buf, sizeof buf) == nullptr) return "?";

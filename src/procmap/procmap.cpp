@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <pwd.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -33,29 +34,23 @@ std::string parse_cmdline(std::string_view raw) {
   return out;
 }
 
-std::optional<StatusFields> parse_status(std::string_view text) {
-  StatusFields f;
-  bool have_ppid = false;
-  bool have_uid = false;
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    std::size_t eol = text.find('\n', pos);
-    if (eol == std::string_view::npos) eol = text.size();
-    const std::string_view line = text.substr(pos, eol - pos);
-    pos = eol + 1;
-    const auto number_after = [&](std::string_view key, auto& out) {
-      if (line.substr(0, key.size()) != key) return false;
-      std::string_view rest = line.substr(key.size());
-      const std::size_t start = rest.find_first_not_of(" \t");
-      if (start == std::string_view::npos) return false;
-      rest = rest.substr(start);
-      const auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), out);
-      return ec == std::errc{} && end != rest.data();
-    };
-    if (number_after("PPid:", f.ppid)) have_ppid = true;
-    if (number_after("Uid:", f.uid)) have_uid = true;
+std::optional<StatFields> parse_stat(std::string_view text) {
+  // "PID (COMM) S PPID ...": COMM may hold spaces and parentheses; it ends at
+  // the last ')'.
+  const std::size_t open = text.find('(');
+  const std::size_t close = text.rfind(')');
+  if (open == std::string_view::npos || close == std::string_view::npos || close < open ||
+      close + 4 >= text.size()) {
+    return std::nullopt;
   }
-  if (!have_ppid || !have_uid) return std::nullopt;
+  StatFields f;
+  f.comm = std::string(text.substr(open + 1, close - open - 1));
+  std::string_view rest = text.substr(close + 2);  // "S PPID ..."
+  const std::size_t space = rest.find(' ');
+  if (space == std::string_view::npos) return std::nullopt;
+  rest.remove_prefix(space + 1);
+  const auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), f.ppid);
+  if (ec != std::errc{} || end == rest.data()) return std::nullopt;
   return f;
 }
 
@@ -118,9 +113,25 @@ std::string read_small(int dirfd, const char* name) {
 
 struct Partial {
   std::vector<std::pair<std::uint64_t, pid_t>> hits;
+  std::vector<Process> processes;  // details of each pid with a hit
   std::size_t scanned = 0;
   std::vector<pid_t> denied;
 };
+
+// comm and parent from /proc/PID/stat, the command line, and the owner of
+// /proc/PID (the process's effective uid, as ps shows it).
+Process read_process(int piddir, pid_t pid) {
+  Process p;
+  p.pid = pid;
+  if (auto st = parse_stat(read_small(piddir, "stat"))) {
+    p.comm = std::move(st->comm);
+    p.ppid = st->ppid;
+  }
+  p.cmdline = parse_cmdline(read_small(piddir, "cmdline"));
+  struct stat sb {};
+  if (fstat(piddir, &sb) == 0) p.uid = sb.st_uid;
+  return p;
+}
 
 void scan_range(int procfd, const std::vector<pid_t>& pids, std::size_t first, std::size_t step,
                 const std::unordered_set<std::uint64_t>& wanted, Partial& out) {
@@ -137,13 +148,22 @@ void scan_range(int procfd, const std::vector<pid_t>& pids, std::size_t first, s
       continue;  // ENOENT: the process exited while we looked; skip it
     }
     ++out.scanned;
+    bool hit = false;
     for_each_entry(dir.fd, buf, [&](std::string_view fd_name) {
       // fd_name is NUL-terminated inside the dirent
       const ssize_t n = ::readlinkat(dir.fd, fd_name.data(), link, sizeof link);
       if (n <= 8 || link[0] != 's' || link[6] != ':') return;  // not "socket:[...]"
       const auto inode = parse_socket_link(std::string_view(link, static_cast<std::size_t>(n)));
-      if (inode && wanted.count(*inode) != 0) out.hits.emplace_back(*inode, pid);
+      if (inode && wanted.count(*inode) != 0) {
+        out.hits.emplace_back(*inode, pid);
+        hit = true;
+      }
     });
+    if (hit) {  // read its details now, on this thread, while /proc/PID is hot
+      *len = '\0';  // "PID/fd" -> "PID"
+      Fd piddir(::openat(procfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      if (piddir.fd >= 0) out.processes.push_back(read_process(piddir.fd, pid));
+    }
   }
 }
 
@@ -199,28 +219,16 @@ ProcessMap map_socket_owners(const std::vector<std::uint64_t>& inodes, const Sca
       if (dir.fd >= 0 && !read_small(dir.fd, "cmdline").empty()) ++map.unreadable;
     }
   }
+  for (Partial& p : parts) {
+    for (Process& holder : p.processes) {
+      holder.user = user_name(holder.uid);
+      const pid_t pid = holder.pid;
+      map.processes.emplace(pid, std::move(holder));
+    }
+  }
   for (auto& [inode, pids_of] : map.holders) {
     std::sort(pids_of.begin(), pids_of.end());
     pids_of.erase(std::unique(pids_of.begin(), pids_of.end()), pids_of.end());
-    for (const pid_t pid : pids_of) {
-      if (map.processes.count(pid) != 0) continue;
-      char name[32];
-      *std::to_chars(name, name + sizeof name - 1, pid).ptr = '\0';
-      Fd dir(::openat(proc.fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-      Process p;
-      p.pid = pid;
-      if (dir.fd >= 0) {
-        p.comm = read_small(dir.fd, "comm");
-        if (!p.comm.empty() && p.comm.back() == '\n') p.comm.pop_back();
-        p.cmdline = parse_cmdline(read_small(dir.fd, "cmdline"));
-        if (auto st = parse_status(read_small(dir.fd, "status"))) {
-          p.ppid = st->ppid;
-          p.uid = st->uid;
-        }
-      }
-      p.user = user_name(p.uid);
-      map.processes.emplace(pid, std::move(p));
-    }
   }
   return map;
 }

@@ -125,11 +125,19 @@ std::string render_listeners_text(const std::vector<Listener>& listeners, const 
     w[2] = std::max(w[2], r.stack.size());
     w[3] = std::max(w[3], r.queue.size());
   }
+  // Padding by hand: thousands of rows, and fmt's width parsing per cell shows.
   std::string out;
+  out.reserve(rows.size() * (w[0] + w[1] + w[2] + w[3] + 32));
+  std::string line;
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const Row& r = rows[i];
-    std::string line = fmt::format("{:<{}}  {:<{}}  {:<{}}  {:<{}}  {}", r.proto, w[0], r.where, w[1], r.stack,
-                                   w[2], r.queue, w[3], r.procs);
+    line.clear();
+    const std::string* cells[] = {&r.proto, &r.where, &r.stack, &r.queue};
+    for (std::size_t c = 0; c < 4; ++c) {
+      line += *cells[c];
+      line.append(w[c] - cells[c]->size() + 2, ' ');
+    }
+    line += r.procs;
     while (!line.empty() && line.back() == ' ') line.pop_back();
     out += i == 0 ? palette.paint(Paint::bold, line) : line;
     out += '\n';

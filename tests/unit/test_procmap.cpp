@@ -25,15 +25,18 @@ TEST_CASE("command lines: NUL separators become spaces, hostile bytes stay for t
   CHECK(parse_cmdline(std::string_view("a\x1b[2J\0", 6)) == "a\x1b[2J");
 }
 
-TEST_CASE("status: PPid and the real Uid") {
-  const char* status = "Name:\tgunicorn\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t257\nNgid:\t0\nPid:\t257\n"
-                       "PPid:\t256\nTracerPid:\t0\nUid:\t1000\t1000\t1000\t1000\nGid:\t1000\t1000\t1000\t1000\n";
-  auto f = parse_status(status);
+TEST_CASE("stat: the command name may hold spaces, parentheses and escapes") {
+  auto f = parse_stat("256 (gunicorn) S 1 256 256 0 -1 4194560 3096 0 0 0 10 2 0 0 20 0 1 0 123 0\n");
   REQUIRE(f);
-  CHECK(f->ppid == 256);
-  CHECK(f->uid == 1000U);
-  CHECK_FALSE(parse_status("Name:\tx\n").has_value());
-  CHECK_FALSE(parse_status("PPid:\t\nUid:\tx\n").has_value());
+  CHECK(f->comm == "gunicorn");
+  CHECK(f->ppid == 1);
+  auto odd = parse_stat("7 (a) b (c)) \x1b[2J) R 42 7 7 0 -1\n");
+  REQUIRE(odd);
+  CHECK(odd->comm == "a) b (c)) \x1b[2J");
+  CHECK(odd->ppid == 42);
+  CHECK_FALSE(parse_stat("7 (unterminated S 1").has_value());
+  CHECK_FALSE(parse_stat("").has_value());
+  CHECK_FALSE(parse_stat("7 (x) S").has_value());
 }
 
 TEST_CASE("this process is found holding a socket it opened") {
@@ -47,7 +50,8 @@ TEST_CASE("this process is found holding a socket it opened") {
   CHECK(map.holders.at(st.st_ino) == std::vector<pid_t>{getpid()});
   const Process& me = map.processes.at(getpid());
   CHECK(me.comm == "unit-tests");
-  CHECK(me.uid == getuid());
+  CHECK(me.uid == geteuid());
+  CHECK(me.ppid == getppid());
   CHECK(me.cmdline.find("unit-tests") != std::string::npos);
   CHECK(map.scanned > 0);
 }
