@@ -21,6 +21,7 @@ struct Process {
   std::string cmdline;  // arguments joined by spaces; raw bytes
   std::uint32_t uid = 0;  // effective uid (owner of /proc/PID)
   std::string user;       // name of uid, or the number
+  std::string framework;  // what the program turned out to be, when known: "flask"
   bool operator==(const Process&) const = default;
 };
 
@@ -39,7 +40,18 @@ struct ScanOptions {
 [[nodiscard]] ProcessMap map_socket_owners(const std::vector<std::uint64_t>& inodes,
                                            const ScanOptions& opt = {});
 
+// One process in each network namespace other than the caller's, found by
+// reading /proc/*/ns/net (sorted by namespace inode).
+struct NetnsMember {
+  std::uint64_t inode = 0;  // the namespace's inode (as in "net:[4026532290]")
+  pid_t pid = 0;
+};
+[[nodiscard]] std::vector<NetnsMember> other_network_namespaces(const std::string& proc_root = "/proc");
+// /run/netns names by namespace inode.
+[[nodiscard]] std::map<std::uint64_t, std::string> named_network_namespaces(const std::string& dir = "/run/netns");
+
 // Pure pieces, unit-tested on literal text.
+[[nodiscard]] std::optional<std::uint64_t> parse_netns_link(std::string_view target);  // "net:[4026531840]"
 [[nodiscard]] std::optional<std::uint64_t> parse_socket_link(std::string_view target);  // "socket:[123]"
 [[nodiscard]] std::string parse_cmdline(std::string_view raw);  // NUL-separated -> spaces
 struct StatFields {

@@ -54,6 +54,7 @@ struct SocketQuery {
   Family family = Family::unspec;        // unspec: both
   std::optional<std::uint16_t> port;     // local port
   bool listening_only = true;            // false: every state (TIME_WAIT, ...)
+  bool time_wait_only = false;           // only TIME_WAIT (overrides listening_only)
 };
 
 // ---- /proc/net ----

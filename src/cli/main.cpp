@@ -48,11 +48,13 @@ int main(int argc, char** argv) {
   app.set_version_flag("-V,--version", std::string("netwhy ") + NETWHY_VERSION);
   app.footer(
       "Commands (as with ip, short forms work: l, a, r):\n"
+      "  port PORT [--host HOST]       why PORT is or isn't reachable, and the fix\n"
       "  link [show] [dev] IFNAME      network devices, like ip link\n"
       "  addr [show] [dev] IFNAME      addresses, like ip addr\n"
       "  route [show] [table T]        routes, like ip route\n"
       "  route get ADDRESS             the route the kernel would use\n"
       "  ports [PORT] [-t] [-u]        listening sockets and their processes\n"
+      "  snapshot                      the facts behind the diagnosis, as JSON\n"
       "See netwhy(1).");
 
   GlobalOptions g;
@@ -87,7 +89,16 @@ int main(int argc, char** argv) {
   link->add_option("args", link_args, "[show] [dev] IFNAME [up]");
   addr->add_option("args", addr_args, "[show] [dev] IFNAME [up]");
   route->add_option("args", route_args, "[show] [table TABLE] [dev IFNAME] | get ADDRESS");
-  for (auto* sub : {link, addr, route, ports}) {
+  netwhy::cli::PortOptions port_opt;
+  auto* port = app.add_subcommand("port", "why PORT is or isn't reachable, and what to type to fix it");
+  port->add_option("port", port_opt.port, "the port (number or service name)")->required();
+  port->add_option("--host", port_opt.host, "the name or address clients use (default: every address here)");
+  port->add_flag("--udp", port_opt.udp, "UDP instead of TCP");
+  port->add_option("--timeout", port_opt.timeout, "seconds the connect probe waits (default 2)");
+  port->add_flag("--no-probe", port_opt.no_probe, "do not connect to a remote HOST");
+  port->add_option("--snapshot", port_opt.snapshot, "diagnose a snapshot file (netwhy snapshot -j) instead of this host");
+  auto* snapshot = app.add_subcommand("snapshot", "everything the diagnosis reads, as JSON (for another host)");
+  for (auto* sub : {link, addr, route, ports, port, snapshot}) {
     sub->fallthrough();
     sub->positionals_at_end(false);
   }
@@ -122,6 +133,8 @@ int main(int argc, char** argv) {
     if (addr->parsed()) return netwhy::cli::run_addr(g, addr_args);
     if (route->parsed()) return netwhy::cli::run_route(g, route_args);
     if (ports->parsed()) return netwhy::cli::run_ports(g, ports_opt);
+    if (port->parsed()) return netwhy::cli::run_port(g, port_opt);
+    if (snapshot->parsed()) return netwhy::cli::run_snapshot(g);
   } catch (const std::exception& e) {
     return netwhy::cli::fail(std::string("internal error: ") + e.what());
   }

@@ -44,6 +44,17 @@ struct PortsOptions {
 [[nodiscard]] Expected<std::uint16_t> parse_port_arg(std::string_view text, Protocol protocol);
 
 int run_ports(const GlobalOptions& g, const PortsOptions& o);
+
+struct PortOptions {
+  std::string port;
+  std::optional<std::string> host;
+  bool udp = false;
+  double timeout = 2.0;
+  bool no_probe = false;
+  std::optional<std::string> snapshot;
+};
+int run_port(const GlobalOptions& g, const PortOptions& o);
+int run_snapshot(const GlobalOptions& g);
 int run_link(const GlobalOptions& g, const std::vector<std::string>& args);
 int run_addr(const GlobalOptions& g, const std::vector<std::string>& args);
 int run_route(const GlobalOptions& g, const std::vector<std::string>& args);

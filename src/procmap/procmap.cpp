@@ -234,3 +234,56 @@ ProcessMap map_socket_owners(const std::vector<std::uint64_t>& inodes, const Sca
 }
 
 }  // namespace netwhy
+
+namespace netwhy {
+
+std::optional<std::uint64_t> parse_netns_link(std::string_view target) {
+  constexpr std::string_view prefix = "net:[";
+  if (target.size() <= prefix.size() + 1 || target.substr(0, prefix.size()) != prefix || target.back() != ']') {
+    return std::nullopt;
+  }
+  const std::string_view num = target.substr(prefix.size(), target.size() - prefix.size() - 1);
+  std::uint64_t inode = 0;
+  const auto [end, ec] = std::from_chars(num.data(), num.data() + num.size(), inode);
+  if (ec != std::errc{} || end != num.data() + num.size()) return std::nullopt;
+  return inode;
+}
+
+std::vector<NetnsMember> other_network_namespaces(const std::string& proc_root) {
+  std::vector<NetnsMember> out;
+  Fd proc(::open(proc_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (proc.fd < 0) return out;
+  char link[64];
+  ssize_t n = ::readlinkat(proc.fd, "self/ns/net", link, sizeof link);
+  const auto own = n > 0 ? parse_netns_link(std::string_view(link, static_cast<std::size_t>(n))) : std::nullopt;
+  std::map<std::uint64_t, pid_t> seen;
+  std::vector<char> buf(1U << 16);
+  for_each_entry(proc.fd, buf, [&](std::string_view name) {
+    const auto pid = as_pid(name);
+    if (!pid) return;
+    char path[48];
+    const auto end = std::to_chars(path, path + 32, *pid).ptr;
+    std::memcpy(end, "/ns/net", 8);
+    n = ::readlinkat(proc.fd, path, link, sizeof link);
+    if (n <= 0) return;  // gone, or not ours to read
+    const auto inode = parse_netns_link(std::string_view(link, static_cast<std::size_t>(n)));
+    if (inode && inode != own) seen.emplace(*inode, *pid);
+  });
+  for (const auto& [inode, pid] : seen) out.push_back({inode, pid});
+  return out;
+}
+
+std::map<std::uint64_t, std::string> named_network_namespaces(const std::string& dir) {
+  std::map<std::uint64_t, std::string> out;
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return out;
+  while (const dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    struct stat st {};
+    if (::stat((dir + "/" + e->d_name).c_str(), &st) == 0) out.emplace(st.st_ino, e->d_name);
+  }
+  closedir(d);
+  return out;
+}
+
+}  // namespace netwhy

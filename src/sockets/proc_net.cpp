@@ -129,6 +129,7 @@ Expected<std::string> read_whole(const std::string& path) {
 
 bool wanted(const Socket& s, const SocketQuery& q) {
   if (q.port && s.port != *q.port) return false;
+  if (q.time_wait_only) return s.protocol == Protocol::tcp && s.state == tcp_time_wait;
   return !q.listening_only || s.listening();
 }
 

@@ -104,7 +104,10 @@ Expected<SocketRead> read_sockets_diag(const SocketQuery& q) {
       inet_diag_req_v2 req{};
       req.sdiag_family = static_cast<std::uint8_t>(fam);
       req.sdiag_protocol = proto == Protocol::tcp ? IPPROTO_TCP : IPPROTO_UDP;
-      if (q.listening_only) {
+      if (q.time_wait_only) {
+        if (proto != Protocol::tcp) continue;
+        req.idiag_states = 1U << tcp_time_wait;
+      } else if (q.listening_only) {
         req.idiag_states = 1U << (proto == Protocol::tcp ? tcp_listen : tcp_close);
       } else {
         req.idiag_states = ~0U;

@@ -1,0 +1,69 @@
+// The diagnosis: a pure function of a snapshot and a question. No I/O, so
+// every finding is testable on a snapshot built in a test, and a snapshot
+// from another host diagnoses offline.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "netwhy/ports.hpp"
+#include "netwhy/snapshot.hpp"
+
+namespace netwhy {
+
+struct Query {
+  std::uint16_t port = 0;
+  Protocol protocol = Protocol::tcp;
+  std::optional<std::string> host;       // as typed
+  std::vector<IpAddr> addresses;         // what host resolved to, in resolver order
+  bool probed = false;                   // the gather step was allowed to connect
+};
+
+enum class Verdict { reachable, local_only, not_listening, unreachable };
+[[nodiscard]] std::string_view to_string(Verdict v);
+
+enum class Severity { error, warning, info };
+[[nodiscard]] std::string_view to_string(Severity s);
+
+struct Endpoint {
+  IpAddr address;
+  std::optional<std::string> interface;  // nullopt: not an address of this host
+  bool local = false;                    // a client on this host is accepted
+  std::optional<bool> remote;            // a client on another host is accepted; nullopt: unknown
+  std::optional<std::size_t> listener;   // index into Diagnosis::listeners
+  bool from_host = false;                // one of HOST's addresses
+  bool operator==(const Endpoint&) const = default;
+};
+
+struct Finding {
+  std::string code;                      // stable: see the JSON contract
+  Severity severity = Severity::info;
+  std::string message;                   // one sentence; raw bytes of names inside
+  std::optional<std::string> fix;
+  // Evidence
+  std::optional<pid_t> pid;
+  std::optional<std::string> interface;
+  std::optional<std::string> address;
+  std::optional<std::string> netns;
+  std::optional<std::uint16_t> port;
+  bool operator==(const Finding&) const = default;
+};
+
+struct Diagnosis {
+  Query query;
+  Verdict verdict = Verdict::not_listening;
+  std::string headline;                  // the verdict in plain words
+  std::vector<Listener> listeners;       // on the port, this namespace
+  std::vector<Endpoint> endpoints;
+  std::vector<Finding> findings;
+};
+
+[[nodiscard]] Diagnosis diagnose(const Snapshot& snap, const Query& q);
+
+// The program-specific way to make a listener accept from other hosts:
+// "gunicorn -b 0.0.0.0:8000 app:app", Flask's host="0.0.0.0", ...
+[[nodiscard]] std::string fix_to_listen_everywhere(const Listener& l, std::uint16_t port);
+
+}  // namespace netwhy

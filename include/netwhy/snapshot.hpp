@@ -1,0 +1,105 @@
+// Everything the diagnosis needs to know about a host, as plain values:
+// gathered live (read_snapshot), or loaded from a file written on another
+// host (`netwhy snapshot -j`). The engine sees only this.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "netwhy/error.hpp"
+#include "netwhy/model.hpp"
+#include "netwhy/ports.hpp"
+
+namespace netwhy {
+
+// A listener found in another network namespace (a container's).
+struct ForeignListener {
+  std::string netns;      // its /run/netns name, or "pid:PID"
+  std::uint64_t netns_inode = 0;
+  Listener listener;
+  bool operator==(const ForeignListener&) const = default;
+};
+
+// What the kernel said when asked for the route to an address.
+struct RouteLookup {
+  IpAddr address;
+  std::optional<Route> route;  // absent: no route
+  int error = 0;               // the kernel's errno when there is none
+  bool operator==(const RouteLookup&) const = default;
+};
+
+enum class ProbeResult { ok, refused, timeout, unreachable, error };
+
+// The one active step: a TCP connect from this host, with a timeout.
+struct Probe {
+  IpAddr address;
+  std::uint16_t port = 0;
+  ProbeResult result = ProbeResult::error;
+  int error = 0;        // errno for refused/unreachable/error
+  double millis = 0;    // how long it took
+  bool operator==(const Probe&) const = default;
+};
+
+struct TimeWait {
+  Protocol protocol = Protocol::tcp;
+  std::uint16_t port = 0;
+  std::size_t count = 0;
+  bool operator==(const TimeWait&) const = default;
+};
+
+// What could not be seen, and why: the diagnosis says what that hides.
+struct Gaps {
+  bool root = true;
+  std::size_t unreadable_processes = 0;
+  bool hidepid = false;                    // /proc mounted with hidepid
+  bool other_netns_unreadable = false;     // some namespaces could not be looked into
+  std::vector<std::string> notes;
+  bool operator==(const Gaps&) const = default;
+};
+
+struct Snapshot {
+  std::string hostname;
+  std::vector<Link> links;
+  std::vector<Address> addresses;
+  std::vector<Route> routes;                // main tables; for offline route lookups
+  std::vector<Listener> listeners;          // this namespace
+  std::vector<TimeWait> time_wait;
+  std::vector<ForeignListener> other_netns;
+  std::vector<RouteLookup> route_lookups;   // for --host addresses
+  std::vector<Probe> probes;
+  std::map<std::string, std::int64_t> sysctls;   // "net.ipv4.ip_unprivileged_port_start" -> 1024
+  std::map<std::string, std::uint64_t> counters; // "TcpExt.ListenOverflows" -> 0
+  Gaps gaps;
+  bool operator==(const Snapshot&) const = default;
+};
+
+// ---- gathering (I/O) ----
+
+struct SnapshotRequest {
+  std::optional<std::uint16_t> port;       // nullopt: every port (netwhy snapshot)
+  Protocol protocol = Protocol::tcp;
+  bool all_protocols = false;              // netwhy snapshot: TCP and UDP
+  std::vector<IpAddr> route_to;            // look up routes to these
+  bool probe = false;                      // connect (TCP) to route_to addresses that are not local
+  double probe_timeout_s = 2.0;
+  bool with_routes = false;                // dump main tables (for the file)
+};
+[[nodiscard]] Expected<Snapshot> read_snapshot(const SnapshotRequest& req);
+
+// ---- pure helpers, unit-tested ----
+
+// /proc/net/netstat: "TcpExt: name name ...\nTcpExt: 1 2 ..." -> "TcpExt.name" -> value
+[[nodiscard]] std::map<std::string, std::uint64_t> parse_netstat(std::string_view text);
+// /proc/self/mountinfo: is /proc mounted with hidepid (other than 0/off)?
+[[nodiscard]] bool parse_hidepid(std::string_view mountinfo);
+
+// ---- files ----
+
+[[nodiscard]] std::string snapshot_to_json(const Snapshot& s, bool pretty);
+// Validates every field; errors name the field: "links[2].ifindex: expected an integer".
+[[nodiscard]] Expected<Snapshot> snapshot_from_json(std::string_view text);
+
+}  // namespace netwhy

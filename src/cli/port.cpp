@@ -1,0 +1,148 @@
+// netwhy port PORT [--host HOST]: the diagnosis. netwhy snapshot: the facts
+// behind it, as a file another host can diagnose.
+#include <netdb.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "netwhy/diagnose.hpp"
+#include "netwhy/netns.hpp"
+#include "netwhy/render_diagnosis.hpp"
+#include "netwhy/snapshot.hpp"
+#include "netwhy/text.hpp"
+#include "options.hpp"
+#include "report.hpp"
+
+namespace netwhy::cli {
+
+namespace {
+
+constexpr std::size_t max_snapshot_bytes = 64U << 20;
+
+// HOST's addresses in the order the resolver gives them, as a client sees them.
+Expected<std::vector<IpAddr>> resolve(const std::string& host, Family family) {
+  if (auto literal = IpAddr::parse(host)) {
+    if (family != Family::unspec && literal->family != family) {
+      return input_error(fmt::format("\"{}\" is not an {} address", escape_text(host),
+                                     family == Family::inet ? "IPv4" : "IPv6"));
+    }
+    return std::vector<IpAddr>{*literal};
+  }
+  if (host.empty() || host.size() > 253 || host.find('\0') != std::string::npos) {
+    return input_error(fmt::format("bad host \"{}\"", escape_text(host)));
+  }
+  addrinfo hints{};
+  hints.ai_family = family == Family::inet ? AF_INET : family == Family::inet6 ? AF_INET6 : AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  const int rc = getaddrinfo(host.c_str(), nullptr, &hints, &res);
+  if (rc != 0) {
+    return input_error(fmt::format("cannot resolve \"{}\": {}", escape_text(host), gai_strerror(rc)));
+  }
+  std::vector<IpAddr> out;
+  for (const addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
+    std::optional<IpAddr> a;
+    if (ai->ai_family == AF_INET) {
+      a = IpAddr::from_bytes(Family::inet, &reinterpret_cast<const sockaddr_in*>(ai->ai_addr)->sin_addr, 4);
+    } else if (ai->ai_family == AF_INET6) {
+      a = IpAddr::from_bytes(Family::inet6, &reinterpret_cast<const sockaddr_in6*>(ai->ai_addr)->sin6_addr, 16);
+    }
+    if (a && std::find(out.begin(), out.end(), *a) == out.end()) out.push_back(*a);
+  }
+  freeaddrinfo(res);
+  if (out.empty()) return input_error(fmt::format("\"{}\" has no IP address", escape_text(host)));
+  return out;
+}
+
+Expected<std::string> read_file_limited(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return system_error(fmt::format("open {}", escape_text(path)));
+  std::string text(max_snapshot_bytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (text.size() > max_snapshot_bytes) {
+    return input_error(fmt::format("{}: larger than {} MiB, not a snapshot", escape_text(path), max_snapshot_bytes >> 20));
+  }
+  return text;
+}
+
+Expected<void> enter(const GlobalOptions& g) {
+  if (!g.netns) return {};
+  auto target = parse_netns_spec(*g.netns);
+  if (!target) return target.error();
+  return enter_netns(*target);
+}
+
+}  // namespace
+
+int run_port(const GlobalOptions& g, const PortOptions& o) {
+  const Protocol protocol = o.udp ? Protocol::udp : Protocol::tcp;
+  auto port = parse_port_arg(o.port, protocol);
+  if (!port) return fail(port.error());
+  if (!(o.timeout > 0 && o.timeout <= 60)) return fail("bad --timeout: give seconds, more than 0 and at most 60");
+
+  Query q;
+  q.port = *port;
+  q.protocol = protocol;
+  q.host = o.host;
+  Snapshot snap;
+  if (o.snapshot) {
+    if (g.netns) return fail("--snapshot diagnoses a file; -n does not apply to it");
+    auto text = read_file_limited(*o.snapshot);
+    if (!text) return fail(text.error());
+    auto loaded = snapshot_from_json(*text);
+    if (!loaded) return fail(fmt::format("{}: {}", escape_text(*o.snapshot), loaded.error().message()));
+    snap = std::move(*loaded);
+    if (o.host) {
+      auto addrs = resolve(*o.host, g.family);
+      if (!addrs) return fail(addrs.error());
+      q.addresses = std::move(*addrs);
+    }
+  } else {
+    if (auto entered = enter(g); !entered) return fail(entered.error());
+    if (o.host) {
+      auto addrs = resolve(*o.host, g.family);
+      if (!addrs) return fail(addrs.error());
+      q.addresses = std::move(*addrs);
+    }
+    SnapshotRequest req;
+    req.port = q.port;
+    req.protocol = protocol;
+    req.route_to = q.addresses;
+    req.probe = !o.no_probe && protocol == Protocol::tcp;
+    req.probe_timeout_s = o.timeout;
+    q.probed = req.probe;
+    auto got = read_snapshot(req);
+    if (!got) return fail(got.error());
+    snap = std::move(*got);
+  }
+  for (const std::string& note : snap.gaps.notes) warn(note);
+
+  const Diagnosis d = diagnose(snap, q);
+  if (g.json) {
+    JsonWriter out(g.json_style(), stdout);
+    render_diagnosis_json(out, d);
+    out.flush();
+  } else {
+    write_stdout(render_diagnosis_text(d, g.palette()));
+  }
+  return d.verdict == Verdict::reachable ? exit_ok : exit_negative;
+}
+
+int run_snapshot(const GlobalOptions& g) {
+  if (auto entered = enter(g); !entered) return fail(entered.error());
+  SnapshotRequest req;
+  req.all_protocols = true;
+  req.with_routes = true;
+  auto snap = read_snapshot(req);
+  if (!snap) return fail(snap.error());
+  write_stdout(snapshot_to_json(*snap, g.pretty));
+  return exit_ok;
+}
+
+}  // namespace netwhy::cli

@@ -1,0 +1,375 @@
+// Snapshot files: written by `netwhy snapshot -j`, read by `netwhy port
+// --snapshot FILE`. A file may come from anywhere: every field is checked and
+// an error names the field.
+#include <nlohmann/json.hpp>
+
+#include <fmt/format.h>
+
+#include "netwhy/snapshot.hpp"
+
+namespace netwhy {
+
+namespace {
+
+using json = nlohmann::ordered_json;
+constexpr int format_version = 1;
+
+std::string_view probe_name(ProbeResult r) {
+  switch (r) {
+    case ProbeResult::ok: return "ok";
+    case ProbeResult::refused: return "refused";
+    case ProbeResult::timeout: return "timeout";
+    case ProbeResult::unreachable: return "unreachable";
+    case ProbeResult::error: return "error";
+  }
+  return "error";
+}
+
+json opt_ip(const std::optional<IpAddr>& a) { return a ? json(a->to_string()) : json(nullptr); }
+template <class T>
+json opt(const std::optional<T>& v) {
+  return v ? json(*v) : json(nullptr);
+}
+
+json listener_json(const Listener& l) {
+  const Socket& s = l.socket;
+  json procs = json::array();
+  for (const Process& p : l.processes) {
+    procs.push_back({{"pid", p.pid}, {"comm", p.comm}, {"cmdline", p.cmdline}, {"user", p.user}, {"ppid", p.ppid},
+                     {"uid", p.uid}, {"framework", p.framework}});
+  }
+  return {{"protocol", to_string(s.protocol)},
+          {"family", to_string(s.family)},
+          {"local_address", s.local.to_string()},
+          {"port", s.port},
+          {"interface", opt(l.interface)},
+          {"bound_ifindex", s.bound_ifindex},
+          {"v6only", opt(s.v6only)},
+          {"backlog", opt(s.backlog)},
+          {"queued", opt(s.queued)},
+          {"inode", s.inode},
+          {"uid", s.uid},
+          {"state", s.state},
+          {"processes", procs}};
+}
+
+json route_json(const Route& r) {
+  return {{"family", to_string(r.family)}, {"type", r.type},       {"dst", opt_ip(r.dst)},
+          {"dst_len", r.dst_len},          {"gateway", opt_ip(r.gateway)}, {"oif", opt(r.oif)},
+          {"prefsrc", opt_ip(r.prefsrc)},  {"table", r.table},     {"metric", opt(r.priority)},
+          {"protocol", r.protocol},        {"scope", r.scope}};
+}
+
+// ---- reading, with the path of every value for the error message ----
+
+struct Bad {
+  std::string what;
+};
+
+class In {
+ public:
+  In(const json& v, std::string path) : v_(v), path_(std::move(path)) {}
+
+  In at(std::string_view key) const {
+    if (!v_.is_object()) throw Bad{path_ + ": expected an object"};
+    const auto it = v_.find(std::string(key));
+    static const json null_value;
+    return In(it == v_.end() ? null_value : *it, path_.empty() ? std::string(key) : fmt::format("{}.{}", path_, key));
+  }
+  bool present() const { return !v_.is_null(); }
+
+  template <class F>
+  void each(F&& f) const {
+    if (v_.is_null()) return;
+    if (!v_.is_array()) throw Bad{path_ + ": expected an array"};
+    for (std::size_t i = 0; i < v_.size(); ++i) f(In(v_[i], fmt::format("{}[{}]", path_, i)));
+  }
+
+  std::int64_t integer(std::int64_t lo, std::int64_t hi) const {
+    if (!v_.is_number_integer()) throw Bad{path_ + ": expected an integer"};
+    const std::int64_t n = v_.is_number_unsigned() && v_.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)
+                               ? INT64_MAX
+                               : v_.get<std::int64_t>();
+    if (n < lo || n > hi) throw Bad{fmt::format("{}: {} is out of range ({} to {})", path_, n, lo, hi)};
+    return n;
+  }
+  std::uint64_t unsigned_integer() const {
+    if (!v_.is_number_unsigned() && !(v_.is_number_integer() && v_.get<std::int64_t>() >= 0)) {
+      throw Bad{path_ + ": expected a non-negative integer"};
+    }
+    return v_.get<std::uint64_t>();
+  }
+  template <class T>
+  std::optional<T> opt_integer(std::int64_t lo, std::int64_t hi) const {
+    if (v_.is_null()) return std::nullopt;
+    return static_cast<T>(integer(lo, hi));
+  }
+  double number() const {
+    if (!v_.is_number()) throw Bad{path_ + ": expected a number"};
+    return v_.get<double>();
+  }
+  bool boolean() const {
+    if (!v_.is_boolean()) throw Bad{path_ + ": expected true or false"};
+    return v_.get<bool>();
+  }
+  std::optional<bool> opt_boolean() const { return v_.is_null() ? std::nullopt : std::optional<bool>(boolean()); }
+  std::string string() const {
+    if (!v_.is_string()) throw Bad{path_ + ": expected a string"};
+    return v_.get<std::string>();
+  }
+  std::optional<std::string> opt_string() const {
+    return v_.is_null() ? std::nullopt : std::optional<std::string>(string());
+  }
+  IpAddr ip() const {
+    auto a = IpAddr::parse(string());
+    if (!a) throw Bad{path_ + ": expected an IP address"};
+    return *a;
+  }
+  std::optional<IpAddr> opt_ip() const { return v_.is_null() ? std::nullopt : std::optional<IpAddr>(ip()); }
+  Family family() const {
+    const std::string f = string();
+    if (f == "inet") return Family::inet;
+    if (f == "inet6") return Family::inet6;
+    throw Bad{path_ + ": expected \"inet\" or \"inet6\""};
+  }
+  Protocol protocol() const {
+    const std::string p = string();
+    if (p == "tcp") return Protocol::tcp;
+    if (p == "udp") return Protocol::udp;
+    throw Bad{path_ + ": expected \"tcp\" or \"udp\""};
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  const json& v_;
+  std::string path_;
+};
+
+constexpr std::int64_t max_u32 = 0xFFFFFFFFLL;
+constexpr std::int64_t max_pid = 0x3FFFFFFFLL;
+
+Listener listener_from(const In& o) {
+  Listener l;
+  Socket& s = l.socket;
+  s.protocol = o.at("protocol").protocol();
+  s.family = o.at("family").family();
+  s.local = o.at("local_address").ip();
+  if (s.local.family != s.family) throw Bad{o.path() + ".local_address: not of the listener's family"};
+  s.port = static_cast<std::uint16_t>(o.at("port").integer(0, 65535));
+  l.interface = o.at("interface").opt_string();
+  s.bound_ifindex = o.at("bound_ifindex").present() ? static_cast<int>(o.at("bound_ifindex").integer(0, INT32_MAX)) : 0;
+  s.v6only = o.at("v6only").opt_boolean();
+  s.backlog = o.at("backlog").opt_integer<std::uint32_t>(0, max_u32);
+  s.queued = o.at("queued").opt_integer<std::uint32_t>(0, max_u32);
+  s.inode = o.at("inode").unsigned_integer();
+  s.uid = static_cast<std::uint32_t>(o.at("uid").integer(0, max_u32));
+  s.state = o.at("state").present() ? static_cast<std::uint8_t>(o.at("state").integer(0, 255))
+                                    : (s.protocol == Protocol::tcp ? tcp_listen : tcp_close);
+  o.at("processes").each([&](const In& p) {
+    Process proc;
+    proc.pid = static_cast<pid_t>(p.at("pid").integer(1, max_pid));
+    proc.comm = p.at("comm").string();
+    proc.cmdline = p.at("cmdline").string();
+    proc.user = p.at("user").string();
+    proc.ppid = p.at("ppid").present() ? static_cast<pid_t>(p.at("ppid").integer(0, max_pid)) : 0;
+    proc.uid = p.at("uid").present() ? static_cast<std::uint32_t>(p.at("uid").integer(0, max_u32)) : 0;
+    proc.framework = p.at("framework").opt_string().value_or("");
+    l.processes.push_back(std::move(proc));
+  });
+  return l;
+}
+
+Route route_from(const In& o) {
+  Route r;
+  r.family = o.at("family").family();
+  r.type = static_cast<std::uint8_t>(o.at("type").integer(0, 255));
+  r.dst = o.at("dst").opt_ip();
+  r.dst_len = static_cast<std::uint8_t>(o.at("dst_len").integer(0, 128));
+  r.gateway = o.at("gateway").opt_ip();
+  r.oif = o.at("oif").opt_integer<int>(0, INT32_MAX);
+  r.prefsrc = o.at("prefsrc").opt_ip();
+  r.table = static_cast<std::uint32_t>(o.at("table").integer(0, max_u32));
+  r.priority = o.at("metric").opt_integer<std::uint32_t>(0, max_u32);
+  r.protocol = o.at("protocol").present() ? static_cast<std::uint8_t>(o.at("protocol").integer(0, 255)) : 0;
+  r.scope = o.at("scope").present() ? static_cast<std::uint8_t>(o.at("scope").integer(0, 255)) : 0;
+  return r;
+}
+
+}  // namespace
+
+std::string snapshot_to_json(const Snapshot& s, bool pretty) {
+  json doc;
+  doc["netwhy_snapshot"] = format_version;
+  doc["hostname"] = s.hostname;
+  json links = json::array();
+  for (const Link& l : s.links) {
+    links.push_back({{"ifindex", l.ifindex}, {"ifname", opt(l.name)}, {"flags", l.flags}, {"type", l.type},
+                     {"mtu", opt(l.mtu)}, {"operstate", opt(l.operstate)}, {"kind", opt(l.kind)},
+                     {"master", opt(l.master)}});
+  }
+  doc["links"] = links;
+  json addrs = json::array();
+  for (const Address& a : s.addresses) {
+    addrs.push_back({{"ifindex", a.ifindex}, {"family", to_string(a.family)}, {"local", opt_ip(a.local)},
+                     {"address", opt_ip(a.address)}, {"prefixlen", a.prefixlen}, {"scope", a.scope},
+                     {"flags", a.flags}, {"label", opt(a.label)}});
+  }
+  doc["addresses"] = addrs;
+  json routes = json::array();
+  for (const Route& r : s.routes) routes.push_back(route_json(r));
+  doc["routes"] = routes;
+  json listeners = json::array();
+  for (const Listener& l : s.listeners) listeners.push_back(listener_json(l));
+  doc["listeners"] = listeners;
+  json tw = json::array();
+  for (const TimeWait& t : s.time_wait) tw.push_back({{"protocol", to_string(t.protocol)}, {"port", t.port}, {"count", t.count}});
+  doc["time_wait"] = tw;
+  json other = json::array();
+  for (const ForeignListener& f : s.other_netns) {
+    other.push_back({{"netns", f.netns}, {"netns_inode", f.netns_inode}, {"listener", listener_json(f.listener)}});
+  }
+  doc["other_netns"] = other;
+  json lookups = json::array();
+  for (const RouteLookup& r : s.route_lookups) {
+    lookups.push_back({{"address", r.address.to_string()}, {"route", r.route ? route_json(*r.route) : json(nullptr)},
+                       {"error", r.error}});
+  }
+  doc["route_lookups"] = lookups;
+  json probes = json::array();
+  for (const Probe& p : s.probes) {
+    probes.push_back({{"address", p.address.to_string()}, {"port", p.port}, {"result", probe_name(p.result)},
+                      {"error", p.error}, {"millis", p.millis}});
+  }
+  doc["probes"] = probes;
+  doc["sysctls"] = s.sysctls;
+  doc["counters"] = s.counters;
+  doc["gaps"] = {{"root", s.gaps.root},
+                 {"unreadable_processes", s.gaps.unreadable_processes},
+                 {"hidepid", s.gaps.hidepid},
+                 {"other_netns_unreadable", s.gaps.other_netns_unreadable},
+                 {"notes", s.gaps.notes}};
+  return doc.dump(pretty ? 4 : -1, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+Expected<Snapshot> snapshot_from_json(std::string_view text) {
+  static constexpr int max_depth = 16;
+  json doc;
+  try {
+    doc = json::parse(text.begin(), text.end(), [](int depth, json::parse_event_t, json&) {
+      if (depth > max_depth) throw Bad{fmt::format("nested deeper than {} levels", max_depth)};
+      return true;
+    });
+  } catch (const Bad& b) {
+    return input_error("snapshot: " + b.what);
+  } catch (const json::exception& e) {
+    return input_error(fmt::format("snapshot: not JSON ({})", e.what()));
+  }
+  Snapshot s;
+  try {
+    const In root(doc, "");
+    if (!doc.is_object()) throw Bad{"the document: expected an object"};
+    if (root.at("netwhy_snapshot").integer(1, 1000) != format_version) {
+      throw Bad{fmt::format("netwhy_snapshot: version {} is not {}", doc["netwhy_snapshot"].dump(), format_version)};
+    }
+    s.hostname = root.at("hostname").opt_string().value_or("");
+    root.at("links").each([&](const In& o) {
+      Link l;
+      l.ifindex = static_cast<int>(o.at("ifindex").integer(1, INT32_MAX));
+      l.name = o.at("ifname").opt_string();
+      l.flags = static_cast<std::uint32_t>(o.at("flags").integer(0, max_u32));
+      l.type = o.at("type").present() ? static_cast<std::uint16_t>(o.at("type").integer(0, 65535)) : 1;
+      l.mtu = o.at("mtu").opt_integer<std::uint32_t>(0, max_u32);
+      l.operstate = o.at("operstate").opt_integer<std::uint8_t>(0, 255);
+      l.kind = o.at("kind").opt_string();
+      l.master = o.at("master").opt_integer<int>(0, INT32_MAX);
+      s.links.push_back(std::move(l));
+    });
+    root.at("addresses").each([&](const In& o) {
+      Address a;
+      a.ifindex = static_cast<int>(o.at("ifindex").integer(1, INT32_MAX));
+      a.family = o.at("family").family();
+      a.local = o.at("local").opt_ip();
+      a.address = o.at("address").opt_ip();
+      if (!a.local && !a.address) throw Bad{o.path() + ": has neither local nor address"};
+      for (const auto& v : {a.local, a.address}) {
+        if (v && v->family != a.family) throw Bad{o.path() + ": an address is not of the entry's family"};
+      }
+      a.prefixlen = static_cast<std::uint8_t>(o.at("prefixlen").integer(0, a.family == Family::inet ? 32 : 128));
+      a.scope = o.at("scope").present() ? static_cast<std::uint8_t>(o.at("scope").integer(0, 255)) : 0;
+      a.flags = o.at("flags").present() ? static_cast<std::uint32_t>(o.at("flags").integer(0, max_u32)) : 0x80;
+      a.label = o.at("label").opt_string();
+      s.addresses.push_back(std::move(a));
+    });
+    root.at("routes").each([&](const In& o) { s.routes.push_back(route_from(o)); });
+    root.at("listeners").each([&](const In& o) { s.listeners.push_back(listener_from(o)); });
+    root.at("time_wait").each([&](const In& o) {
+      s.time_wait.push_back({o.at("protocol").protocol(), static_cast<std::uint16_t>(o.at("port").integer(0, 65535)),
+                             static_cast<std::size_t>(o.at("count").integer(0, INT32_MAX))});
+    });
+    root.at("other_netns").each([&](const In& o) {
+      ForeignListener f;
+      f.netns = o.at("netns").string();
+      f.netns_inode = o.at("netns_inode").present() ? o.at("netns_inode").unsigned_integer() : 0;
+      f.listener = listener_from(o.at("listener"));
+      s.other_netns.push_back(std::move(f));
+    });
+    root.at("route_lookups").each([&](const In& o) {
+      RouteLookup r;
+      r.address = o.at("address").ip();
+      if (o.at("route").present()) r.route = route_from(o.at("route"));
+      r.error = o.at("error").present() ? static_cast<int>(o.at("error").integer(0, 4095)) : 0;
+      s.route_lookups.push_back(std::move(r));
+    });
+    root.at("probes").each([&](const In& o) {
+      Probe p;
+      p.address = o.at("address").ip();
+      p.port = static_cast<std::uint16_t>(o.at("port").integer(0, 65535));
+      const std::string r = o.at("result").string();
+      if (r == "ok") {
+        p.result = ProbeResult::ok;
+      } else if (r == "refused") {
+        p.result = ProbeResult::refused;
+      } else if (r == "timeout") {
+        p.result = ProbeResult::timeout;
+      } else if (r == "unreachable") {
+        p.result = ProbeResult::unreachable;
+      } else if (r == "error") {
+        p.result = ProbeResult::error;
+      } else {
+        throw Bad{o.path() + ".result: expected ok, refused, timeout, unreachable or error"};
+      }
+      p.error = o.at("error").present() ? static_cast<int>(o.at("error").integer(0, 4095)) : 0;
+      p.millis = o.at("millis").present() ? o.at("millis").number() : 0;
+      s.probes.push_back(p);
+    });
+    for (const char* table : {"sysctls", "counters"}) {
+      const In t = root.at(table);
+      if (!t.present()) continue;
+      if (!doc[table].is_object()) throw Bad{std::string(table) + ": expected an object"};
+      for (const auto& [key, value] : doc[table].items()) {
+        const In v(value, fmt::format("{}.{}", table, key));
+        if (std::string_view(table) == "sysctls") {
+          s.sysctls[key] = v.integer(INT64_MIN, INT64_MAX);
+        } else {
+          s.counters[key] = v.unsigned_integer();
+        }
+      }
+    }
+    const In gaps = root.at("gaps");
+    if (gaps.present()) {
+      s.gaps.root = gaps.at("root").opt_boolean().value_or(true);
+      s.gaps.unreadable_processes =
+          gaps.at("unreadable_processes").present() ? gaps.at("unreadable_processes").unsigned_integer() : 0;
+      s.gaps.hidepid = gaps.at("hidepid").opt_boolean().value_or(false);
+      s.gaps.other_netns_unreadable = gaps.at("other_netns_unreadable").opt_boolean().value_or(false);
+      gaps.at("notes").each([&](const In& n) { s.gaps.notes.push_back(n.string()); });
+    }
+  } catch (const Bad& b) {
+    return input_error("snapshot: " + b.what);
+  } catch (const json::exception& e) {
+    return input_error(fmt::format("snapshot: {}", e.what()));
+  }
+  return s;
+}
+
+}  // namespace netwhy

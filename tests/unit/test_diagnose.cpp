@@ -1,0 +1,319 @@
+#include <doctest/doctest.h>
+
+#include "snapshot_builder.hpp"
+
+using namespace snaptest;
+
+namespace {
+const std::vector<Process> gunicorn = {proc(256, 1, "gunicorn", "/usr/bin/python3 /usr/bin/gunicorn -w 3 app:app"),
+                                       proc(257, 256, "gunicorn", "/usr/bin/python3 /usr/bin/gunicorn -w 3 app:app"),
+                                       proc(258, 256, "gunicorn", "/usr/bin/python3 /usr/bin/gunicorn -w 3 app:app"),
+                                       proc(259, 256, "gunicorn", "/usr/bin/python3 /usr/bin/gunicorn -w 3 app:app")};
+}
+
+TEST_CASE("verdict reachable: a wildcard listener takes every address, from here and from other hosts") {
+  Host h;
+  h.listen("0.0.0.0", 8080, {proc(9, 1, "python3", "python3 -m http.server 8080")});
+  const auto d = diagnose(h.s, query(8080));
+  CHECK(d.verdict == Verdict::reachable);
+  CHECK(endpoint(d, "10.0.2.15").local);
+  CHECK(endpoint(d, "10.0.2.15").remote == true);
+  CHECK(endpoint(d, "127.0.0.1").remote == false);  // loopback: never from other hosts
+  CHECK(endpoint(d, "::1").local == false);          // an IPv4 socket
+  CHECK(d.findings.empty());
+  CHECK(d.headline == "python3 (pid 9) listens on 0.0.0.0:8080: other machines can connect (10.0.2.15 on eth0)");
+}
+
+TEST_CASE("bound-to-loopback: gunicorn's default bind, with workers, and the gunicorn fix") {
+  Host h;
+  h.listen("127.0.0.1", 8000, gunicorn);
+  const auto d = diagnose(h.s, query(8000));
+  CHECK(d.verdict == Verdict::local_only);
+  CHECK(d.headline == "gunicorn (pid 256, 3 workers) listens on 127.0.0.1:8000 only: other machines can't connect");
+  const Finding* f = finding(d, "bound-to-loopback");
+  REQUIRE(f != nullptr);
+  CHECK(f->severity == Severity::error);
+  CHECK(f->pid == 256);
+  REQUIRE(f->fix);
+  CHECK(f->fix->rfind("gunicorn -w 3 -b 0.0.0.0:8000 app:app", 0) == 0);
+  CHECK(endpoint(d, "127.0.0.1").local);
+  CHECK_FALSE(endpoint(d, "10.0.2.15").local);
+  CHECK(endpoint(d, "10.0.2.15").remote == false);
+}
+
+TEST_CASE("not-listening, with port-mismatch naming the nearest listeners") {
+  Host h;
+  h.listen("0.0.0.0", 8080, {proc(9, 1, "java", "java -jar app.jar")});
+  h.listen("127.0.0.1", 8001, {proc(10, 1, "node", "node server.js")});
+  h.listen("0.0.0.0", 22, {proc(11, 1, "sshd", "sshd")});
+  const auto d = diagnose(h.s, query(8000));
+  CHECK(d.verdict == Verdict::not_listening);
+  CHECK(finding(d, "not-listening") != nullptr);
+  const Finding* m = finding(d, "port-mismatch");
+  REQUIRE(m != nullptr);
+  CHECK(m->message.find("node (pid 10) on 127.0.0.1:8001") != std::string::npos);
+  CHECK(m->message.find("java (pid 9) on 0.0.0.0:8080") != std::string::npos);
+  CHECK(m->message.find("sshd") == std::string::npos);  // far away, not a typical program for 8000
+  CHECK(m->port == 8001);
+}
+
+TEST_CASE("port-mismatch names a program that usually serves the port even far away") {
+  Host h;
+  h.listen("0.0.0.0", 5433, {proc(70, 1, "postgres", "postgres -D /var/lib/postgresql")});
+  const auto d = diagnose(h.s, query(5432));
+  const Finding* m = finding(d, "port-mismatch");
+  REQUIRE(m != nullptr);
+  CHECK(m->message.find("postgres (pid 70) on 0.0.0.0:5433") != std::string::npos);
+  Host far;
+  far.listen("0.0.0.0", 9999, {proc(71, 1, "redis-server", "redis-server")});
+  CHECK(finding(diagnose(far.s, query(5432)), "port-mismatch") == nullptr);
+}
+
+TEST_CASE("time-wait-only: the server stopped recently") {
+  Host h;
+  h.s.time_wait.push_back({Protocol::tcp, 8000, 3});
+  const auto d = diagnose(h.s, query(8000));
+  const Finding* f = finding(d, "time-wait-only");
+  REQUIRE(f != nullptr);
+  CHECK(f->message.find("3 connections") != std::string::npos);
+  CHECK(finding(diagnose(h.s, query(8001)), "time-wait-only") == nullptr);
+}
+
+TEST_CASE("privileged-port follows net.ipv4.ip_unprivileged_port_start") {
+  Host h;
+  CHECK(finding(diagnose(h.s, query(80)), "privileged-port") != nullptr);
+  CHECK(finding(diagnose(h.s, query(8080)), "privileged-port") == nullptr);
+  h.s.sysctls["net.ipv4.ip_unprivileged_port_start"] = 0;
+  CHECK(finding(diagnose(h.s, query(80)), "privileged-port") == nullptr);
+}
+
+TEST_CASE("other-netns: the server is in a container's namespace") {
+  Host h;
+  ForeignListener f;
+  f.netns = "web";
+  Listener l;
+  l.socket.local = *IpAddr::parse("0.0.0.0");
+  l.socket.port = 8000;
+  l.socket.state = tcp_listen;
+  l.processes = {proc(4242, 4200, "python3", "python3 app.py")};
+  f.listener = l;
+  h.s.other_netns.push_back(f);
+  const auto d = diagnose(h.s, query(8000));
+  CHECK(d.verdict == Verdict::not_listening);
+  const Finding* o = finding(d, "other-netns");
+  REQUIRE(o != nullptr);
+  CHECK(o->netns == "web");
+  CHECK(o->pid == 4242);
+  CHECK(o->message.find("python3 (pid 4242)") != std::string::npos);
+  CHECK(d.headline.find("another network namespace (web)") != std::string::npos);
+}
+
+TEST_CASE("bound-to-other-address: one address of several") {
+  Host h;
+  h.link(3, "eth1", up_flags).addr(3, "192.168.1.10", 24);
+  h.listen("10.0.2.15", 9090, {proc(5, 1, "java", "java -Dcatalina.home=/opt/tomcat org.apache.catalina.startup.Bootstrap start")});
+  const auto d = diagnose(h.s, query(9090));
+  CHECK(d.verdict == Verdict::reachable);
+  const Finding* f = finding(d, "bound-to-other-address");
+  REQUIRE(f != nullptr);
+  CHECK(f->severity == Severity::info);  // reachable through 10.0.2.15 anyway
+  CHECK(f->message.find("192.168.1.10 (eth1)") != std::string::npos);
+  CHECK(f->fix->find("Connector port=\"9090\"") != std::string::npos);
+  CHECK(endpoint(d, "192.168.1.10").remote == false);
+  CHECK(endpoint(d, "10.0.2.15").remote == true);
+  // Asked for the other address: an error.
+  const auto asked = diagnose(h.s, query(9090, "192.168.1.10", {"192.168.1.10"}));
+  CHECK(asked.verdict == Verdict::unreachable);
+  CHECK(finding(asked, "bound-to-other-address")->severity == Severity::error);
+}
+
+TEST_CASE("address-not-local: bound to an address no interface has") {
+  Host h;
+  h.listen("10.9.9.9", 7000, {proc(5, 1, "nginx", "nginx: master process")});
+  const auto d = diagnose(h.s, query(7000));
+  CHECK(d.verdict == Verdict::unreachable);
+  const Finding* f = finding(d, "address-not-local");
+  REQUIRE(f != nullptr);
+  CHECK(f->address == "10.9.9.9");
+}
+
+TEST_CASE("family-mismatch: localhost resolves to ::1 first and only 127.0.0.1 listens") {
+  Host h;
+  h.listen("127.0.0.1", 5000, {proc(77, 1, "python3", "python3 app.py")});
+  const auto d = diagnose(h.s, query(5000, "localhost", {"::1", "127.0.0.1"}));
+  CHECK(d.verdict == Verdict::reachable);
+  const Finding* f = finding(d, "family-mismatch");
+  REQUIRE(f != nullptr);
+  CHECK(f->severity == Severity::warning);
+  CHECK(f->address == "::1");
+  CHECK(endpoint(d, "::1").from_host);
+  CHECK_FALSE(endpoint(d, "::1").local);
+  // Only ::1: nothing takes it.
+  const auto only6 = diagnose(h.s, query(5000, "ip6-localhost", {"::1"}));
+  CHECK(only6.verdict == Verdict::unreachable);
+  CHECK(finding(only6, "family-mismatch")->severity == Severity::error);
+}
+
+TEST_CASE("v6only: an IPv6 wildcard with IPV6_V6ONLY refuses IPv4") {
+  Host h;
+  Listener& l = h.listen("::", 9090, {proc(8, 1, "python3", "python3 v6.py")});
+  l.socket.v6only = true;
+  const auto d = diagnose(h.s, query(9090));
+  CHECK(finding(d, "v6only") != nullptr);
+  CHECK_FALSE(endpoint(d, "127.0.0.1").local);
+  CHECK_FALSE(endpoint(d, "10.0.2.15").local);
+  CHECK(endpoint(d, "::1").local);
+  l.socket.v6only = false;  // dual-stack takes IPv4 too
+  const auto dual = diagnose(h.s, query(9090));
+  CHECK(finding(dual, "v6only") == nullptr);
+  CHECK(endpoint(dual, "10.0.2.15").remote == true);
+  l.socket.v6only.reset();  // unknown (/proc): follows net.ipv6.bindv6only
+  h.s.sysctls["net.ipv6.bindv6only"] = 1;
+  CHECK(finding(diagnose(h.s, query(9090)), "v6only") != nullptr);
+}
+
+TEST_CASE("interface-down and no-carrier under a listening address") {
+  Host h;
+  h.listen("0.0.0.0", 8080, {proc(9, 1, "python3", "python3 -m http.server")});
+  h.link_named("eth0").flags = IFF_BROADCAST;  // administratively down
+  auto d = diagnose(h.s, query(8080));
+  CHECK(d.verdict == Verdict::local_only);
+  const Finding* down = finding(d, "interface-down");
+  REQUIRE(down != nullptr);
+  CHECK(down->interface == "eth0");
+  CHECK(down->fix == "ip link set eth0 up");
+  CHECK(endpoint(d, "10.0.2.15").local);  // this host still reaches its own address
+  CHECK(endpoint(d, "10.0.2.15").remote == false);
+  h.link_named("eth0").flags = IFF_UP | IFF_BROADCAST;  // up, no carrier
+  h.link_named("eth0").kind = "bridge";
+  d = diagnose(h.s, query(8080));
+  const Finding* nc = finding(d, "no-carrier");
+  REQUIRE(nc != nullptr);
+  CHECK(nc->fix->find("master eth0") != std::string::npos);
+  CHECK(endpoint(d, "10.0.2.15").remote == false);
+}
+
+TEST_CASE("accept-queue-full: queued at the backlog, or the kernel's overflow counters") {
+  Host h;
+  Listener& l = h.listen("0.0.0.0", 8000, gunicorn);
+  l.socket.queued = 129;
+  l.socket.backlog = 128;
+  const Finding* f = finding(diagnose(h.s, query(8000)), "accept-queue-full");
+  REQUIRE(f != nullptr);
+  CHECK(f->severity == Severity::warning);
+  l.socket.queued = 3;
+  CHECK(finding(diagnose(h.s, query(8000)), "accept-queue-full") == nullptr);
+  h.s.counters["TcpExt.ListenOverflows"] = 12;
+  const Finding* c = finding(diagnose(h.s, query(8000)), "accept-queue-full");
+  REQUIRE(c != nullptr);
+  CHECK(c->severity == Severity::info);
+}
+
+TEST_CASE("process-unknown says why: not root, or hidepid") {
+  Host h;
+  h.listen("0.0.0.0", 8000, {});
+  h.s.gaps.root = false;
+  h.s.gaps.unreadable_processes = 12;
+  const Finding* f = finding(diagnose(h.s, query(8000)), "process-unknown");
+  REQUIRE(f != nullptr);
+  CHECK(f->message.find("not root") != std::string::npos);
+  h.s.gaps.hidepid = true;
+  CHECK(finding(diagnose(h.s, query(8000)), "process-unknown")->message.find("hidepid") != std::string::npos);
+}
+
+TEST_CASE("a remote HOST: the route, then the probe decides") {
+  Host h;
+  RouteLookup r;
+  r.address = *IpAddr::parse("10.0.2.2");
+  Route rt;
+  rt.oif = 2;
+  r.route = rt;
+  h.s.route_lookups.push_back(r);
+  Probe p;
+  p.address = r.address;
+  p.port = 80;
+  p.result = ProbeResult::ok;
+  h.s.probes.push_back(p);
+  auto q = query(80, "10.0.2.2", {"10.0.2.2"});
+  q.probed = true;
+  auto d = diagnose(h.s, q);
+  CHECK(d.verdict == Verdict::reachable);
+  CHECK(finding(d, "connection-ok") != nullptr);
+  CHECK(finding(d, "not-listening") != nullptr);  // here: nothing on 80, which does not matter for HOST
+  CHECK_FALSE(endpoint(d, "10.0.2.2").interface.has_value());
+  CHECK_FALSE(endpoint(d, "10.0.2.2").remote.has_value());
+  h.s.probes[0].result = ProbeResult::refused;
+  d = diagnose(h.s, q);
+  CHECK(d.verdict == Verdict::unreachable);
+  CHECK(finding(d, "connection-refused") != nullptr);
+  h.s.probes[0].result = ProbeResult::timeout;
+  CHECK(finding(diagnose(h.s, q), "connection-timeout") != nullptr);
+}
+
+TEST_CASE("no-route: the kernel has no route to HOST") {
+  Host h;
+  RouteLookup r;
+  r.address = *IpAddr::parse("192.0.2.50");
+  r.error = 113;  // EHOSTUNREACH
+  h.s.route_lookups.push_back(r);
+  auto d = diagnose(h.s, query(443, "192.0.2.50", {"192.0.2.50"}));
+  CHECK(d.verdict == Verdict::unreachable);
+  const Finding* f = finding(d, "no-route");
+  REQUIRE(f != nullptr);
+  CHECK(f->address == "192.0.2.50");
+}
+
+TEST_CASE("without a probe, a remote HOST is not called reachable") {
+  Host h;
+  RouteLookup r;
+  r.address = *IpAddr::parse("10.0.2.2");
+  r.route = Route{};
+  h.s.route_lookups.push_back(r);
+  const auto d = diagnose(h.s, query(80, "10.0.2.2", {"10.0.2.2"}));
+  CHECK(d.verdict == Verdict::unreachable);
+  CHECK(finding(d, "address-not-local") != nullptr);
+}
+
+TEST_CASE("a socket bound to a device takes only packets arriving on it") {
+  Host h;
+  h.link(3, "eth1", up_flags).addr(3, "192.168.1.10", 24);
+  Listener& l = h.listen("0.0.0.0", 7070, {proc(5, 1, "python3", "python3 srv.py")});
+  l.socket.bound_ifindex = 2;
+  l.interface = "eth0";
+  const auto d = diagnose(h.s, query(7070));
+  CHECK(endpoint(d, "10.0.2.15").remote == true);
+  CHECK(endpoint(d, "192.168.1.10").remote == false);
+  CHECK_FALSE(endpoint(d, "10.0.2.15").local);  // local clients come in on lo
+}
+
+TEST_CASE("findings are ordered errors first") {
+  Host h;
+  h.listen("127.0.0.1", 8000, {});
+  h.s.gaps.root = false;
+  const auto d = diagnose(h.s, query(8000));
+  for (std::size_t i = 1; i < d.findings.size(); ++i) CHECK(d.findings[i - 1].severity <= d.findings[i].severity);
+}
+
+TEST_CASE("fixes name the program") {
+  const auto fix = [](std::vector<Process> procs, const char* ip = "127.0.0.1") {
+    Listener l;
+    l.socket.local = *IpAddr::parse(ip);
+    l.processes = std::move(procs);
+    return fix_to_listen_everywhere(l, 8000);
+  };
+  CHECK(fix({proc(1, 0, "gunicorn", "gunicorn myproj.wsgi:application")}).rfind("gunicorn -b 0.0.0.0:8000 myproj.wsgi:application", 0) == 0);
+  CHECK(fix({proc(1, 0, "uvicorn", "/usr/bin/python3 /usr/bin/uvicorn main:app --reload")}).rfind("uvicorn main:app --host 0.0.0.0 --port 8000", 0) == 0);
+  CHECK(fix({proc(1, 0, "flask", "/usr/bin/python3 /usr/bin/flask run")}).rfind("flask run --host 0.0.0.0", 0) == 0);
+  Process flask = proc(1, 0, "python3", "python3 app.py");
+  flask.framework = "flask";
+  CHECK(fix({flask}).rfind("app.run(host=\"0.0.0.0\", port=8000) in app.py", 0) == 0);
+  CHECK(fix({proc(1, 0, "python3", "python3 -m http.server 8000 --bind 127.0.0.1")}).rfind("python3 -m http.server 8000 --bind 0.0.0.0", 0) == 0);
+  CHECK(fix({proc(1, 0, "python3", "python3 manage.py runserver")}).rfind("python manage.py runserver 0.0.0.0:8000", 0) == 0);
+  CHECK(fix({proc(1, 0, "node", "node server.js")}).rfind("server.listen(8000, \"0.0.0.0\")", 0) == 0);
+  CHECK(fix({proc(1, 0, "nginx", "nginx: master process /usr/sbin/nginx")}).rfind("listen 8000;", 0) == 0);
+  CHECK(fix({proc(1, 0, "java", "java org.apache.catalina.startup.Bootstrap start")}).find("<Connector port=\"8000\">") != std::string::npos);
+  CHECK(fix({proc(1, 0, "myserver", "./myserver")}).rfind("make myserver listen on 0.0.0.0", 0) == 0);
+  CHECK(fix({}).rfind("make the server listen on 0.0.0.0", 0) == 0);
+  // Every fix for a development server says what binding everywhere means.
+  CHECK(fix({proc(1, 0, "flask", "flask run")}).find("exposes") != std::string::npos);
+}

@@ -1,0 +1,114 @@
+#include <doctest/doctest.h>
+
+#include "snapshot_builder.hpp"
+
+using namespace snaptest;
+
+TEST_CASE("a snapshot survives the round trip through its file") {
+  Host h;
+  Listener& l = h.listen("::", 8080, {proc(9, 1, "python3", "python3 -m http.server --bind ::")});
+  l.socket.v6only = true;
+  l.interface = "eth0";
+  l.socket.bound_ifindex = 2;
+  h.s.time_wait.push_back({Protocol::tcp, 8000, 2});
+  h.s.sysctls["net.ipv4.ip_unprivileged_port_start"] = 1024;
+  h.s.counters["TcpExt.ListenOverflows"] = 3;
+  h.s.gaps.root = false;
+  h.s.gaps.unreadable_processes = 4;
+  ForeignListener f;
+  f.netns = "web";
+  f.netns_inode = 4026532290ULL;
+  f.listener = h.s.listeners.front();
+  h.s.other_netns.push_back(f);
+  Route r;
+  r.family = Family::inet;
+  r.dst = IpAddr::parse("10.0.2.0");
+  r.dst_len = 24;
+  r.oif = 2;
+  r.table = 254;
+  r.type = RTN_UNICAST;
+  h.s.routes.push_back(r);
+  h.s.hostname = "web1";
+  for (bool pretty : {false, true}) {
+    auto back = snapshot_from_json(snapshot_to_json(h.s, pretty));
+    REQUIRE(back);
+    CHECK(back->listeners == h.s.listeners);
+    CHECK(back->links.size() == h.s.links.size());
+    CHECK(back->addresses.size() == h.s.addresses.size());
+    CHECK(back->time_wait == h.s.time_wait);
+    CHECK(back->other_netns == h.s.other_netns);
+    CHECK(back->sysctls == h.s.sysctls);
+    CHECK(back->counters == h.s.counters);
+    CHECK(back->gaps == h.s.gaps);
+    CHECK(back->hostname == "web1");
+    REQUIRE(back->routes.size() == 1);
+    CHECK(back->routes[0].dst == r.dst);
+    // The same diagnosis from the file as from the values.
+    const auto a = diagnose(h.s, query(8080));
+    const auto b = diagnose(*back, query(8080));
+    CHECK(a.verdict == b.verdict);
+    CHECK(a.endpoints == b.endpoints);
+    CHECK(a.findings == b.findings);
+  }
+}
+
+TEST_CASE("malformed and hostile snapshot files: a clear error naming the field, never a crash") {
+  const auto err = [](std::string_view text) {
+    auto s = snapshot_from_json(text);
+    REQUIRE_FALSE(s.has_value());
+    return s.error().message();
+  };
+  CHECK(err("").find("not JSON") != std::string::npos);
+  CHECK(err("{\"netwhy_snapshot\": 1, ").find("not JSON") != std::string::npos);
+  CHECK(err("[1,2,3]").find("expected an object") != std::string::npos);
+  CHECK(err("{}").find("netwhy_snapshot") != std::string::npos);
+  CHECK(err(R"({"netwhy_snapshot": 2})").find("version") != std::string::npos);
+  CHECK(err(R"({"netwhy_snapshot": 1, "links": [{"ifindex": "one"}]})") == "snapshot: links[0].ifindex: expected an integer");
+  CHECK(err(R"({"netwhy_snapshot": 1, "links": [{"ifindex": 1, "flags": 0}, {"ifindex": -4, "flags": 0}]})")
+            .find("links[1].ifindex: -4 is out of range") != std::string::npos);
+  CHECK(err(R"({"netwhy_snapshot": 1, "links": {"ifindex": 1}})").find("links: expected an array") != std::string::npos);
+  CHECK(err(R"({"netwhy_snapshot": 1, "addresses": [{"ifindex": 1, "family": "inet", "local": "10.0.0.999", "prefixlen": 8}]})")
+            .find("addresses[0].local: expected an IP address") != std::string::npos);
+  CHECK(err(R"({"netwhy_snapshot": 1, "addresses": [{"ifindex": 1, "family": "inet", "local": "10.0.0.1", "prefixlen": 33}]})")
+            .find("addresses[0].prefixlen") != std::string::npos);
+  CHECK(err(R"({"netwhy_snapshot": 1, "addresses": [{"ifindex": 1, "family": "inet", "local": "::1", "prefixlen": 8}]})")
+            .find("family") != std::string::npos);
+  CHECK(err(R"({"netwhy_snapshot": 1, "listeners": [{"protocol": "sctp"}]})").find("listeners[0].protocol") != std::string::npos);
+  CHECK(err(R"({"netwhy_snapshot": 1, "listeners": [{"protocol": "tcp", "family": "inet", "local_address": "0.0.0.0", "port": 70000}]})")
+            .find("listeners[0].port: 70000 is out of range") != std::string::npos);
+  CHECK(err(R"({"netwhy_snapshot": 1, "probes": [{"address": "10.0.0.1", "port": 1, "result": "maybe"}]})")
+            .find("probes[0].result") != std::string::npos);
+  CHECK(err(R"({"netwhy_snapshot": 1, "sysctls": {"x": "y"}})").find("sysctls.x: expected an integer") != std::string::npos);
+  CHECK(err(R"({"netwhy_snapshot": 1, "links": [{"ifindex": 99999999999999999999999}]})").find("links[0].ifindex") != std::string::npos);
+  SUBCASE("deep nesting is refused before it can hurt") {
+    std::string deep = R"({"netwhy_snapshot": 1, "x": )" + std::string(100000, '[') + std::string(100000, ']') + "}";
+    CHECK(err(deep).find("nested deeper") != std::string::npos);
+  }
+  SUBCASE("invalid UTF-8 inside strings") {
+    CHECK(err("{\"netwhy_snapshot\": 1, \"hostname\": \"\xff\"}").find("snapshot:") != std::string::npos);
+  }
+}
+
+TEST_CASE("/proc/net/netstat: TcpExt counters by name") {
+  const char* text =
+      "TcpExt: SyncookiesSent SyncookiesRecv ListenOverflows ListenDrops\n"
+      "TcpExt: 0 0 17 19\n"
+      "IpExt: InNoRoutes InTruncatedPkts\n"
+      "IpExt: 5 0\n"
+      "Broken: a b\n"
+      "Broken: 1\n";
+  const auto c = parse_netstat(text);
+  CHECK(c.at("TcpExt.ListenOverflows") == 17U);
+  CHECK(c.at("TcpExt.ListenDrops") == 19U);
+  CHECK(c.at("IpExt.InNoRoutes") == 5U);
+  CHECK(c.count("Broken.a") == 0);
+  CHECK(parse_netstat("").empty());
+}
+
+TEST_CASE("hidepid in /proc's mount options") {
+  CHECK(parse_hidepid("22 1 0:5 / /proc rw,nosuid,nodev,noexec,relatime shared:13 - proc proc rw,hidepid=invisible\n"));
+  CHECK(parse_hidepid("22 1 0:5 / /proc rw shared:13 - proc proc rw,hidepid=2,gid=4\n"));
+  CHECK_FALSE(parse_hidepid("22 1 0:5 / /proc rw shared:13 - proc proc rw\n"));
+  CHECK_FALSE(parse_hidepid("22 1 0:5 / /proc rw shared:13 - proc proc rw,hidepid=0\n"));
+  CHECK_FALSE(parse_hidepid("30 1 0:9 / /mnt/other rw - ext4 /dev/sda1 rw,hidepid=2\n"));
+}
