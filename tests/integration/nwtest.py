@@ -55,7 +55,19 @@ class Namespaces:
             sh("ip", "netns", "add", name)
         return self
 
+    def kill_all(self, role):
+        """Every process in the namespace (a master's orphaned workers too)."""
+        pids = subprocess.run(["ip", "netns", "pids", self.names.get(role, role)], capture_output=True,
+                              text=True).stdout.split()
+        for pid in pids:
+            try:
+                os.kill(int(pid), 9)
+            except (ProcessLookupError, ValueError):
+                pass
+
     def __exit__(self, *exc):
+        for name in self.names.values():
+            self.kill_all(name)
         for p in self.procs:
             if p.poll() is None:
                 p.kill()
@@ -74,7 +86,10 @@ class Namespaces:
         return sh("ip", "-n", self.names[role], *args, check=check)
 
     def spawn(self, role, *cmd):
-        p = subprocess.Popen(["ip", "netns", "exec", self.names[role], *cmd],
+        name = self.names.get(role, role)  # a role, or a namespace name
+        if len(cmd) == 1 and isinstance(cmd[0], (list, tuple)):
+            cmd = tuple(cmd[0])
+        p = subprocess.Popen(["ip", "netns", "exec", name, *cmd],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.procs.append(p)
         return p

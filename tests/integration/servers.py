@@ -3,7 +3,7 @@
     servers.py v6only PORT            TCP on [::]:PORT with IPV6_V6ONLY
     servers.py device PORT DEV        TCP on 0.0.0.0:PORT bound to DEV (SO_BINDTODEVICE)
     servers.py tcp ADDR PORT [BACKLOG] TCP on ADDR:PORT
-    servers.py udp ADDR PORT          UDP on ADDR:PORT
+    servers.py udp ADDR PORT          UDP on ADDR:PORT, echoing what it receives
     servers.py hostile PORT ARG       TCP on 0.0.0.0:PORT, comm set to an escape sequence
     servers.py flask ADDR PORT        the Flask app below, app.run(host=ADDR)
 
@@ -55,8 +55,17 @@ def main(argv):
     elif kind == "tcp":
         backlog = int(argv[4]) if len(argv) > 4 else 16
         keep.append(listen(family_of(argv[2]), argv[2], int(argv[3]), backlog=backlog))
-    elif kind == "udp":
-        keep.append(listen(family_of(argv[2]), argv[2], int(argv[3]), kind=socket.SOCK_DGRAM))
+    elif kind == "udp":  # echoes each datagram back, so a test can see it was taken
+        s = listen(family_of(argv[2]), argv[2], int(argv[3]), kind=socket.SOCK_DGRAM)
+        deadline = time.monotonic() + 600
+        s.settimeout(1.0)
+        while time.monotonic() < deadline:
+            try:
+                data, peer = s.recvfrom(2048)
+                s.sendto(data, peer)
+            except socket.timeout:
+                pass
+        return
     elif kind == "hostile":
         libc = ctypes.CDLL(None)
         libc.prctl(15, b"\x1b[5mevil\xff", 0, 0, 0)  # PR_SET_NAME
