@@ -726,13 +726,17 @@ class Engine {
     const Listener& l = d_.listeners.front();
     switch (d_.verdict) {
       case Verdict::reachable: {
+        // The addresses other machines can use; link-local ones only when
+        // there is nothing else.
         std::vector<std::string> via;
+        std::vector<std::string> link_local;
         for (const Endpoint& e : d_.endpoints) {
-          if (e.interface && e.remote.value_or(false) && !e.address.is_loopback() &&
-              !(e.address.family == Family::inet6 && e.address.bytes[0] == 0xfe && (e.address.bytes[1] & 0xc0) == 0x80)) {
-            via.push_back(fmt::format("{} on {}", e.address.to_string(), *e.interface));
-          }
+          if (!e.interface || !e.remote.value_or(false) || e.address.is_loopback()) continue;
+          const bool ll = e.address.family == Family::inet6 && e.address.bytes[0] == 0xfe &&
+                          (e.address.bytes[1] & 0xc0) == 0x80;
+          (ll ? link_local : via).push_back(fmt::format("{} on {}", e.address.to_string(), *e.interface));
         }
+        if (via.empty()) via = std::move(link_local);
         std::string list;
         for (std::size_t i = 0; i < via.size() && i < 3; ++i) list += (i == 0 ? "" : ", ") + via[i];
         if (via.size() > 3) list += ", ...";

@@ -119,7 +119,8 @@ std::string render_diagnosis_text(const Diagnosis& d, const Palette& palette) {
       continue;
     }
     Row r;
-    r.address = e.address.to_string() + (e.from_host && d.query.host ? " (" + escape_text(*d.query.host) + ")" : "");
+    r.address = e.address.to_string();
+    if (e.from_host && d.query.host && *d.query.host != r.address) r.address += " (" + escape_text(*d.query.host) + ")";
     r.interface = e.interface ? escape_text(*e.interface) : "-";
     r.here = e.local ? "yes" : "no";
     r.there = !e.remote ? "?" : *e.remote ? "yes" : "no";

@@ -1,6 +1,7 @@
 // Gathering a snapshot of this host for the diagnosis: the only place where
 // the port command touches the kernel, /proc and the network.
 #include <fcntl.h>
+#include <sched.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -11,6 +12,7 @@
 #include <cctype>
 #include <charconv>
 #include <chrono>
+#include <thread>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -189,6 +191,24 @@ std::string detect_framework(const Process& p) {
   return {};
 }
 
+// sock_diag inside another network namespace: a thread enters it (setns
+// moves only the calling thread) and dumps there. Needs CAP_SYS_ADMIN.
+Expected<SocketRead> read_sockets_diag_in(pid_t pid, const SocketQuery& q) {
+  const int fd = ::open(fmt::format("/proc/{}/ns/net", pid).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return system_error(fmt::format("open /proc/{}/ns/net", pid));
+  Expected<SocketRead> result = Error{ErrorKind::system, EPERM, "enter namespace"};
+  std::thread worker([&] {
+    if (setns(fd, CLONE_NEWNET) != 0) {
+      result = system_error(fmt::format("enter the network namespace of pid {}", pid));
+      return;
+    }
+    result = read_sockets_diag(q);
+  });
+  worker.join();
+  ::close(fd);
+  return result;
+}
+
 }  // namespace
 
 Expected<Snapshot> read_snapshot(const SnapshotRequest& req) {
@@ -233,7 +253,12 @@ Expected<Snapshot> read_snapshot(const SnapshotRequest& req) {
     s.gaps.notes.push_back("sock_diag is unavailable: sockets were read from /proc/net (no v6only, backlog or "
                            "bound device)");
   }
-  if (sq.tcp) {
+  // When something listens on the port here, the leftovers of a stopped
+  // server and the other namespaces do not change the answer: skip them
+  // (walking TIME_WAIT sockets costs a pass over every connection).
+  const bool any_on_port = req.port && std::any_of(sockets->sockets.begin(), sockets->sockets.end(),
+                                                   [&](const Socket& k) { return k.port == *req.port; });
+  if (!any_on_port && sq.tcp) {
     SocketQuery tw = sq;
     tw.udp = false;
     tw.time_wait_only = true;
@@ -246,14 +271,16 @@ Expected<Snapshot> read_snapshot(const SnapshotRequest& req) {
     }
   }
 
-  // Listeners in other namespaces (containers), read through /proc/PID/net.
+  // Listeners in other namespaces (containers): through sock_diag inside the
+  // namespace when netwhy may enter it, else through /proc/PID/net.
   std::vector<std::pair<std::string, std::uint64_t>> foreign_ns;
   std::vector<Socket> foreign;
-  const auto names = named_network_namespaces();
-  for (const NetnsMember& m : other_network_namespaces()) {
+  const auto names = any_on_port ? std::map<std::uint64_t, std::string>{} : named_network_namespaces();
+  for (const NetnsMember& m : any_on_port ? std::vector<NetnsMember>{} : other_network_namespaces()) {
     SocketQuery fq = sq;
     fq.port = req.port;
-    auto got = read_sockets_proc(fq, ProcSource{"/proc", m.pid});
+    auto got = read_sockets_diag_in(m.pid, fq);
+    if (!got) got = read_sockets_proc(fq, ProcSource{"/proc", m.pid});
     if (!got) {
       s.gaps.other_netns_unreadable = true;
       continue;
@@ -269,8 +296,6 @@ Expected<Snapshot> read_snapshot(const SnapshotRequest& req) {
   // Processes are looked up for the listeners the answer names: those on the
   // port, or, when nothing is there, every listener (a port mismatch names
   // the nearby ones and the programs that usually serve the port).
-  const bool any_on_port = req.port && std::any_of(sockets->sockets.begin(), sockets->sockets.end(),
-                                                   [&](const Socket& k) { return k.port == *req.port; });
   std::vector<std::uint64_t> inodes;
   for (const Socket& k : sockets->sockets) {
     if (!any_on_port || k.port == *req.port) inodes.push_back(k.inode);
