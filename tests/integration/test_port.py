@@ -244,6 +244,21 @@ with nwtest.Namespaces("srv", "cli", "ctr") as ns:
     finally:
         shutil.rmtree(etc, ignore_errors=True)
 
+    # Unprivileged inside the namespace: the listener is seen, its owner is not, and netwhy says why.
+    server = ns.spawn(*flask("0.0.0.0", 8080))
+    wait_listening(S, 8080)
+    un = subprocess.run(["ip", "netns", "exec", S, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                         "--", nwtest.NETWHY, "-j", "port", "8080"], capture_output=True, text=True, timeout=60)
+    ud, _ = nwtest.load_json(un.stdout)
+    pu = [f for f in (ud or {}).get("findings", []) if f["code"] == "process-unknown"]
+    checks.check(ud is not None and ud["verdict"] == "reachable" and ud["listeners"]
+                 and ud["listeners"][0]["processes"] == [], "unprivileged: the listener without its process",
+                 un.stderr)
+    checks.check(len(pu) == 1 and "root" in pu[0]["message"], "unprivileged: process-unknown says why", str(pu))
+    server.kill()
+    server.wait()
+    wait_free(S, 8080)
+
     # A snapshot written here diagnoses the same offline.
     server = ns.spawn(*flask("127.0.0.1", 5000))
     wait_listening(S, 5000)
