@@ -88,11 +88,12 @@ inline Query query(std::uint16_t port, std::optional<std::string> host = std::nu
   return q;
 }
 
-inline const Finding* finding(const Diagnosis& d, std::string_view code) {
+// A copy: the diagnosis it came from may be a temporary.
+inline std::optional<Finding> finding(const Diagnosis& d, std::string_view code) {
   for (const Finding& f : d.findings) {
-    if (f.code == code) return &f;
+    if (f.code == code) return f;
   }
-  return nullptr;
+  return std::nullopt;
 }
 
 inline const Endpoint& endpoint(const Diagnosis& d, const char* ip) {

@@ -30,8 +30,8 @@ TEST_CASE("bound-to-loopback: gunicorn's default bind, with workers, and the gun
   const auto d = diagnose(h.s, query(8000));
   CHECK(d.verdict == Verdict::local_only);
   CHECK(d.headline == "gunicorn (pid 256, 3 workers) listens on 127.0.0.1:8000 only: other machines can't connect");
-  const Finding* f = finding(d, "bound-to-loopback");
-  REQUIRE(f != nullptr);
+  const auto f = finding(d, "bound-to-loopback");
+  REQUIRE(f != std::nullopt);
   CHECK(f->severity == Severity::error);
   CHECK(f->pid == 256);
   REQUIRE(f->fix);
@@ -48,9 +48,9 @@ TEST_CASE("not-listening, with port-mismatch naming the nearest listeners") {
   h.listen("0.0.0.0", 22, {proc(11, 1, "sshd", "sshd")});
   const auto d = diagnose(h.s, query(8000));
   CHECK(d.verdict == Verdict::not_listening);
-  CHECK(finding(d, "not-listening") != nullptr);
-  const Finding* m = finding(d, "port-mismatch");
-  REQUIRE(m != nullptr);
+  CHECK(finding(d, "not-listening") != std::nullopt);
+  const auto m = finding(d, "port-mismatch");
+  REQUIRE(m != std::nullopt);
   CHECK(m->message.find("node (pid 10) on 127.0.0.1:8001") != std::string::npos);
   CHECK(m->message.find("java (pid 9) on 0.0.0.0:8080") != std::string::npos);
   CHECK(m->message.find("sshd") == std::string::npos);  // far away, not a typical program for 8000
@@ -61,30 +61,30 @@ TEST_CASE("port-mismatch names a program that usually serves the port even far a
   Host h;
   h.listen("0.0.0.0", 5433, {proc(70, 1, "postgres", "postgres -D /var/lib/postgresql")});
   const auto d = diagnose(h.s, query(5432));
-  const Finding* m = finding(d, "port-mismatch");
-  REQUIRE(m != nullptr);
+  const auto m = finding(d, "port-mismatch");
+  REQUIRE(m != std::nullopt);
   CHECK(m->message.find("postgres (pid 70) on 0.0.0.0:5433") != std::string::npos);
   Host far;
   far.listen("0.0.0.0", 9999, {proc(71, 1, "redis-server", "redis-server")});
-  CHECK(finding(diagnose(far.s, query(5432)), "port-mismatch") == nullptr);
+  CHECK(finding(diagnose(far.s, query(5432)), "port-mismatch") == std::nullopt);
 }
 
 TEST_CASE("time-wait-only: the server stopped recently") {
   Host h;
   h.s.time_wait.push_back({Protocol::tcp, 8000, 3});
   const auto d = diagnose(h.s, query(8000));
-  const Finding* f = finding(d, "time-wait-only");
-  REQUIRE(f != nullptr);
+  const auto f = finding(d, "time-wait-only");
+  REQUIRE(f != std::nullopt);
   CHECK(f->message.find("3 connections") != std::string::npos);
-  CHECK(finding(diagnose(h.s, query(8001)), "time-wait-only") == nullptr);
+  CHECK(finding(diagnose(h.s, query(8001)), "time-wait-only") == std::nullopt);
 }
 
 TEST_CASE("privileged-port follows net.ipv4.ip_unprivileged_port_start") {
   Host h;
-  CHECK(finding(diagnose(h.s, query(80)), "privileged-port") != nullptr);
-  CHECK(finding(diagnose(h.s, query(8080)), "privileged-port") == nullptr);
+  CHECK(finding(diagnose(h.s, query(80)), "privileged-port") != std::nullopt);
+  CHECK(finding(diagnose(h.s, query(8080)), "privileged-port") == std::nullopt);
   h.s.sysctls["net.ipv4.ip_unprivileged_port_start"] = 0;
-  CHECK(finding(diagnose(h.s, query(80)), "privileged-port") == nullptr);
+  CHECK(finding(diagnose(h.s, query(80)), "privileged-port") == std::nullopt);
 }
 
 TEST_CASE("other-netns: the server is in a container's namespace") {
@@ -100,8 +100,8 @@ TEST_CASE("other-netns: the server is in a container's namespace") {
   h.s.other_netns.push_back(f);
   const auto d = diagnose(h.s, query(8000));
   CHECK(d.verdict == Verdict::not_listening);
-  const Finding* o = finding(d, "other-netns");
-  REQUIRE(o != nullptr);
+  const auto o = finding(d, "other-netns");
+  REQUIRE(o != std::nullopt);
   CHECK(o->netns == "web");
   CHECK(o->pid == 4242);
   CHECK(o->message.find("python3 (pid 4242)") != std::string::npos);
@@ -114,8 +114,8 @@ TEST_CASE("bound-to-other-address: one address of several") {
   h.listen("10.0.2.15", 9090, {proc(5, 1, "java", "java -Dcatalina.home=/opt/tomcat org.apache.catalina.startup.Bootstrap start")});
   const auto d = diagnose(h.s, query(9090));
   CHECK(d.verdict == Verdict::reachable);
-  const Finding* f = finding(d, "bound-to-other-address");
-  REQUIRE(f != nullptr);
+  const auto f = finding(d, "bound-to-other-address");
+  REQUIRE(f != std::nullopt);
   CHECK(f->severity == Severity::info);  // reachable through 10.0.2.15 anyway
   CHECK(f->message.find("192.168.1.10 (eth1)") != std::string::npos);
   CHECK(f->fix->find("Connector port=\"9090\"") != std::string::npos);
@@ -132,8 +132,8 @@ TEST_CASE("address-not-local: bound to an address no interface has") {
   h.listen("10.9.9.9", 7000, {proc(5, 1, "nginx", "nginx: master process")});
   const auto d = diagnose(h.s, query(7000));
   CHECK(d.verdict == Verdict::unreachable);
-  const Finding* f = finding(d, "address-not-local");
-  REQUIRE(f != nullptr);
+  const auto f = finding(d, "address-not-local");
+  REQUIRE(f != std::nullopt);
   CHECK(f->address == "10.9.9.9");
 }
 
@@ -142,8 +142,8 @@ TEST_CASE("family-mismatch: localhost resolves to ::1 first and only 127.0.0.1 l
   h.listen("127.0.0.1", 5000, {proc(77, 1, "python3", "python3 app.py")});
   const auto d = diagnose(h.s, query(5000, "localhost", {"::1", "127.0.0.1"}));
   CHECK(d.verdict == Verdict::reachable);
-  const Finding* f = finding(d, "family-mismatch");
-  REQUIRE(f != nullptr);
+  const auto f = finding(d, "family-mismatch");
+  REQUIRE(f != std::nullopt);
   CHECK(f->severity == Severity::warning);
   CHECK(f->address == "::1");
   CHECK(endpoint(d, "::1").from_host);
@@ -159,17 +159,17 @@ TEST_CASE("v6only: an IPv6 wildcard with IPV6_V6ONLY refuses IPv4") {
   Listener& l = h.listen("::", 9090, {proc(8, 1, "python3", "python3 v6.py")});
   l.socket.v6only = true;
   const auto d = diagnose(h.s, query(9090));
-  CHECK(finding(d, "v6only") != nullptr);
+  CHECK(finding(d, "v6only") != std::nullopt);
   CHECK_FALSE(endpoint(d, "127.0.0.1").local);
   CHECK_FALSE(endpoint(d, "10.0.2.15").local);
   CHECK(endpoint(d, "::1").local);
   l.socket.v6only = false;  // dual-stack takes IPv4 too
   const auto dual = diagnose(h.s, query(9090));
-  CHECK(finding(dual, "v6only") == nullptr);
+  CHECK(finding(dual, "v6only") == std::nullopt);
   CHECK(endpoint(dual, "10.0.2.15").remote == true);
   l.socket.v6only.reset();  // unknown (/proc): follows net.ipv6.bindv6only
   h.s.sysctls["net.ipv6.bindv6only"] = 1;
-  CHECK(finding(diagnose(h.s, query(9090)), "v6only") != nullptr);
+  CHECK(finding(diagnose(h.s, query(9090)), "v6only") != std::nullopt);
 }
 
 TEST_CASE("interface-down and no-carrier under a listening address") {
@@ -178,8 +178,8 @@ TEST_CASE("interface-down and no-carrier under a listening address") {
   h.link_named("eth0").flags = IFF_BROADCAST;  // administratively down
   auto d = diagnose(h.s, query(8080));
   CHECK(d.verdict == Verdict::local_only);
-  const Finding* down = finding(d, "interface-down");
-  REQUIRE(down != nullptr);
+  const auto down = finding(d, "interface-down");
+  REQUIRE(down != std::nullopt);
   CHECK(down->interface == "eth0");
   CHECK(down->fix == "ip link set eth0 up");
   CHECK(endpoint(d, "10.0.2.15").local);  // this host still reaches its own address
@@ -187,8 +187,8 @@ TEST_CASE("interface-down and no-carrier under a listening address") {
   h.link_named("eth0").flags = IFF_UP | IFF_BROADCAST;  // up, no carrier
   h.link_named("eth0").kind = "bridge";
   d = diagnose(h.s, query(8080));
-  const Finding* nc = finding(d, "no-carrier");
-  REQUIRE(nc != nullptr);
+  const auto nc = finding(d, "no-carrier");
+  REQUIRE(nc != std::nullopt);
   CHECK(nc->fix->find("master eth0") != std::string::npos);
   CHECK(endpoint(d, "10.0.2.15").remote == false);
 }
@@ -198,14 +198,14 @@ TEST_CASE("accept-queue-full: queued at the backlog, or the kernel's overflow co
   Listener& l = h.listen("0.0.0.0", 8000, gunicorn);
   l.socket.queued = 129;
   l.socket.backlog = 128;
-  const Finding* f = finding(diagnose(h.s, query(8000)), "accept-queue-full");
-  REQUIRE(f != nullptr);
+  const auto f = finding(diagnose(h.s, query(8000)), "accept-queue-full");
+  REQUIRE(f != std::nullopt);
   CHECK(f->severity == Severity::warning);
   l.socket.queued = 3;
-  CHECK(finding(diagnose(h.s, query(8000)), "accept-queue-full") == nullptr);
+  CHECK(finding(diagnose(h.s, query(8000)), "accept-queue-full") == std::nullopt);
   h.s.counters["TcpExt.ListenOverflows"] = 12;
-  const Finding* c = finding(diagnose(h.s, query(8000)), "accept-queue-full");
-  REQUIRE(c != nullptr);
+  const auto c = finding(diagnose(h.s, query(8000)), "accept-queue-full");
+  REQUIRE(c != std::nullopt);
   CHECK(c->severity == Severity::info);
 }
 
@@ -214,8 +214,8 @@ TEST_CASE("process-unknown says why: not root, or hidepid") {
   h.listen("0.0.0.0", 8000, {});
   h.s.gaps.root = false;
   h.s.gaps.unreadable_processes = 12;
-  const Finding* f = finding(diagnose(h.s, query(8000)), "process-unknown");
-  REQUIRE(f != nullptr);
+  const auto f = finding(diagnose(h.s, query(8000)), "process-unknown");
+  REQUIRE(f != std::nullopt);
   CHECK(f->message.find("not root") != std::string::npos);
   h.s.gaps.hidepid = true;
   CHECK(finding(diagnose(h.s, query(8000)), "process-unknown")->message.find("hidepid") != std::string::npos);
@@ -238,16 +238,16 @@ TEST_CASE("a remote HOST: the route, then the probe decides") {
   q.probed = true;
   auto d = diagnose(h.s, q);
   CHECK(d.verdict == Verdict::reachable);
-  CHECK(finding(d, "connection-ok") != nullptr);
-  CHECK(finding(d, "not-listening") != nullptr);  // here: nothing on 80, which does not matter for HOST
+  CHECK(finding(d, "connection-ok") != std::nullopt);
+  CHECK(finding(d, "not-listening") != std::nullopt);  // here: nothing on 80, which does not matter for HOST
   CHECK_FALSE(endpoint(d, "10.0.2.2").interface.has_value());
   CHECK_FALSE(endpoint(d, "10.0.2.2").remote.has_value());
   h.s.probes[0].result = ProbeResult::refused;
   d = diagnose(h.s, q);
   CHECK(d.verdict == Verdict::unreachable);
-  CHECK(finding(d, "connection-refused") != nullptr);
+  CHECK(finding(d, "connection-refused") != std::nullopt);
   h.s.probes[0].result = ProbeResult::timeout;
-  CHECK(finding(diagnose(h.s, q), "connection-timeout") != nullptr);
+  CHECK(finding(diagnose(h.s, q), "connection-timeout") != std::nullopt);
 }
 
 TEST_CASE("no-route: the kernel has no route to HOST") {
@@ -258,8 +258,8 @@ TEST_CASE("no-route: the kernel has no route to HOST") {
   h.s.route_lookups.push_back(r);
   auto d = diagnose(h.s, query(443, "192.0.2.50", {"192.0.2.50"}));
   CHECK(d.verdict == Verdict::unreachable);
-  const Finding* f = finding(d, "no-route");
-  REQUIRE(f != nullptr);
+  const auto f = finding(d, "no-route");
+  REQUIRE(f != std::nullopt);
   CHECK(f->address == "192.0.2.50");
 }
 
@@ -271,7 +271,7 @@ TEST_CASE("without a probe, a remote HOST is not called reachable") {
   h.s.route_lookups.push_back(r);
   const auto d = diagnose(h.s, query(80, "10.0.2.2", {"10.0.2.2"}));
   CHECK(d.verdict == Verdict::unreachable);
-  CHECK(finding(d, "address-not-local") != nullptr);
+  CHECK(finding(d, "address-not-local") != std::nullopt);
 }
 
 TEST_CASE("a socket bound to a device takes only packets arriving on it") {
