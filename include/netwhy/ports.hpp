@@ -44,6 +44,10 @@ struct ListenerQuery {
 // Joins sockets and a process map into listeners (pure).
 [[nodiscard]] std::vector<Listener> join_listeners(const std::vector<Socket>& sockets, const ProcessMap& map);
 
+// The master: the holder whose parent does not hold the socket too (a
+// gunicorn master, not its workers); nullptr when none can be seen.
+[[nodiscard]] const Process* main_process(const Listener& l);
+
 // How the processes of one socket read in a table: "gunicorn(256) +3 workers".
 [[nodiscard]] std::string describe_processes(const std::vector<Process>& procs);
 

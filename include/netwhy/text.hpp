@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace netwhy {
 
@@ -18,6 +19,9 @@ namespace netwhy {
 // For JSON: the longest valid UTF-8 prefix is kept; each invalid sequence
 // becomes U+FFFD. Control characters are left for the JSON escaper.
 [[nodiscard]] std::string to_valid_utf8(std::string_view raw);
+
+// Words separated by spaces or tabs (as in /proc files and command lines).
+[[nodiscard]] std::vector<std::string_view> split_fields(std::string_view line);
 
 // Length of the valid UTF-8 sequence starting at s[i], or 0 if invalid.
 [[nodiscard]] std::size_t utf8_sequence_length(std::string_view s, std::size_t i);

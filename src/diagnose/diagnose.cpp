@@ -51,15 +51,6 @@ std::string listener_text(const Listener& l) {
   return out;
 }
 
-const Process* main_process(const Listener& l) {
-  std::set<pid_t> holders;
-  for (const Process& p : l.processes) holders.insert(p.pid);
-  for (const Process& p : l.processes) {
-    if (holders.count(p.ppid) == 0) return &p;
-  }
-  return l.processes.empty() ? nullptr : &l.processes.front();
-}
-
 // "gunicorn (pid 256, 3 workers)"
 std::string owner_text(const Listener& l) {
   const Process* p = main_process(l);

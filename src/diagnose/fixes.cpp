@@ -1,10 +1,10 @@
 // What to type so a listener accepts connections from other hosts, in the
 // words of the program that holds it.
-#include <set>
 
 #include <fmt/format.h>
 
 #include "netwhy/diagnose.hpp"
+#include "netwhy/text.hpp"
 
 namespace netwhy {
 
@@ -12,32 +12,9 @@ namespace {
 
 bool contains(std::string_view hay, std::string_view needle) { return hay.find(needle) != std::string_view::npos; }
 
-std::vector<std::string_view> words(std::string_view s) {
-  std::vector<std::string_view> out;
-  std::size_t i = 0;
-  while (i < s.size()) {
-    while (i < s.size() && s[i] == ' ') ++i;
-    std::size_t j = i;
-    while (j < s.size() && s[j] != ' ') ++j;
-    if (j > i) out.push_back(s.substr(i, j - i));
-    i = j;
-  }
-  return out;
-}
-
-// The master process: the holder whose parent does not hold the socket.
-const Process* main_process(const Listener& l) {
-  std::set<pid_t> holders;
-  for (const Process& p : l.processes) holders.insert(p.pid);
-  for (const Process& p : l.processes) {
-    if (holders.count(p.ppid) == 0) return &p;
-  }
-  return l.processes.empty() ? nullptr : &l.processes.front();
-}
-
 // "app:app" in "gunicorn -w 3 -b 127.0.0.1:8000 app:app": the WSGI/ASGI target.
 std::string app_spec(std::string_view cmdline) {
-  const auto w = words(cmdline);
+  const auto w = split_fields(cmdline);
   for (std::size_t i = 0; i < w.size(); ++i) {
     const std::string_view a = w[i];
     if (a.empty() || a[0] == '-' || a.find(':') == std::string_view::npos || a.find('/') != std::string_view::npos) {
@@ -52,14 +29,14 @@ std::string app_spec(std::string_view cmdline) {
 
 // The script a Python process runs: "app.py" in "python3 app.py".
 std::string script(std::string_view cmdline) {
-  for (const std::string_view w : words(cmdline)) {
+  for (const std::string_view w : split_fields(cmdline)) {
     if (w.size() > 3 && w.substr(w.size() - 3) == ".py") return std::string(w);
   }
   return "your app";
 }
 
 std::string workers_option(std::string_view cmdline) {
-  const auto w = words(cmdline);
+  const auto w = split_fields(cmdline);
   for (std::size_t i = 0; i + 1 < w.size(); ++i) {
     if (w[i] == "-w" || w[i] == "--workers") return fmt::format(" -w {}", w[i + 1]);
   }

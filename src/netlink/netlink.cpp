@@ -2,6 +2,9 @@
 // API; replies are decoded attribute by attribute into model values.
 #include "netwhy/netlink.hpp"
 
+#include "netwhy/fd.hpp"
+#include "nl_session.hpp"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/if.h>
@@ -26,26 +29,7 @@ namespace netwhy {
 
 namespace {
 
-template <auto Free>
-struct Deleter {
-  template <class T>
-  void operator()(T* p) const noexcept {
-    Free(p);
-  }
-};
-using NlSock = std::unique_ptr<nl_sock, Deleter<nl_socket_free>>;
-using NlMsg = std::unique_ptr<nl_msg, Deleter<nlmsg_free>>;
-using NlCb = std::unique_ptr<nl_cb, Deleter<nl_cb_put>>;
-
-struct Fd {
-  int fd = -1;
-  explicit Fd(int f) : fd(f) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
+using nl::Msg;
 
 constexpr int max_dump_attempts = 3;
 
@@ -269,72 +253,11 @@ Expected<Route> route_from_rtnl(const nlmsghdr* msg, long user_hz) {
 // ---- the socket ----
 
 struct Rtnl::Impl {
-  NlSock sock;
+  nl::Sock sock;
   long user_hz = 100;
 
-  // What one exchange saw: the kernel's errno if it refused, and whether a
-  // dump was interrupted by a concurrent change.
-  struct Outcome {
-    int kernel_errno = 0;
-    int nl_error = 0;
-    bool interrupted = false;
-  };
-
-  // Sends req, calls on_msg for each valid reply message.
-  Outcome exchange(nl_msg* req, const std::function<void(const nlmsghdr*)>& on_msg) {
-    Outcome out;
-    const int sent = nl_send_auto(sock.get(), req);
-    if (sent < 0) {
-      out.nl_error = sent;
-      return out;
-    }
-    struct Ctx {
-      const std::function<void(const nlmsghdr*)>* on_msg;
-      Outcome* out;
-    } ctx{&on_msg, &out};
-    NlCb cb(nl_cb_alloc(NL_CB_DEFAULT));
-    if (!cb) {
-      out.nl_error = -NLE_NOMEM;
-      return out;
-    }
-    nl_cb_set(
-        cb.get(), NL_CB_VALID, NL_CB_CUSTOM,
-        [](nl_msg* m, void* arg) -> int {
-          auto* c = static_cast<Ctx*>(arg);
-          (*c->on_msg)(nlmsg_hdr(m));
-          return NL_OK;
-        },
-        &ctx);
-    nl_cb_set(
-        cb.get(), NL_CB_DUMP_INTR, NL_CB_CUSTOM,
-        [](nl_msg*, void* arg) -> int {
-          static_cast<Ctx*>(arg)->out->interrupted = true;
-          return NL_OK;
-        },
-        &ctx);
-    // A dump the kernel refused ends with NLMSG_DONE carrying the errno.
-    nl_cb_set(
-        cb.get(), NL_CB_FINISH, NL_CB_CUSTOM,
-        [](nl_msg* m, void* arg) -> int {
-          const nlmsghdr* h = nlmsg_hdr(m);
-          if (h->nlmsg_len >= NLMSG_LENGTH(sizeof(int))) {
-            int status = 0;
-            std::memcpy(&status, NLMSG_DATA(h), sizeof status);
-            if (status < 0) static_cast<Ctx*>(arg)->out->kernel_errno = -status;
-          }
-          return NL_STOP;
-        },
-        &ctx);
-    nl_cb_err(
-        cb.get(), NL_CB_CUSTOM,
-        [](sockaddr_nl*, nlmsgerr* e, void* arg) -> int {
-          static_cast<Ctx*>(arg)->out->kernel_errno = -e->error;
-          return NL_STOP;
-        },
-        &ctx);
-    const int rc = nl_recvmsgs(sock.get(), cb.get());
-    if (rc < 0 && out.kernel_errno == 0) out.nl_error = rc;
-    return out;
+  nl::Outcome exchange(nl_msg* req, const std::function<void(const nlmsghdr*)>& on_msg) {
+    return nl::exchange(sock.get(), req, on_msg);
   }
 };
 
@@ -344,32 +267,19 @@ Rtnl& Rtnl::operator=(Rtnl&&) noexcept = default;
 Rtnl::~Rtnl() = default;
 
 Expected<Rtnl> Rtnl::open() {
-  NlSock sk(nl_socket_alloc());
-  if (!sk) return system_error("allocate a netlink socket", ENOMEM);
-  if (const int err = nl_connect(sk.get(), NETLINK_ROUTE); err < 0) {
-    return Error{ErrorKind::system, 0, fmt::format("connect to rtnetlink: {}", nl_geterror(err))};
-  }
-  nl_socket_disable_auto_ack(sk.get());
-  nl_socket_disable_msg_peek(sk.get());
-  nl_socket_set_msg_buf_size(sk.get(), 32768);
+  auto sk = nl::open_socket(NETLINK_ROUTE, "rtnetlink");
+  if (!sk) return sk.error();
   // Let the kernel filter dumps (by table) instead of sending everything.
   const int one = 1;
-  (void)setsockopt(nl_socket_get_fd(sk.get()), SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof one);
+  (void)setsockopt(nl_socket_get_fd(sk->get()), SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof one);
   auto impl = std::make_unique<Impl>();
-  impl->sock = std::move(sk);
+  impl->sock = std::move(*sk);
   const long hz = sysconf(_SC_CLK_TCK);
   impl->user_hz = hz > 0 ? hz : 100;
   return Rtnl(std::move(impl));
 }
 
 namespace {
-
-Error exchange_error(const Rtnl::Impl::Outcome& o, const std::string& what) {
-  if (o.kernel_errno != 0) return Error{ErrorKind::kernel, o.kernel_errno, what};
-  return Error{ErrorKind::system, 0, fmt::format("{}: {}", what, nl_geterror(o.nl_error))};
-}
-
-bool failed(const Rtnl::Impl::Outcome& o) { return o.kernel_errno != 0 || o.nl_error != 0; }
 
 // Interface tx queue length by ioctl, for link messages that lack IFLA_TXQLEN
 // (IPv6's link dump); ip does the same.
@@ -389,7 +299,7 @@ Expected<std::vector<Link>> read_links(Rtnl& rtnl, std::uint8_t dump_family) {
   std::vector<Link> links;
   for (int attempt = 0; attempt < max_dump_attempts; ++attempt) {
     links.clear();
-    NlMsg req(nlmsg_alloc_simple(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP));
+    Msg req(nlmsg_alloc_simple(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP));
     if (!req) return system_error("build link dump", ENOMEM);
     ifinfomsg ifi{};
     ifi.ifi_family = dump_family;
@@ -402,7 +312,7 @@ Expected<std::vector<Link>> read_links(Rtnl& rtnl, std::uint8_t dump_family) {
       if (m->nlmsg_type != RTM_NEWLINK) return;
       if (auto l = link_from_rtnl(m)) links.push_back(std::move(*l));
     });
-    if (failed(out)) return exchange_error(out, "dump links");
+    if (out.failed()) return out.error("dump links");
     if (!out.interrupted) break;
   }
   int sock = -1;
@@ -417,7 +327,7 @@ Expected<std::vector<Address>> read_addresses(Rtnl& rtnl, Family family) {
   std::vector<Address> addrs;
   for (int attempt = 0; attempt < max_dump_attempts; ++attempt) {
     addrs.clear();
-    NlMsg req(nlmsg_alloc_simple(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP));
+    Msg req(nlmsg_alloc_simple(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP));
     if (!req) return system_error("build address dump", ENOMEM);
     ifaddrmsg ifa{};
     ifa.ifa_family = static_cast<std::uint8_t>(family);
@@ -428,7 +338,7 @@ Expected<std::vector<Address>> read_addresses(Rtnl& rtnl, Family family) {
       if (m->nlmsg_type != RTM_NEWADDR) return;
       if (auto a = address_from_rtnl(m)) addrs.push_back(std::move(*a));
     });
-    if (failed(out)) return exchange_error(out, "dump addresses");
+    if (out.failed()) return out.error("dump addresses");
     if (!out.interrupted) break;
   }
   return addrs;
@@ -436,7 +346,7 @@ Expected<std::vector<Address>> read_addresses(Rtnl& rtnl, Family family) {
 
 Expected<DumpResult> for_each_route(Rtnl& rtnl, const RouteDump& what,
                                     const std::function<void(const Route&)>& sink) {
-  NlMsg req(nlmsg_alloc_simple(RTM_GETROUTE, NLM_F_REQUEST | NLM_F_DUMP));
+  Msg req(nlmsg_alloc_simple(RTM_GETROUTE, NLM_F_REQUEST | NLM_F_DUMP));
   if (!req) return system_error("build route dump", ENOMEM);
   rtmsg rtm{};
   rtm.rtm_family = static_cast<std::uint8_t>(what.family);
@@ -456,7 +366,7 @@ Expected<DumpResult> for_each_route(Rtnl& rtnl, const RouteDump& what,
     if ((r->flags & RTM_F_CLONED) != 0) return;
     sink(*r);
   });
-  if (failed(out)) return exchange_error(out, "dump routes");
+  if (out.failed()) return out.error("dump routes");
   return DumpResult{out.interrupted};
 }
 
@@ -472,7 +382,7 @@ Expected<std::vector<Route>> read_routes(Rtnl& rtnl, const RouteDump& what) {
 }
 
 Expected<Route> route_get(Rtnl& rtnl, const IpAddr& dst) {
-  NlMsg req(nlmsg_alloc_simple(RTM_GETROUTE, NLM_F_REQUEST));
+  Msg req(nlmsg_alloc_simple(RTM_GETROUTE, NLM_F_REQUEST));
   if (!req) return system_error("build route request", ENOMEM);
   rtmsg rtm{};
   rtm.rtm_family = static_cast<std::uint8_t>(dst.family);
@@ -486,7 +396,7 @@ Expected<Route> route_get(Rtnl& rtnl, const IpAddr& dst) {
   const auto out = rtnl.impl().exchange(req.get(), [&](const nlmsghdr* m) {
     if (m->nlmsg_type == RTM_NEWROUTE && !got) got = route_from_rtnl(m, hz);
   });
-  if (failed(out)) return exchange_error(out, fmt::format("route to {}", dst.to_string()));
+  if (out.failed()) return out.error(fmt::format("route to {}", dst.to_string()));
   if (!got) return Error{ErrorKind::kernel, 0, fmt::format("route to {}: no answer", dst.to_string())};
   return std::move(*got);
 }
@@ -498,14 +408,14 @@ std::vector<std::pair<int, std::string>> read_netns_ids(Rtnl& rtnl) {
   while (const dirent* e = readdir(dir)) {
     const std::string name = e->d_name;
     if (name == "." || name == "..") continue;
-    Fd fd(::open(("/run/netns/" + name).c_str(), O_RDONLY | O_CLOEXEC));
-    if (fd.fd < 0) continue;
-    NlMsg req(nlmsg_alloc_simple(RTM_GETNSID, NLM_F_REQUEST));
+    const UniqueFd fd(::open(("/run/netns/" + name).c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid()) continue;
+    Msg req(nlmsg_alloc_simple(RTM_GETNSID, NLM_F_REQUEST));
     if (!req) break;
     rtgenmsg g{};
     g.rtgen_family = AF_UNSPEC;
     if (nlmsg_append(req.get(), &g, sizeof g, NLMSG_ALIGNTO) < 0 ||
-        nla_put_u32(req.get(), NETNSA_FD, static_cast<std::uint32_t>(fd.fd)) < 0) {
+        nla_put_u32(req.get(), NETNSA_FD, static_cast<std::uint32_t>(fd.get())) < 0) {
       break;
     }
     std::optional<int> nsid;

@@ -1,5 +1,7 @@
 #include "netwhy/procmap.hpp"
 
+#include "netwhy/fd.hpp"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -15,8 +17,11 @@
 
 namespace netwhy {
 
-std::optional<std::uint64_t> parse_socket_link(std::string_view target) {
-  constexpr std::string_view prefix = "socket:[";
+namespace {
+
+// "PREFIX[12345]" -> 12345: how /proc spells the inode behind a socket or a
+// namespace link.
+std::optional<std::uint64_t> bracketed_inode(std::string_view target, std::string_view prefix) {
   if (target.size() <= prefix.size() + 1 || target.substr(0, prefix.size()) != prefix || target.back() != ']') {
     return std::nullopt;
   }
@@ -26,6 +31,12 @@ std::optional<std::uint64_t> parse_socket_link(std::string_view target) {
   if (ec != std::errc{} || end != num.data() + num.size()) return std::nullopt;
   return inode;
 }
+
+}  // namespace
+
+std::optional<std::uint64_t> parse_socket_link(std::string_view target) { return bracketed_inode(target, "socket:["); }
+
+std::optional<std::uint64_t> parse_netns_link(std::string_view target) { return bracketed_inode(target, "net:["); }
 
 std::string parse_cmdline(std::string_view raw) {
   while (!raw.empty() && raw.back() == '\0') raw.remove_suffix(1);
@@ -59,16 +70,6 @@ namespace {
 // getdents64's record: d_ino (8), d_off (8), d_reclen (2), d_type (1), d_name.
 constexpr std::size_t dirent_reclen_offset = 16;
 constexpr std::size_t dirent_name_offset = 19;
-
-struct Fd {
-  int fd;
-  explicit Fd(int f) : fd(f) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
 
 // Calls fn(name) for each entry of the directory open as dirfd.
 template <class Fn>
@@ -142,16 +143,16 @@ void scan_range(int procfd, const std::vector<pid_t>& pids, std::size_t first, s
     const pid_t pid = pids[i];
     const auto len = std::to_chars(name, name + sizeof name - 4, pid).ptr;
     std::memcpy(len, "/fd", 4);
-    Fd dir(::openat(procfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (dir.fd < 0) {
+    UniqueFd dir(::openat(procfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (dir.get() < 0) {
       if (errno == EACCES || errno == EPERM) out.denied.push_back(pid);
       continue;  // ENOENT: the process exited while we looked; skip it
     }
     ++out.scanned;
     bool hit = false;
-    for_each_entry(dir.fd, buf, [&](std::string_view fd_name) {
+    for_each_entry(dir.get(), buf, [&](std::string_view fd_name) {
       // fd_name is NUL-terminated inside the dirent
-      const ssize_t n = ::readlinkat(dir.fd, fd_name.data(), link, sizeof link);
+      const ssize_t n = ::readlinkat(dir.get(), fd_name.data(), link, sizeof link);
       if (n <= 8 || link[0] != 's' || link[6] != ':') return;  // not "socket:[...]"
       const auto inode = parse_socket_link(std::string_view(link, static_cast<std::size_t>(n)));
       if (inode && wanted.count(*inode) != 0) {
@@ -161,8 +162,8 @@ void scan_range(int procfd, const std::vector<pid_t>& pids, std::size_t first, s
     });
     if (hit) {  // read its details now, on this thread, while /proc/PID is hot
       *len = '\0';  // "PID/fd" -> "PID"
-      Fd piddir(::openat(procfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-      if (piddir.fd >= 0) out.processes.push_back(read_process(piddir.fd, pid));
+      UniqueFd piddir(::openat(procfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      if (piddir.get() >= 0) out.processes.push_back(read_process(piddir.get(), pid));
     }
   }
 }
@@ -187,13 +188,13 @@ ProcessMap map_socket_owners(const std::vector<std::uint64_t>& inodes, const Sca
   ProcessMap map;
   if (inodes.empty()) return map;
   const std::unordered_set<std::uint64_t> wanted(inodes.begin(), inodes.end());
-  Fd proc(::open(opt.proc_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (proc.fd < 0) return map;
+  UniqueFd proc(::open(opt.proc_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (proc.get() < 0) return map;
 
   std::vector<pid_t> pids;
   {
     std::vector<char> buf(1U << 16);
-    for_each_entry(proc.fd, buf, [&](std::string_view name) {
+    for_each_entry(proc.get(), buf, [&](std::string_view name) {
       if (auto pid = as_pid(name)) pids.push_back(*pid);
     });
   }
@@ -204,9 +205,9 @@ ProcessMap map_socket_owners(const std::vector<std::uint64_t>& inodes, const Sca
   {
     std::vector<std::jthread> workers;
     for (unsigned t = 1; t < threads; ++t) {
-      workers.emplace_back([&, t] { scan_range(proc.fd, pids, t, threads, wanted, parts[t]); });
+      workers.emplace_back([&, t] { scan_range(proc.get(), pids, t, threads, wanted, parts[t]); });
     }
-    scan_range(proc.fd, pids, 0, threads, wanted, parts[0]);
+    scan_range(proc.get(), pids, 0, threads, wanted, parts[0]);
   }
   for (Partial& p : parts) {
     map.scanned += p.scanned;
@@ -215,8 +216,8 @@ ProcessMap map_socket_owners(const std::vector<std::uint64_t>& inodes, const Sca
       // Kernel threads hold no files; only user processes hide sockets.
       char name[32];
       *std::to_chars(name, name + sizeof name - 1, pid).ptr = '\0';
-      Fd dir(::openat(proc.fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-      if (dir.fd >= 0 && !read_small(dir.fd, "cmdline").empty()) ++map.unreadable;
+      UniqueFd dir(::openat(proc.get(), name, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      if (dir.get() >= 0 && !read_small(dir.get(), "cmdline").empty()) ++map.unreadable;
     }
   }
   for (Partial& p : parts) {
@@ -237,34 +238,22 @@ ProcessMap map_socket_owners(const std::vector<std::uint64_t>& inodes, const Sca
 
 namespace netwhy {
 
-std::optional<std::uint64_t> parse_netns_link(std::string_view target) {
-  constexpr std::string_view prefix = "net:[";
-  if (target.size() <= prefix.size() + 1 || target.substr(0, prefix.size()) != prefix || target.back() != ']') {
-    return std::nullopt;
-  }
-  const std::string_view num = target.substr(prefix.size(), target.size() - prefix.size() - 1);
-  std::uint64_t inode = 0;
-  const auto [end, ec] = std::from_chars(num.data(), num.data() + num.size(), inode);
-  if (ec != std::errc{} || end != num.data() + num.size()) return std::nullopt;
-  return inode;
-}
-
 std::vector<NetnsMember> other_network_namespaces(const std::string& proc_root) {
   std::vector<NetnsMember> out;
-  Fd proc(::open(proc_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (proc.fd < 0) return out;
+  UniqueFd proc(::open(proc_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (proc.get() < 0) return out;
   char link[64];
-  ssize_t n = ::readlinkat(proc.fd, "self/ns/net", link, sizeof link);
+  ssize_t n = ::readlinkat(proc.get(), "self/ns/net", link, sizeof link);
   const auto own = n > 0 ? parse_netns_link(std::string_view(link, static_cast<std::size_t>(n))) : std::nullopt;
   std::map<std::uint64_t, pid_t> seen;
   std::vector<char> buf(1U << 16);
-  for_each_entry(proc.fd, buf, [&](std::string_view name) {
+  for_each_entry(proc.get(), buf, [&](std::string_view name) {
     const auto pid = as_pid(name);
     if (!pid) return;
     char path[48];
     const auto end = std::to_chars(path, path + 32, *pid).ptr;
     std::memcpy(end, "/ns/net", 8);
-    n = ::readlinkat(proc.fd, path, link, sizeof link);
+    n = ::readlinkat(proc.get(), path, link, sizeof link);
     if (n <= 0) return;  // gone, or not ours to read
     const auto inode = parse_netns_link(std::string_view(link, static_cast<std::size_t>(n)));
     if (inode && inode != own) seen.emplace(*inode, *pid);

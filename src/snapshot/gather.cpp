@@ -21,6 +21,7 @@
 
 #include "netwhy/netlink.hpp"
 #include "netwhy/snapshot.hpp"
+#include "netwhy/text.hpp"
 
 namespace netwhy {
 
@@ -35,21 +36,9 @@ std::map<std::string, std::uint64_t> parse_netstat(std::string_view text) {
     lines.push_back(text.substr(pos, eol - pos));
     pos = eol + 1;
   }
-  const auto split = [](std::string_view line) {
-    std::vector<std::string_view> w;
-    std::size_t i = 0;
-    while (i < line.size()) {
-      while (i < line.size() && line[i] == ' ') ++i;
-      std::size_t j = i;
-      while (j < line.size() && line[j] != ' ') ++j;
-      if (j > i) w.push_back(line.substr(i, j - i));
-      i = j;
-    }
-    return w;
-  };
   for (std::size_t i = 0; i + 1 < lines.size(); i += 2) {
-    const auto names = split(lines[i]);
-    const auto values = split(lines[i + 1]);
+    const auto names = split_fields(lines[i]);
+    const auto values = split_fields(lines[i + 1]);
     if (names.empty() || values.empty() || names[0] != values[0] || names[0].back() != ':' ||
         names.size() != values.size()) {
       continue;

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "netwhy/sockets.hpp"
+#include "netwhy/text.hpp"
 
 namespace netwhy {
 
@@ -21,19 +22,6 @@ std::string_view to_string(Protocol p) {
 }
 
 namespace {
-
-std::vector<std::string_view> split_fields(std::string_view line) {
-  std::vector<std::string_view> out;
-  std::size_t i = 0;
-  while (i < line.size()) {
-    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
-    std::size_t j = i;
-    while (j < line.size() && line[j] != ' ' && line[j] != '\t') ++j;
-    if (j > i) out.push_back(line.substr(i, j - i));
-    i = j;
-  }
-  return out;
-}
 
 template <class T>
 bool parse_hex(std::string_view s, T& out) {

@@ -14,21 +14,11 @@
 #include <fmt/format.h>
 
 #include "netwhy/sockets.hpp"
+#include "../netlink/nl_session.hpp"
 
 namespace netwhy {
 
 namespace {
-
-template <auto Free>
-struct Deleter {
-  template <class T>
-  void operator()(T* p) const noexcept {
-    Free(p);
-  }
-};
-using NlSock = std::unique_ptr<nl_sock, Deleter<nl_socket_free>>;
-using NlMsg = std::unique_ptr<nl_msg, Deleter<nlmsg_free>>;
-using NlCb = std::unique_ptr<nl_cb, Deleter<nl_cb_put>>;
 
 Family family_of(unsigned af) {
   if (af == AF_INET) return Family::inet;
@@ -86,14 +76,8 @@ Expected<Socket> socket_from_diag(const nlmsghdr* msg, Protocol protocol) {
 }
 
 Expected<SocketRead> read_sockets_diag(const SocketQuery& q) {
-  NlSock sk(nl_socket_alloc());
-  if (!sk) return system_error("allocate a netlink socket", ENOMEM);
-  if (const int err = nl_connect(sk.get(), NETLINK_SOCK_DIAG); err < 0) {
-    return Error{ErrorKind::system, 0, fmt::format("connect to sock_diag: {}", nl_geterror(err))};
-  }
-  nl_socket_disable_auto_ack(sk.get());
-  nl_socket_disable_msg_peek(sk.get());
-  nl_socket_set_msg_buf_size(sk.get(), 32768);
+  auto sk = nl::open_socket(NETLINK_SOCK_DIAG, "sock_diag");
+  if (!sk) return sk.error();
 
   SocketRead out;
   const std::vector<std::uint8_t> filter = q.port ? port_filter_bytecode(*q.port) : std::vector<std::uint8_t>{};
@@ -112,68 +96,24 @@ Expected<SocketRead> read_sockets_diag(const SocketQuery& q) {
       } else {
         req.idiag_states = ~0U;
       }
-      NlMsg msg(nlmsg_alloc_simple(SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP));
+      nl::Msg msg(nlmsg_alloc_simple(SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP));
       if (!msg || nlmsg_append(msg.get(), &req, sizeof req, NLMSG_ALIGNTO) < 0 ||
           (!filter.empty() &&
            nla_put(msg.get(), INET_DIAG_REQ_BYTECODE, static_cast<int>(filter.size()), filter.data()) < 0)) {
         return system_error("build sock_diag request", ENOMEM);
       }
-      if (const int err = nl_send_auto(sk.get(), msg.get()); err < 0) {
-        return Error{ErrorKind::system, 0, fmt::format("send sock_diag request: {}", nl_geterror(err))};
-      }
-      struct Ctx {
-        std::vector<Socket>* sockets;
-        Protocol proto;
-        const SocketQuery* q;
-        int kernel_errno = 0;
-      } ctx{&out.sockets, proto, &q};
-      NlCb cb(nl_cb_alloc(NL_CB_DEFAULT));
-      if (!cb) return system_error("allocate netlink callbacks", ENOMEM);
-      nl_cb_set(
-          cb.get(), NL_CB_VALID, NL_CB_CUSTOM,
-          [](nl_msg* m, void* arg) -> int {
-            auto* c = static_cast<Ctx*>(arg);
-            auto s = socket_from_diag(nlmsg_hdr(m), c->proto);
-            if (!s) return NL_OK;
-            // UDP "unconnected" is TCP_CLOSE with no peer; a port filter the
-            // kernel could not apply is applied here.
-            if (c->q->port && s->port != *c->q->port) return NL_OK;
-            c->sockets->push_back(*s);
-            return NL_OK;
-          },
-          &ctx);
-      nl_cb_set(
-          cb.get(), NL_CB_FINISH, NL_CB_CUSTOM,
-          [](nl_msg* m, void* arg) -> int {
-            const nlmsghdr* h = nlmsg_hdr(m);
-            if (h->nlmsg_len >= NLMSG_LENGTH(sizeof(int))) {
-              int status = 0;
-              std::memcpy(&status, NLMSG_DATA(h), sizeof status);
-              if (status < 0) static_cast<Ctx*>(arg)->kernel_errno = -status;
-            }
-            return NL_STOP;
-          },
-          &ctx);
-      nl_cb_err(
-          cb.get(), NL_CB_CUSTOM,
-          [](sockaddr_nl*, nlmsgerr* e, void* arg) -> int {
-            static_cast<Ctx*>(arg)->kernel_errno = -e->error;
-            return NL_STOP;
-          },
-          &ctx);
-      const int rc = nl_recvmsgs(sk.get(), cb.get());
-      if (ctx.kernel_errno != 0) {
+      const auto result = nl::exchange(sk->get(), msg.get(), [&](const nlmsghdr* m) {
+        auto s = socket_from_diag(m, proto);
+        // A port filter the kernel could not apply is applied here.
+        if (s && (!q.port || s->port == *q.port)) out.sockets.push_back(*s);
+      });
+      if (result.kernel_errno == ENOENT || result.kernel_errno == EAFNOSUPPORT) {
         // No UDP diag module, or no IPv6: the kernel cannot answer that part.
-        if (ctx.kernel_errno == ENOENT || ctx.kernel_errno == EAFNOSUPPORT) {
-          out.warnings.push_back(fmt::format("the kernel has no sock_diag for {} over {}; not listed",
-                                             to_string(proto), fam == Family::inet6 ? "IPv6" : "IPv4"));
-          continue;
-        }
-        return Error{ErrorKind::kernel, ctx.kernel_errno, "sock_diag dump"};
+        out.warnings.push_back(fmt::format("the kernel has no sock_diag for {} over {}; not listed",
+                                           to_string(proto), fam == Family::inet6 ? "IPv6" : "IPv4"));
+        continue;
       }
-      if (rc < 0 && rc != -NLE_DUMP_INTR) {
-        return Error{ErrorKind::system, 0, fmt::format("sock_diag dump: {}", nl_geterror(rc))};
-      }
+      if (result.failed()) return result.error("sock_diag dump");
     }
   }
   return out;
