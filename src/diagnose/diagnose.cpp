@@ -566,6 +566,15 @@ class Engine {
       }
     }
     const Probe* p = probe_for(addr);
+    if (p == nullptr && q_.protocol == Protocol::udp) {
+      add("address-not-local", Severity::info,
+          fmt::format("{} is not an address of this host{}; UDP has no handshake, so netwhy cannot test {} by "
+                      "connecting: only an answer from the server would tell.",
+                      addr.to_string(), via.empty() ? "" : ": the route goes" + via, where),
+          fmt::format("run netwhy port {} --udp on that host, or send a request the server answers", q_.port))
+          .address = addr.to_string();
+      return;
+    }
     if (p == nullptr) {
       add("address-not-local", Severity::info,
           fmt::format("{} is not an address of this host{}; netwhy did not try to connect to {}{}.", addr.to_string(),
@@ -575,13 +584,14 @@ class Engine {
           .address = addr.to_string();
       return;
     }
+    const std::string route_note = via.empty() ? "" : " (route" + via + ")";
     Finding f;
     f.address = addr.to_string();
     switch (p->result) {
       case ProbeResult::ok:
         f.code = "connection-ok";
         f.severity = Severity::info;
-        f.message = fmt::format("Connecting to {}{} worked ({:.0f} ms).", where, via.empty() ? "" : " (route" + via + ")",
+        f.message = fmt::format("Connecting to {}{} worked ({:.0f} ms).", where, route_note,
                                 p->millis);
         break;
       case ProbeResult::refused:
@@ -589,7 +599,7 @@ class Engine {
         f.severity = Severity::error;
         f.message = fmt::format("Connecting to {}{} was refused: the host is up, but nothing listens there on port {}, "
                                 "or a firewall rejects it.",
-                                where, via.empty() ? "" : " (route" + via + ")", q_.port);
+                                where, route_note, q_.port);
         f.fix = fmt::format("on {}, run netwhy port {} to see why", addr.to_string(), q_.port);
         break;
       case ProbeResult::timeout:
@@ -597,7 +607,7 @@ class Engine {
         f.severity = Severity::error;
         f.message = fmt::format("Connecting to {}{} timed out after {:.0f} ms: packets are dropped on the way (a "
                                 "firewall), or the host is down.",
-                                where, via.empty() ? "" : " (route" + via + ")", p->millis);
+                                where, route_note, p->millis);
         f.fix = "check the firewalls between here and there (nft list ruleset on both ends), and that the host is up";
         break;
       case ProbeResult::unreachable:

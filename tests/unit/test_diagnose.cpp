@@ -317,3 +317,18 @@ TEST_CASE("fixes name the program") {
   // Every fix for a development server says what binding everywhere means.
   CHECK(fix({proc(1, 0, "flask", "flask run")}).find("exposes") != std::string::npos);
 }
+
+TEST_CASE("UDP to a remote HOST: no probe, and netwhy says why") {
+  Host h;
+  RouteLookup r;
+  r.address = *IpAddr::parse("10.0.2.2");
+  r.route = Route{};
+  h.s.route_lookups.push_back(r);
+  auto q = query(53, "10.0.2.2", {"10.0.2.2"});
+  q.protocol = Protocol::udp;
+  const auto d = diagnose(h.s, q);
+  const auto f = finding(d, "address-not-local");
+  REQUIRE(f != std::nullopt);
+  CHECK(f->message.find("UDP has no handshake") != std::string::npos);
+  CHECK(d.verdict == Verdict::unreachable);
+}
