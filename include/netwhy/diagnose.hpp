@@ -48,6 +48,7 @@ struct Finding {
   std::optional<std::string> address;
   std::optional<std::string> netns;
   std::optional<std::uint16_t> port;
+  std::optional<std::string> rule;       // firewall rule: table, chain, handle and its text
   bool operator==(const Finding&) const = default;
 };
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "netwhy/error.hpp"
+#include "netwhy/firewall.hpp"
 #include "netwhy/model.hpp"
 #include "netwhy/ports.hpp"
 
@@ -73,6 +74,7 @@ struct Snapshot {
   std::map<std::string, std::int64_t> sysctls;   // "net.ipv4.ip_unprivileged_port_start" -> 1024
   std::map<std::string, std::uint64_t> counters; // "TcpExt.ListenOverflows" -> 0
   Gaps gaps;
+  Firewall firewall;
   bool operator==(const Snapshot&) const = default;
 };
 

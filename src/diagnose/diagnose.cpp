@@ -2,6 +2,8 @@
 // per-address evidence and findings out.
 #include "netwhy/diagnose.hpp"
 
+#include "netwhy/firewall.hpp"
+
 #include <linux/if.h>
 #include <linux/rtnetlink.h>
 
@@ -79,6 +81,7 @@ class Engine {
     } else {
       explain_listeners();
     }
+    explain_firewall();
     explain_host();
     explain_interfaces();
     decide();
@@ -181,7 +184,7 @@ class Engine {
     return std::nullopt;
   }
 
-  void add_endpoint(const IpAddr& addr, int ifindex, bool from_host) {
+  void add_endpoint(const IpAddr& addr, int ifindex, bool from_host, unsigned prefixlen = 0) {
     for (Endpoint& e : d_.endpoints) {
       if (e.address == addr) {
         e.from_host = e.from_host || from_host;
@@ -200,11 +203,151 @@ class Engine {
     // and has a carrier, for an address that is not loopback.
     e.remote = !addr.is_loopback() && is_up(l) && has_carrier(l) && remote_taker.has_value();
     e.listener = local_taker ? local_taker : remote_taker;
+    // The packet filter, where the socket would take the connection.
+    if (e.remote.value_or(false)) {
+      FwPacket p;
+      p.family = addr.family;
+      p.protocol = q_.protocol;
+      p.daddr = addr;
+      p.dport = q_.port;
+      p.saddr = addr;  // a client anywhere on the address's network
+      p.saddr_len = prefixlen;
+      p.iifname = link_name(ifindex);
+      p.iif = ifindex;
+      const FwResult r = evaluate_hook(s_.firewall, "input", p);
+      if (r.decision == FwDecision::unknown) {
+        e.remote = std::nullopt;
+        note_firewall(r, addr, ifindex, false);
+      } else if (r.decision != FwDecision::accept) {
+        e.remote = false;
+        note_firewall(r, addr, ifindex, false);
+      }
+    }
+    if (e.local && s_.firewall.read) {
+      FwPacket p;
+      p.family = addr.family;
+      p.protocol = q_.protocol;
+      p.daddr = addr;
+      p.dport = q_.port;
+      p.saddr = addr;
+      p.saddr_len = addr.bits();
+      p.iifname = lo_ ? link_name(*lo_) : "lo";
+      p.iif = lo_.value_or(1);
+      const FwResult r = evaluate_hook(s_.firewall, "input", p);
+      if (r.decision == FwDecision::drop || r.decision == FwDecision::reject) {
+        e.local = false;
+        note_firewall(r, addr, ifindex, true);
+      }
+    }
     d_.endpoints.push_back(std::move(e));
   }
 
+  // ---- the firewall ----
+
+  struct FwHit {
+    FwResult result;
+    std::vector<std::string> addresses;  // "10.0.0.5 (eth0)"
+    bool local = false;                  // on this host's own (loopback) path
+  };
+  std::vector<FwHit> fw_hits_;
+
+  void note_firewall(const FwResult& r, const IpAddr& addr, int ifindex, bool local) {
+    const std::string where = fmt::format("{} ({})", addr.to_string(), link_name(ifindex));
+    for (FwHit& h : fw_hits_) {
+      const bool same_rule = h.result.rule && r.rule && h.result.rule->handle == r.rule->handle &&
+                             h.result.rule->table == r.rule->table && h.result.rule->family == r.rule->family;
+      const bool same_policy = !h.result.rule && !r.rule && h.result.chain == r.chain;
+      if (h.result.decision == r.decision && h.local == local && (same_rule || same_policy)) {
+        h.addresses.push_back(where);
+        return;
+      }
+    }
+    fw_hits_.push_back({r, {where}, local});
+  }
+
+  static std::string rule_text(const FwRule& r) {
+    return fmt::format("table {} {}, chain {}, rule {}{}", r.family, r.table, r.chain, r.handle,
+                       r.text.empty() ? "" : ": " + r.text);
+  }
+
+  std::string firewall_fix(const FwResult& r) const {
+    const std::string proto = q_.protocol == Protocol::tcp ? "tcp" : "udp";
+    const FwChain* where = nullptr;
+    FwChain chain;
+    if (r.rule) {
+      chain.family = r.rule->family;
+      chain.table = r.rule->table;
+      chain.name = r.rule->chain;
+      where = &chain;
+    } else if (r.chain) {
+      where = &*r.chain;
+    }
+    if (where == nullptr) return "allow the port in the firewall";
+    if (where->table.rfind("ufw", 0) == 0 || where->name.find("ufw") != std::string::npos) {
+      return fmt::format("ufw allow {}/{}", q_.port, proto);
+    }
+    if (where->table == "firewalld") {
+      return fmt::format("firewall-cmd --add-port={}/{} && firewall-cmd --runtime-to-permanent", q_.port, proto);
+    }
+    if (r.rule) {
+      return fmt::format("nft insert rule {} {} {} position {} {} dport {} accept (or nft delete rule {} {} {} "
+                         "handle {} if the rule is not wanted)",
+                         where->family, where->table, where->name, r.rule->handle, proto, q_.port, where->family,
+                         where->table, where->name, r.rule->handle);
+    }
+    return fmt::format("nft add rule {} {} {} {} dport {} accept", where->family, where->table, where->name, proto,
+                       q_.port);
+  }
+
+  void explain_firewall() {
+    for (const FwHit& h : fw_hits_) {
+      std::string list;
+      for (std::size_t i = 0; i < h.addresses.size() && i < 4; ++i) list += (i == 0 ? "" : ", ") + h.addresses[i];
+      if (h.addresses.size() > 4) list += fmt::format(" and {} more", h.addresses.size() - 4);
+      const std::string who = h.local ? "from this host" : "from other hosts";
+      const std::string what = fmt::format("{} port {}", proto_name(q_.protocol), q_.port);
+      if (h.result.decision == FwDecision::unknown) {
+        Finding& f = add("firewall-unknown", Severity::warning,
+                         h.result.rule
+                             ? fmt::format("Whether the firewall lets {} in {} to {} is unknown: {} could decide, and "
+                                           "{}.",
+                                           what, who, list, rule_text(*h.result.rule), h.result.why)
+                             : fmt::format("Whether the firewall lets {} in {} to {} is unknown: {}.", what, who, list,
+                                           h.result.why),
+                         h.result.rule ? "check that rule by hand (nft -a list ruleset)"
+                                       : "run netwhy as root to read the firewall (nft list ruleset needs CAP_NET_ADMIN)");
+        if (h.result.rule) f.rule = rule_text(*h.result.rule);
+        continue;
+      }
+      const bool drop = h.result.decision == FwDecision::drop;
+      std::string by;
+      if (h.result.rule) {
+        by = rule_text(*h.result.rule);
+      } else if (h.result.chain) {
+        by = fmt::format("the {} policy of table {} {}, chain {}", h.result.chain->policy, h.result.chain->family,
+                         h.result.chain->table, h.result.chain->name);
+      }
+      const std::string rt = h.result.rule ? h.result.rule->reject_type : "";
+      const bool no_route = rt.find("host-unreachable") != std::string::npos ||
+                            rt.find("admin-prohibited") != std::string::npos ||
+                            rt.find("net-unreachable") != std::string::npos;
+      const std::string seen = drop ? "clients time out" : no_route ? "clients see \"No route to host\""
+                                                                    : "clients see \"connection refused\"";
+      Finding& f = add(drop ? "firewall-drop" : "firewall-reject", Severity::error,
+                       fmt::format("The firewall {} {} {} to {} ({}): {}.", drop ? "drops" : "rejects", what, who,
+                                   list, by, seen),
+                       firewall_fix(h.result));
+      if (h.result.rule) f.rule = rule_text(*h.result.rule);
+    }
+  }
+
+  bool remote_unknown() const {
+    return std::any_of(d_.endpoints.begin(), d_.endpoints.end(),
+                       [](const Endpoint& e) { return e.interface && !e.address.is_loopback() && !e.remote; });
+  }
+
   void build_endpoints() {
-    for (const Address& a : s_.addresses) add_endpoint(address_of(a), a.ifindex, false);
+    for (const Address& a : s_.addresses) add_endpoint(address_of(a), a.ifindex, false, a.prefixlen);
     for (const IpAddr& addr : q_.addresses) {
       if (auto ifindex = local_interface(addr)) {
         add_endpoint(addr, *ifindex, true);
@@ -242,6 +385,11 @@ class Engine {
     f.fix = std::move(fix);
     d_.findings.push_back(std::move(f));
     return d_.findings.back();
+  }
+
+  bool has_error() const {
+    return std::any_of(d_.findings.begin(), d_.findings.end(),
+                       [](const Finding& f) { return f.severity == Severity::error; });
   }
 
   bool has_finding(std::string_view code) const {
@@ -683,6 +831,8 @@ class Engine {
                  return e.interface && !e.address.is_loopback() && e.remote.value_or(false);
                })) {
       d_.verdict = Verdict::reachable;
+    } else if (remote_unknown()) {
+      d_.verdict = Verdict::unreachable;  // not shown to be reachable: the firewall could not be decided
     } else if (std::any_of(d_.endpoints.begin(), d_.endpoints.end(), [](const Endpoint& e) { return e.local; })) {
       d_.verdict = Verdict::local_only;
     } else {
@@ -749,6 +899,10 @@ class Engine {
                            l.socket.local.is_loopback() ? " only" : "");
       case Verdict::not_listening:
       case Verdict::unreachable:
+        if (remote_unknown() && !has_error()) {
+          return fmt::format("{} listens on {}; whether other machines get through the firewall is unknown",
+                             owner_text(l), listener_text(l));
+        }
         for (const Finding& f : d_.findings) {
           if (f.severity == Severity::error) return strip_period(f.message);
         }

@@ -98,6 +98,7 @@ void render_diagnosis_json(JsonWriter& out, const Diagnosis& d) {
     if (f.address) out.field("address", *f.address);
     if (f.netns) out.field("netns", *f.netns);
     if (f.port) out.field("port", *f.port);
+    if (f.rule) out.field("rule", *f.rule);
     out.end_object();
   }
   out.end_array();

@@ -307,6 +307,7 @@ Expected<Snapshot> read_snapshot(const SnapshotRequest& req) {
     for (Process& p : l.processes) p.framework = detect_framework(p);
   }
 
+  s.firewall = read_firewall();
   s.gaps.root = geteuid() == 0;
   s.gaps.unreadable_processes = map.unreadable;
   s.gaps.hidepid = parse_hidepid(read_text("/proc/self/mountinfo"));

@@ -243,6 +243,11 @@ std::string snapshot_to_json(const Snapshot& s, bool pretty) {
   doc["probes"] = probes;
   doc["sysctls"] = s.sysctls;
   doc["counters"] = s.counters;
+  json fw = {{"read", s.firewall.read}, {"unreadable", s.firewall.unreadable},
+             {"legacy_tables", s.firewall.legacy_tables}, {"listing", s.firewall.raw_text}};
+  fw["nftables"] = s.firewall.raw_json.empty() ? json(nullptr)
+                                               : json::parse(s.firewall.raw_json, nullptr, false);
+  doc["firewall"] = fw;
   doc["gaps"] = {{"root", s.gaps.root},
                  {"unreadable_processes", s.gaps.unreadable_processes},
                  {"hidepid", s.gaps.hidepid},
@@ -353,6 +358,22 @@ Expected<Snapshot> snapshot_from_json(std::string_view text) {
         } else {
           s.counters[key] = v.unsigned_integer();
         }
+      }
+    }
+    const In fw = root.at("firewall");
+    if (fw.present()) {
+      s.firewall.read = fw.at("read").opt_boolean().value_or(false);
+      s.firewall.unreadable = fw.at("unreadable").opt_string().value_or("");
+      fw.at("legacy_tables").each([&](const In& t) { s.firewall.legacy_tables.push_back(t.string()); });
+      if (s.firewall.read && doc["firewall"].contains("nftables") && !doc["firewall"]["nftables"].is_null()) {
+        const std::string raw = doc["firewall"]["nftables"].dump();
+        const std::string listing = fw.at("listing").opt_string().value_or("");
+        auto parsed = parse_nft_ruleset(raw, listing);
+        if (!parsed) throw Bad{"firewall.nftables: " + parsed.error().message()};
+        parsed->legacy_tables = s.firewall.legacy_tables;
+        parsed->raw_json = raw;
+        parsed->raw_text = listing;
+        s.firewall = std::move(*parsed);
       }
     }
     const In gaps = root.at("gaps");

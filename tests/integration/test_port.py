@@ -251,10 +251,19 @@ with nwtest.Namespaces("srv", "cli", "ctr") as ns:
                          "--", nwtest.NETWHY, "-j", "port", "8080"], capture_output=True, text=True, timeout=60)
     ud, _ = nwtest.load_json(un.stdout)
     pu = [f for f in (ud or {}).get("findings", []) if f["code"] == "process-unknown"]
-    checks.check(ud is not None and ud["verdict"] == "reachable" and ud["listeners"]
-                 and ud["listeners"][0]["processes"] == [], "unprivileged: the listener without its process",
-                 un.stderr)
+    fu = [f for f in (ud or {}).get("findings", []) if f["code"] == "firewall-unknown"]
+    checks.check(ud is not None and ud["listeners"] and ud["listeners"][0]["processes"] == [],
+                 "unprivileged: the listener without its process", un.stderr)
     checks.check(len(pu) == 1 and "root" in pu[0]["message"], "unprivileged: process-unknown says why", str(pu))
+    # The firewall can't be read without root: remote is unknown (null), never a guess.
+    remote = [e["remote"] for e in (ud or {}).get("endpoints", [])
+              if e["interface"] and not e["address"].startswith("127.") and e["address"] != "::1"
+              and e["local"]]
+    checks.check(remote and any(r is None for r in remote) and not any(r is True for r in remote)
+                 and fu and ud["verdict"] != "reachable",
+                 "unprivileged: remote is null with firewall-unknown, and the verdict is not reachable",
+                 f"{remote} {ud and ud['verdict']}")
+    checks.check(un.stderr.strip() == "", "unprivileged: nothing on stderr (no library noise)", un.stderr)
     server.kill()
     server.wait()
     wait_free(S, 8080)

@@ -31,6 +31,7 @@ struct Host {
   Snapshot s;
 
   Host() {
+    s.firewall.read = true;  // an empty ruleset: nothing filtered
     link(1, "lo", up_flags | IFF_LOOPBACK);
     addr(1, "127.0.0.1", 8);
     addr(1, "::1", 128);

@@ -1,0 +1,280 @@
+// libnftables' JSON into plain values. Expressions the evaluator does not
+// understand are kept as FwKey::unknown with their JSON text, so the
+// evaluation can say "unknown" instead of guessing.
+#include <map>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "netwhy/firewall.hpp"
+#include "netwhy/text.hpp"
+
+namespace netwhy {
+
+namespace {
+
+using json = nlohmann::json;
+
+struct Bad {
+  std::string what;
+};
+
+bool parse_value(const json& v, FwValue& out) {
+  if (v.is_number_unsigned() || (v.is_number_integer() && v.get<std::int64_t>() >= 0)) {
+    out.kind = FwValue::Kind::number;
+    out.number = v.get<std::uint64_t>();
+    return true;
+  }
+  if (v.is_string()) {
+    const std::string s = v.get<std::string>();
+    if (!s.empty() && s[0] == '@') {
+      out.kind = FwValue::Kind::set_ref;
+      out.text = s.substr(1);
+      return true;
+    }
+    if (auto a = IpAddr::parse(s)) {
+      out.kind = FwValue::Kind::address;
+      out.addr = *a;
+      return true;
+    }
+    out.kind = FwValue::Kind::text;
+    out.text = s;
+    return true;
+  }
+  if (v.is_object() && v.contains("prefix")) {
+    const json& p = v["prefix"];
+    if (!p.contains("addr") || !p["addr"].is_string() || !p.contains("len") || !p["len"].is_number_unsigned()) {
+      return false;
+    }
+    auto a = IpAddr::parse(p["addr"].get<std::string>());
+    if (!a) return false;
+    out.kind = FwValue::Kind::prefix;
+    out.addr = *a;
+    out.prefix_len = p["len"].get<unsigned>();
+    return out.prefix_len <= a->bits();
+  }
+  if (v.is_object() && v.contains("range") && v["range"].is_array() && v["range"].size() == 2) {
+    FwValue lo;
+    FwValue hi;
+    if (!parse_value(v["range"][0], lo) || !parse_value(v["range"][1], hi) || lo.kind != hi.kind) return false;
+    out.kind = FwValue::Kind::range;
+    if (lo.kind == FwValue::Kind::number) {
+      out.number = lo.number;
+      out.number_hi = hi.number;
+      return true;
+    }
+    if (lo.kind == FwValue::Kind::address) {
+      out.addr = lo.addr;
+      out.addr_hi = hi.addr;
+      out.text = "address";
+      return true;
+    }
+    return false;
+  }
+  return false;
+}
+
+bool parse_values(const json& right, std::vector<FwValue>& out) {
+  if (right.is_object() && right.contains("set") && right["set"].is_array()) {
+    for (const json& e : right["set"]) {
+      FwValue v;
+      if (!parse_value(e, v)) return false;
+      out.push_back(v);
+    }
+    return true;
+  }
+  if (right.is_array()) {  // flags: ["established", "related"]
+    for (const json& e : right) {
+      FwValue v;
+      if (!parse_value(e, v)) return false;
+      out.push_back(v);
+    }
+    return true;
+  }
+  FwValue v;
+  if (!parse_value(right, v)) return false;
+  out.push_back(v);
+  return true;
+}
+
+FwMatch parse_match(const json& m) {
+  FwMatch out;
+  out.raw = m.dump();
+  if (!m.contains("left") || !m.contains("right") || !m.contains("op") || !m["op"].is_string()) return out;
+  out.op = m["op"].get<std::string>();
+  const json& left = m["left"];
+  FwKey key = FwKey::unknown;
+  if (left.is_object() && left.contains("meta") && left["meta"].is_object() && left["meta"].contains("key")) {
+    static const std::map<std::string, FwKey> meta = {{"iif", FwKey::iif},         {"iifname", FwKey::iifname},
+                                                      {"oif", FwKey::oif},         {"oifname", FwKey::oifname},
+                                                      {"l4proto", FwKey::l4proto}, {"nfproto", FwKey::nfproto}};
+    const auto it = meta.find(left["meta"]["key"].get<std::string>());
+    if (it != meta.end()) key = it->second;
+  } else if (left.is_object() && left.contains("payload") && left["payload"].is_object()) {
+    const json& p = left["payload"];
+    if (p.contains("protocol") && p.contains("field") && p["protocol"].is_string() && p["field"].is_string()) {
+      const std::string proto = p["protocol"].get<std::string>();
+      const std::string field = p["field"].get<std::string>();
+      out.proto = proto;
+      if ((proto == "ip" || proto == "ip6") && (field == "saddr" || field == "daddr")) {
+        key = field == "saddr" ? FwKey::saddr : FwKey::daddr;
+      } else if ((proto == "tcp" || proto == "udp" || proto == "th") && (field == "sport" || field == "dport")) {
+        key = field == "sport" ? FwKey::sport : FwKey::dport;
+      } else if ((proto == "ip" && field == "protocol") || (proto == "ip6" && field == "nexthdr")) {
+        key = FwKey::l4proto;
+      }
+    }
+  } else if (left.is_object() && left.contains("ct") && left["ct"].is_object() && left["ct"].contains("key") &&
+             left["ct"]["key"] == "state") {
+    key = FwKey::ct_state;
+  }
+  if (key == FwKey::unknown) return out;
+  if (!parse_values(m["right"], out.values)) return out;
+  out.key = key;
+  return out;
+}
+
+FwRule parse_rule(const json& r) {
+  FwRule rule;
+  rule.family = r.value("family", "");
+  rule.table = r.value("table", "");
+  rule.chain = r.value("chain", "");
+  rule.handle = r.value("handle", std::uint64_t{0});
+  if (!r.contains("expr") || !r["expr"].is_array()) return rule;
+  for (const json& e : r["expr"]) {
+    if (!e.is_object() || e.empty()) continue;
+    const std::string kind = e.begin().key();
+    const json& body = e.begin().value();
+    if (kind == "match") {
+      rule.matches.push_back(parse_match(body));
+    } else if (kind == "accept") {
+      rule.verdict = FwVerdict::accept;
+    } else if (kind == "drop") {
+      rule.verdict = FwVerdict::drop;
+    } else if (kind == "reject") {
+      rule.verdict = FwVerdict::reject;
+      if (body.is_object()) {
+        rule.reject_type = body.value("type", "");
+        if (body.contains("expr") && body["expr"].is_string()) rule.reject_type += " " + body["expr"].get<std::string>();
+      }
+    } else if (kind == "jump" || kind == "goto") {
+      rule.verdict = kind == "jump" ? FwVerdict::jump : FwVerdict::go_to;
+      if (body.is_object()) rule.target = body.value("target", "");
+    } else if (kind == "return") {
+      rule.verdict = FwVerdict::ret;
+    } else if (kind == "dnat" || kind == "redirect") {
+      rule.verdict = kind == "dnat" ? FwVerdict::dnat : FwVerdict::redirect;
+      if (body.is_object()) {
+        if (body.contains("addr") && body["addr"].is_string()) rule.nat_addr = IpAddr::parse(body["addr"].get<std::string>());
+        if (body.contains("port") && body["port"].is_number_unsigned() && body["port"].get<unsigned>() <= 65535) {
+          rule.nat_port = static_cast<std::uint16_t>(body["port"].get<unsigned>());
+        }
+        if ((body.contains("addr") && !rule.nat_addr) || (body.contains("port") && !rule.nat_port)) {
+          rule.not_understood = "dnat " + body.dump();
+        }
+      }
+    } else if (kind == "counter" || kind == "log" || kind == "comment" || kind == "masquerade" || kind == "snat") {
+      if (kind == "masquerade" || kind == "snat") rule.verdict = FwVerdict::other;
+    } else if (kind == "continue") {
+      // no verdict
+    } else {
+      // limit, queue, set updates, mangling, ...: may change the fate
+      rule.not_understood = fmt::format("{} {}", kind, body.dump());
+      if (kind == "queue") rule.verdict = FwVerdict::other;
+    }
+  }
+  return rule;
+}
+
+// "\t\ttcp dport 9000 reject with tcp reset # handle 9" per (family, table, chain, handle)
+std::map<std::string, std::string> rule_texts(std::string_view listing) {
+  std::map<std::string, std::string> out;
+  std::string family;
+  std::string table;
+  std::string chain;
+  std::size_t pos = 0;
+  while (pos < listing.size()) {
+    std::size_t eol = listing.find('\n', pos);
+    if (eol == std::string_view::npos) eol = listing.size();
+    std::string_view line = listing.substr(pos, eol - pos);
+    pos = eol + 1;
+    const auto f = split_fields(line);
+    if (f.size() >= 3 && f[0] == "table") {
+      family = std::string(f[1]);
+      table = std::string(f[2]);
+      continue;
+    }
+    if (f.size() >= 2 && f[0] == "chain") {
+      chain = std::string(f[1]);
+      continue;
+    }
+    const std::size_t h = line.rfind(" # handle ");
+    if (h == std::string_view::npos || chain.empty()) continue;
+    std::string_view text = line.substr(0, h);
+    while (!text.empty() && (text.front() == '\t' || text.front() == ' ')) text.remove_prefix(1);
+    const std::string handle(line.substr(h + 10));
+    out[fmt::format("{} {} {} {}", family, table, chain, handle)] = std::string(text);
+  }
+  return out;
+}
+
+}  // namespace
+
+Expected<Firewall> parse_nft_ruleset(std::string_view json_text, std::string_view text_listing) {
+  json doc;
+  try {
+    doc = json::parse(json_text.begin(), json_text.end());
+  } catch (const json::exception& e) {
+    return Error{ErrorKind::parse, 0, fmt::format("nftables ruleset: not JSON ({})", e.what())};
+  }
+  if (!doc.is_object() || !doc.contains("nftables") || !doc["nftables"].is_array()) {
+    return Error{ErrorKind::parse, 0, "nftables ruleset: no \"nftables\" array"};
+  }
+  Firewall fw;
+  fw.read = true;
+  const auto texts = rule_texts(text_listing);
+  try {
+    for (const json& item : doc["nftables"]) {
+      if (!item.is_object() || item.empty()) continue;
+      const std::string kind = item.begin().key();
+      const json& o = item.begin().value();
+      if (!o.is_object()) continue;
+      if (kind == "chain") {
+        FwChain c;
+        c.family = o.value("family", "");
+        c.table = o.value("table", "");
+        c.name = o.value("name", "");
+        c.type = o.value("type", "");
+        c.hook = o.value("hook", "");
+        c.priority = o.value("prio", std::int64_t{0});
+        c.policy = o.value("policy", "accept");
+        fw.chains.push_back(std::move(c));
+      } else if (kind == "rule") {
+        FwRule r = parse_rule(o);
+        const auto it = texts.find(fmt::format("{} {} {} {}", r.family, r.table, r.chain, r.handle));
+        if (it != texts.end()) r.text = it->second;
+        fw.rules.push_back(std::move(r));
+      } else if (kind == "set") {
+        FwSet s;
+        s.family = o.value("family", "");
+        s.table = o.value("table", "");
+        s.name = o.value("name", "");
+        if (o.contains("elem") && o["elem"].is_array()) {
+          for (const json& e : o["elem"]) {
+            FwValue v;
+            const json& value = e.is_object() && e.contains("elem") && e["elem"].is_object() && e["elem"].contains("val")
+                                    ? e["elem"]["val"]
+                                    : e;
+            if (parse_value(value, v)) s.elements.push_back(v);
+          }
+        }
+        fw.sets.push_back(std::move(s));
+      }
+    }
+  } catch (const json::exception& e) {
+    return Error{ErrorKind::parse, 0, fmt::format("nftables ruleset: {}", e.what())};
+  }
+  return fw;
+}
+
+}  // namespace netwhy

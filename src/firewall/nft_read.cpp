@@ -1,0 +1,139 @@
+// Reading this namespace's ruleset through libnftables (the library behind
+// nft), and noticing iptables-legacy tables, which nftables cannot show.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "netwhy/firewall.hpp"
+#include "netwhy/text.hpp"
+
+#ifdef NETWHY_HAVE_NFTABLES
+#include <nftables/libnftables.h>
+#endif
+
+namespace netwhy {
+
+bool firewall_support_built() {
+#ifdef NETWHY_HAVE_NFTABLES
+  return true;
+#else
+  return false;
+#endif
+}
+
+namespace {
+
+std::vector<std::string> legacy_tables() {
+  std::vector<std::string> out;
+  for (const char* file : {"/proc/net/ip_tables_names", "/proc/net/ip6_tables_names"}) {
+    std::ifstream in(file);
+    std::string name;
+    while (in >> name) out.push_back(std::string(file).find("ip6") != std::string::npos ? "ip6 " + name : "ip " + name);
+  }
+  return out;
+}
+
+#ifdef NETWHY_HAVE_NFTABLES
+// CAP_NET_ADMIN in the effective set: without it the kernel refuses every
+// nftables request (and libnftables says so on stderr by itself).
+bool can_admin_net() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("CapEff:", 0) != 0) continue;
+    const std::uint64_t caps = std::stoull(line.substr(7), nullptr, 16);
+    constexpr unsigned cap_net_admin = 12;
+    return (caps >> cap_net_admin) & 1U;
+  }
+  return false;
+}
+
+// libnftables prints some errors to stderr itself; netwhy reports them once,
+// in its own words.
+class QuietStderr {
+ public:
+  QuietStderr() : saved_(::dup(STDERR_FILENO)) {
+    const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (null >= 0) {
+      ::dup2(null, STDERR_FILENO);
+      ::close(null);
+    }
+  }
+  ~QuietStderr() {
+    if (saved_ >= 0) {
+      ::dup2(saved_, STDERR_FILENO);
+      ::close(saved_);
+    }
+  }
+  QuietStderr(const QuietStderr&) = delete;
+  QuietStderr& operator=(const QuietStderr&) = delete;
+
+ private:
+  int saved_;
+};
+
+struct Ctx {
+  nft_ctx* ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+  ~Ctx() {
+    if (ctx != nullptr) nft_ctx_free(ctx);
+  }
+};
+
+// One `list ruleset`, as JSON or as text with handles; nullopt when refused.
+std::optional<std::string> list_ruleset(bool json, std::string& error) {
+  const QuietStderr quiet;
+  Ctx c;
+  if (c.ctx == nullptr) return std::nullopt;
+  unsigned flags = NFT_CTX_OUTPUT_HANDLE;
+  if (json) flags |= NFT_CTX_OUTPUT_JSON;
+  nft_ctx_output_set_flags(c.ctx, flags);
+  nft_ctx_buffer_output(c.ctx);
+  nft_ctx_buffer_error(c.ctx);
+  if (nft_run_cmd_from_buffer(c.ctx, "list ruleset") != 0) {
+    const char* e = nft_ctx_get_error_buffer(c.ctx);
+    error = e != nullptr ? e : "list ruleset failed";
+    return std::nullopt;
+  }
+  const char* out = nft_ctx_get_output_buffer(c.ctx);
+  return std::string(out != nullptr ? out : "");
+}
+#endif
+
+}  // namespace
+
+Firewall read_firewall() {
+  Firewall fw;
+  fw.legacy_tables = legacy_tables();
+#ifdef NETWHY_HAVE_NFTABLES
+  if (!can_admin_net()) {
+    fw.unreadable = "reading the firewall needs root (CAP_NET_ADMIN)";
+    return fw;
+  }
+  std::string error;
+  const auto json = list_ruleset(true, error);
+  if (!json) {
+    fw.unreadable = error.find("Operation not permitted") != std::string::npos || geteuid() != 0
+                        ? "reading the firewall needs root (CAP_NET_ADMIN)"
+                        : "nft list ruleset failed: " + escape_text(error.substr(0, error.find('\n')));
+    return fw;
+  }
+  std::string text_error;
+  const auto text = list_ruleset(false, text_error);
+  auto parsed = parse_nft_ruleset(json->empty() ? R"({"nftables": []})" : *json, text.value_or(""));
+  if (!parsed) {
+    fw.unreadable = parsed.error().message();
+    return fw;
+  }
+  parsed->legacy_tables = fw.legacy_tables;
+  parsed->raw_json = *json;
+  parsed->raw_text = text.value_or("");
+  return *parsed;
+#else
+  fw.unreadable = "netwhy was built without libnftables";
+  return fw;
+#endif
+}
+
+}  // namespace netwhy
