@@ -1,0 +1,193 @@
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+#include "netwhy/firewall.hpp"
+
+using namespace netwhy;
+
+namespace {
+
+// Recorded from a namespace with `nft -j list ruleset` and `nft -a list
+// ruleset`: table inet filter (policy drop, a named set, a jump) and table ip
+// early (priority -10).
+const char* const ruleset_json = R"NFT({"nftables": [{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}}, {"table": {"family": "inet", "name": "filter", "handle": 1}}, {"set": {"family": "inet", "name": "allowed", "table": "filter", "type": "ipv4_addr", "handle": 3, "flags": ["interval"], "elem": [{"prefix": {"addr": "10.0.0.0", "len": 8}}, "192.168.1.5"]}}, {"chain": {"family": "inet", "table": "filter", "name": "input", "handle": 1, "type": "filter", "hook": "input", "prio": 0, "policy": "drop"}}, {"chain": {"family": "inet", "table": "filter", "name": "extra", "handle": 2}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 4, "expr": [{"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["established", "related"]}}, {"accept": null}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 5, "expr": [{"match": {"op": "==", "left": {"meta": {"key": "iif"}}, "right": "lo"}}, {"accept": null}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 7, "expr": [{"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": "eth0"}}, {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": {"set": [22, {"range": [80, 90]}]}}}, {"counter": {"packets": 0, "bytes": 0}}, {"accept": null}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 8, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": "@allowed"}}, {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 8000}}, {"accept": null}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 9, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 9000}}, {"reject": {"type": "tcp reset"}}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 10, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "udp", "field": "dport"}}, "right": 53}}, {"drop": null}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 11, "expr": [{"jump": {"target": "extra"}}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 12, "expr": [{"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": "icmp"}}, {"accept": null}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 13, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": {"prefix": {"addr": "10.1.0.0", "len": 16}}}}, {"match": {"op": "!=", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 443}}, {"drop": null}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 14, "expr": [{"match": {"op": "==", "left": {"meta": {"key": "mark"}}, "right": 1}}, {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 6000}}, {"accept": null}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "extra", "handle": 15, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 7000}}, {"accept": null}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "extra", "handle": 16, "expr": [{"return": null}]}}, {"table": {"family": "ip", "name": "early", "handle": 2}}, {"chain": {"family": "ip", "table": "early", "name": "in", "handle": 1, "type": "filter", "hook": "input", "prio": -10, "policy": "accept"}}, {"rule": {"family": "ip", "table": "early", "chain": "in", "handle": 2, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 1234}}, {"drop": null}]}}, {"rule": {"family": "ip", "table": "early", "chain": "in", "handle": 3, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 22}}, {"accept": null}]}}]})NFT";
+const char* const ruleset_text = R"NFT(table inet filter { # handle 1
+	set allowed { # handle 3
+		type ipv4_addr
+		flags interval
+		elements = { 10.0.0.0/8, 192.168.1.5 }
+	}
+
+	chain input { # handle 1
+		type filter hook input priority filter; policy drop;
+		ct state established,related accept # handle 4
+		iif "lo" accept # handle 5
+		iifname "eth0" tcp dport { 22, 80-90 } counter packets 0 bytes 0 accept # handle 7
+		ip saddr @allowed tcp dport 8000 accept # handle 8
+		tcp dport 9000 reject with tcp reset # handle 9
+		udp dport 53 drop # handle 10
+		jump extra # handle 11
+		meta l4proto icmp accept # handle 12
+		ip daddr 10.1.0.0/16 tcp dport != 443 drop # handle 13
+		meta mark 0x00000001 tcp dport 6000 accept # handle 14
+	}
+
+	chain extra { # handle 2
+		tcp dport 7000 accept # handle 15
+		return # handle 16
+	}
+}
+table ip early { # handle 2
+	chain in { # handle 1
+		type filter hook input priority filter - 10; policy accept;
+		tcp dport 1234 drop # handle 2
+		tcp dport 22 accept # handle 3
+	}
+}
+)NFT";
+
+Firewall ruleset() {
+  auto fw = parse_nft_ruleset(ruleset_json, ruleset_text);
+  REQUIRE(fw);
+  return *fw;
+}
+
+FwPacket packet(std::uint16_t dport, const char* client_net = "172.16.5.0", unsigned len = 24,
+                const char* iif = "eth1", Protocol proto = Protocol::tcp) {
+  FwPacket p;
+  p.daddr = *IpAddr::parse("10.0.0.5");
+  p.family = Family::inet;
+  p.protocol = proto;
+  p.dport = dport;
+  p.saddr = *IpAddr::parse(client_net);
+  p.saddr_len = len;
+  p.iifname = iif;
+  p.iif = 3;
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("the ruleset is read into chains, rules with their text, and sets") {
+  const Firewall fw = ruleset();
+  CHECK(fw.read);
+  CHECK(fw.chains.size() == 3);
+  const auto set = std::find_if(fw.sets.begin(), fw.sets.end(), [](const FwSet& s) { return s.name == "allowed"; });
+  REQUIRE(set != fw.sets.end());
+  CHECK(set->elements.size() == 2);
+  const auto reject = std::find_if(fw.rules.begin(), fw.rules.end(), [](const FwRule& r) { return r.verdict == FwVerdict::reject; });
+  REQUIRE(reject != fw.rules.end());
+  CHECK(reject->text == "tcp dport 9000 reject with tcp reset");
+  CHECK(reject->reject_type == "tcp reset");
+}
+
+TEST_CASE("iifname with a set of ports and a range") {
+  const Firewall fw = ruleset();
+  CHECK(evaluate_hook(fw, "input", packet(85, "172.16.5.0", 24, "eth0")).decision == FwDecision::accept);
+  CHECK(evaluate_hook(fw, "input", packet(22, "172.16.5.0", 24, "eth0")).decision == FwDecision::accept);
+  const auto miss = evaluate_hook(fw, "input", packet(91, "172.16.5.0", 24, "eth0"));
+  CHECK(miss.decision == FwDecision::drop);
+  CHECK_FALSE(miss.rule.has_value());  // the policy decided
+  REQUIRE(miss.chain);
+  CHECK(miss.chain->policy == "drop");
+}
+
+TEST_CASE("iif lo: this host's own connections") {
+  const Firewall fw = ruleset();
+  const auto r = evaluate_hook(fw, "input", packet(5555, "10.0.0.5", 32, "lo"));
+  CHECK(r.decision == FwDecision::accept);
+  REQUIRE(r.rule);
+  CHECK(r.rule->text == "iif \"lo\" accept");
+}
+
+TEST_CASE("ip saddr in a named set: prefixes and single addresses against a client's network") {
+  const Firewall fw = ruleset();
+  CHECK(evaluate_hook(fw, "input", packet(8000, "10.3.0.0", 16)).decision == FwDecision::accept);
+  CHECK(evaluate_hook(fw, "input", packet(8000, "172.16.5.0", 24)).decision == FwDecision::drop);
+  // 192.168.1.5 is one host of the client's network: it depends on the client.
+  CHECK(evaluate_hook(fw, "input", packet(8000, "192.168.1.0", 24)).decision == FwDecision::unknown);
+  CHECK(evaluate_hook(fw, "input", packet(8000, "192.168.1.5", 32)).decision == FwDecision::accept);
+}
+
+TEST_CASE("reject, drop, and the protocol a port match implies") {
+  const Firewall fw = ruleset();
+  const auto rej = evaluate_hook(fw, "input", packet(9000));
+  CHECK(rej.decision == FwDecision::reject);
+  REQUIRE(rej.rule);
+  CHECK(rej.rule->handle > 0);
+  CHECK(evaluate_hook(fw, "input", packet(53, "172.16.5.0", 24, "eth1", Protocol::udp)).decision == FwDecision::drop);
+  // "udp dport 53 drop" does not touch TCP 53: the policy drops it instead.
+  const auto tcp53 = evaluate_hook(fw, "input", packet(53));
+  CHECK(tcp53.decision == FwDecision::drop);
+  CHECK_FALSE(tcp53.rule.has_value());
+}
+
+TEST_CASE("jump into a chain, accept there; return comes back") {
+  const Firewall fw = ruleset();
+  const auto r = evaluate_hook(fw, "input", packet(7000));
+  CHECK(r.decision == FwDecision::accept);
+  REQUIRE(r.rule);
+  CHECK(r.rule->chain == "extra");
+  CHECK(evaluate_hook(fw, "input", packet(7001)).decision == FwDecision::drop);
+}
+
+TEST_CASE("ip daddr prefix with a != port") {
+  const Firewall fw = ruleset();
+  FwPacket p = packet(80, "172.16.5.0", 24, "eth1");
+  p.daddr = *IpAddr::parse("10.1.2.3");
+  const auto r = evaluate_hook(fw, "input", p);
+  CHECK(r.decision == FwDecision::drop);
+  REQUIRE(r.rule);
+  CHECK(r.rule->text == "ip daddr 10.1.0.0/16 tcp dport != 443 drop");
+}
+
+TEST_CASE("an expression netwhy does not evaluate makes the answer unknown, never a guess") {
+  const Firewall fw = ruleset();
+  const auto r = evaluate_hook(fw, "input", packet(6000));
+  CHECK(r.decision == FwDecision::unknown);
+  REQUIRE(r.rule);
+  CHECK(r.rule->text.find("meta mark") != std::string::npos);
+}
+
+TEST_CASE("base chains in priority order: an earlier drop wins, an earlier accept does not end the path") {
+  const Firewall fw = ruleset();
+  const auto early = evaluate_hook(fw, "input", packet(1234, "172.16.5.0", 24, "eth0"));
+  CHECK(early.decision == FwDecision::drop);
+  REQUIRE(early.rule);
+  CHECK(early.rule->table == "early");
+  // table ip early accepts 22, but inet filter (priority 0) still runs: eth1 is not let in there.
+  CHECK(evaluate_hook(fw, "input", packet(22, "172.16.5.0", 24, "eth1")).decision == FwDecision::drop);
+  // IPv6 packets skip table ip early.
+  FwPacket v6 = packet(1234, "172.16.5.0", 24, "eth0");
+  v6.family = Family::inet6;
+  v6.daddr = *IpAddr::parse("fd00::5");
+  v6.saddr = *IpAddr::parse("fd00::");
+  v6.saddr_len = 64;
+  CHECK(evaluate_hook(fw, "input", v6).rule.value_or(FwRule{}).table != "early");
+}
+
+TEST_CASE("no ruleset read, or iptables-legacy tables: unknown") {
+  Firewall none;
+  none.unreadable = "reading the firewall needs root (CAP_NET_ADMIN)";
+  const auto r = evaluate_hook(none, "input", packet(80));
+  CHECK(r.decision == FwDecision::unknown);
+  CHECK(r.why == none.unreadable);
+  Firewall empty;
+  empty.read = true;
+  CHECK(evaluate_hook(empty, "input", packet(80)).decision == FwDecision::accept);
+  empty.legacy_tables = {"ip filter"};
+  CHECK(evaluate_hook(empty, "input", packet(80)).decision == FwDecision::unknown);
+}
+
+TEST_CASE("malformed ruleset JSON is an error, not a crash") {
+  CHECK_FALSE(parse_nft_ruleset("not json").has_value());
+  CHECK_FALSE(parse_nft_ruleset("{}").has_value());
+  auto odd = parse_nft_ruleset(R"({"nftables": [{"rule": {"family": 3, "expr": "x"}}, {"chain": 7}, 5, {}]})");
+  CHECK(odd.has_value() == false);
+  auto ok = parse_nft_ruleset(R"({"nftables": [{"rule": {"family": "inet", "table": "t", "chain": "c", "handle": 2,
+      "expr": [{"match": {"op": "==", "left": {"frobnicate": 1}, "right": 3}}, {"drop": null}]}}]})");
+  REQUIRE(ok);
+  REQUIRE(ok->rules.size() == 1);
+  CHECK(ok->rules[0].matches[0].key == FwKey::unknown);
+}
