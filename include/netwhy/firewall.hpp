@@ -129,7 +129,11 @@ struct FwForward {
   IpAddr to;    // where it sends the packet (daddr itself for redirect)
   std::uint16_t port = 0;
 };
-// Prerouting NAT rules that rewrite the packet's destination.
-[[nodiscard]] std::optional<FwForward> find_port_forward(const Firewall& fw, const FwPacket& p);
+// NAT rules that rewrite the packet's destination: hook "prerouting" for
+// packets from other hosts, "output" for this host's own.
+[[nodiscard]] std::optional<FwForward> find_port_forward(const Firewall& fw, std::string_view hook, const FwPacket& p);
+// Every destination a dnat rule in those hooks can send a packet to (for
+// gathering what listens there).
+[[nodiscard]] std::vector<FwForward> port_forward_targets(const Firewall& fw);
 
 }  // namespace netwhy

@@ -24,6 +24,18 @@ struct ForeignListener {
   bool operator==(const ForeignListener&) const = default;
 };
 
+// An address assigned in another network namespace (where a DNAT rule may
+// send traffic).
+struct ForeignAddress {
+  std::string netns;
+  IpAddr address;
+  std::string interface;
+  // The namespace's main-table destinations (address, prefix length; the
+  // default route is 0.0.0.0/0 or ::/0): can replies get back to a client?
+  std::vector<std::pair<IpAddr, unsigned>> routes;
+  bool operator==(const ForeignAddress&) const = default;
+};
+
 // What the kernel said when asked for the route to an address.
 struct RouteLookup {
   IpAddr address;
@@ -69,6 +81,7 @@ struct Snapshot {
   std::vector<Listener> listeners;          // this namespace
   std::vector<TimeWait> time_wait;
   std::vector<ForeignListener> other_netns;
+  std::vector<ForeignAddress> other_netns_addresses;  // only for DNAT targets
   std::vector<RouteLookup> route_lookups;   // for --host addresses
   std::vector<Probe> probes;
   std::map<std::string, std::int64_t> sysctls;   // "net.ipv4.ip_unprivileged_port_start" -> 1024

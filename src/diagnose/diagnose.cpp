@@ -76,7 +76,11 @@ class Engine {
     collect_listeners();
     find_loopback();
     build_endpoints();
-    if (d_.listeners.empty()) {
+    if (d_.listeners.empty() && forwarding_seen_) {
+      add("not-listening", Severity::info,
+          fmt::format("Nothing listens on {} port {} here; connections to it are forwarded (see port-forward).",
+                      proto_name(q_.protocol), q_.port));
+    } else if (d_.listeners.empty()) {
       explain_not_listening();
     } else {
       explain_listeners();
@@ -203,18 +207,27 @@ class Engine {
     // and has a carrier, for an address that is not loopback.
     e.remote = !addr.is_loopback() && is_up(l) && has_carrier(l) && remote_taker.has_value();
     e.listener = local_taker ? local_taker : remote_taker;
+    // A DNAT or redirect rule sends the packet elsewhere before any socket
+    // here sees it (a published container port, a port redirect).
+    FwPacket from_outside;
+    from_outside.family = addr.family;
+    from_outside.protocol = q_.protocol;
+    from_outside.daddr = addr;
+    from_outside.dport = q_.port;
+    from_outside.saddr = addr;  // a client anywhere on the address's network
+    from_outside.saddr_len = prefixlen;
+    from_outside.iifname = link_name(ifindex);
+    from_outside.iif = ifindex;
+    if (!addr.is_loopback() && is_up(l) && has_carrier(l)) {
+      if (auto fwd = find_port_forward(s_.firewall, "prerouting", from_outside)) {
+        e.remote = forwarded(*fwd, from_outside, ifindex);
+        d_.endpoints.push_back(std::move(e));
+        return;
+      }
+    }
     // The packet filter, where the socket would take the connection.
     if (e.remote.value_or(false)) {
-      FwPacket p;
-      p.family = addr.family;
-      p.protocol = q_.protocol;
-      p.daddr = addr;
-      p.dport = q_.port;
-      p.saddr = addr;  // a client anywhere on the address's network
-      p.saddr_len = prefixlen;
-      p.iifname = link_name(ifindex);
-      p.iif = ifindex;
-      const FwResult r = evaluate_hook(s_.firewall, "input", p);
+      const FwResult r = evaluate_hook(s_.firewall, "input", from_outside);
       if (r.decision == FwDecision::unknown) {
         e.remote = std::nullopt;
         note_firewall(r, addr, ifindex, false);
@@ -240,6 +253,150 @@ class Engine {
       }
     }
     d_.endpoints.push_back(std::move(e));
+  }
+
+  // ---- port forwarding ----
+
+  static bool prefix_covers(const IpAddr& net, unsigned len, const IpAddr& a) {
+    if (net.family != a.family) return false;
+    for (unsigned b = 0; b < len; ++b) {
+      const unsigned mask = 0x80U >> (b % 8);
+      if ((net.bytes[b / 8] & mask) != (a.bytes[b / 8] & mask)) return false;
+    }
+    return true;
+  }
+
+  static IpAddr network_of(const IpAddr& a, unsigned len) {
+    IpAddr n = a;
+    for (unsigned b = len; b < a.bits(); ++b) n.bytes[b / 8] &= static_cast<std::uint8_t>(~(0x80U >> (b % 8)));
+    return n;
+  }
+
+  bool forwarding_seen_ = false;
+
+  // Where a DNAT rule sends a packet from another host, does it get taken?
+  std::optional<bool> forwarded(const FwForward& f, const FwPacket& p, int ifindex) {
+    forwarding_seen_ = true;
+    const std::string what = fmt::format("{} port {}", proto_name(q_.protocol), q_.port);
+    const std::string rule = rule_text(f.rule);
+    const std::string dest = endpoint_text(f.to, f.port);
+    // To this host itself (a redirect, or a DNAT to one of its addresses).
+    if (auto local_if = local_interface(f.to)) {
+      for (const Listener& l : s_.listeners) {
+        if (l.socket.port == f.port && l.socket.protocol == q_.protocol && l.socket.listening() &&
+            covers(l, f.to, ifindex)) {
+          add_forward_finding(Severity::info,
+                              fmt::format("Connections to {} are redirected ({}) to {}, where {} listens on {}.", what,
+                                          rule, dest, owner_text(l), listener_text(l)),
+                              std::nullopt);
+          return true;
+        }
+      }
+      add_forward_finding(Severity::error,
+                          fmt::format("Connections to {} are redirected ({}) to {}, where nothing takes them.", what,
+                                      rule, dest),
+                          fmt::format("start the server on port {}, or fix the redirect", f.port));
+      return false;
+    }
+    // Through this host to another namespace or machine: forwarding must be
+    // on, the forward hook (not input) must let it through, and something
+    // must listen there.
+    const auto fwd_sysctl = s_.sysctls.find(f.to.family == Family::inet ? "net.ipv4.ip_forward"
+                                                                         : "net.ipv6.conf.all.forwarding");
+    if (fwd_sysctl != s_.sysctls.end() && fwd_sysctl->second == 0) {
+      add_forward_finding(Severity::error,
+                          fmt::format("Connections to {} are forwarded ({}) to {}, but this host does not forward "
+                                      "packets ({} is 0).",
+                                      what, rule, dest, fwd_sysctl->first),
+                          fmt::format("sysctl -w {}=1", fwd_sysctl->first));
+      return false;
+    }
+    FwPacket through = p;
+    through.daddr = f.to;
+    through.dport = f.port;
+    const FwResult fr = evaluate_hook(s_.firewall, "forward", through);
+    if (fr.decision != FwDecision::accept) {
+      note_firewall(fr, p.daddr, ifindex, false);
+      if (fr.decision == FwDecision::unknown) return std::nullopt;
+      return false;
+    }
+    const ForeignAddress* owner = nullptr;
+    for (const ForeignAddress& a : s_.other_netns_addresses) {
+      if (a.address == f.to) owner = &a;
+    }
+    if (owner == nullptr) {
+      add_forward_finding(Severity::info,
+                          fmt::format("Connections to {} are forwarded ({}) to {}, which is not in a network "
+                                      "namespace of this host: whether it listens there can't be seen from here.",
+                                      what, rule, dest),
+                          std::nullopt);
+      return std::nullopt;
+    }
+    // Replies go back to the client from inside that namespace: it needs a
+    // route to the client's network (Docker gives containers a default route).
+    const bool route_back = std::any_of(owner->routes.begin(), owner->routes.end(), [&](const auto& r) {
+      return r.first.family == p.saddr.family && r.second <= std::max(p.saddr_len, 0U) &&
+             prefix_covers(r.first, r.second, p.saddr);
+    });
+    if (!route_back) {
+      add_forward_finding(Severity::error,
+                          fmt::format("Connections to {} are forwarded ({}) to {} in network namespace {}, but that "
+                                      "namespace has no route back to clients on {}/{}: replies never leave it.",
+                                      what, rule, dest, owner->netns, network_of(p.saddr, p.saddr_len).to_string(),
+                                      p.saddr_len),
+                          fmt::format("give the namespace a default route via this host (ip -n {} route add default "
+                                      "via ADDRESS-OF-THIS-HOST), or masquerade forwarded traffic",
+                                      owner->netns))
+          .netns = owner->netns;
+      return false;
+    }
+    const Listener* seen = nullptr;
+    for (const ForeignListener& fl : s_.other_netns) {
+      const Listener& l = fl.listener;
+      if (fl.netns != owner->netns || l.socket.port != f.port || l.socket.protocol != q_.protocol ||
+          !l.socket.listening()) {
+        continue;
+      }
+      Listener any_dev = l;
+      any_dev.socket.bound_ifindex = 0;
+      if (covers(any_dev, f.to, 0)) {
+        add_forward_finding(Severity::info,
+                            fmt::format("Connections to {} are forwarded ({}) to {} in network namespace {}, where {} "
+                                        "listens on {}; forwarded packets pass the forward hook, not input, so "
+                                        "input rules for port {} do not apply to them.",
+                                        what, rule, dest, owner->netns, owner_text(l), listener_text(l), q_.port),
+                            std::nullopt);
+        return true;
+      }
+      seen = &l;
+    }
+    if (seen != nullptr) {
+      Finding& f2 = add_forward_finding(
+          Severity::error,
+          fmt::format("Connections to {} are forwarded ({}) to {} in network namespace {}, but {} listens on {} only "
+                      "there: forwarded connections are refused.",
+                      what, rule, dest, owner->netns, owner_text(*seen), listener_text(*seen)),
+          fix_to_listen_everywhere(*seen, f.port));
+      f2.netns = owner->netns;
+      if (const Process* pr = main_process(*seen)) f2.pid = pr->pid;
+      return false;
+    }
+    add_forward_finding(Severity::error,
+                        fmt::format("Connections to {} are forwarded ({}) to {} in network namespace {}, where nothing "
+                                    "listens on port {}.",
+                                    what, rule, dest, owner->netns, f.port),
+                        fmt::format("start the server in that namespace on port {}, or fix the DNAT rule", f.port))
+        .netns = owner->netns;
+    return false;
+  }
+
+  Finding& add_forward_finding(Severity sev, std::string message, std::optional<std::string> fix) {
+    for (Finding& f : d_.findings) {
+      if (f.code == "port-forward" && f.message == message) return f;
+    }
+    Finding& f = add("port-forward", sev, std::move(message), std::move(fix));
+    f.port = q_.port;
+    return f;
   }
 
   // ---- the firewall ----
@@ -825,12 +982,12 @@ class Engine {
       } else {
         d_.verdict = Verdict::unreachable;
       }
-    } else if (d_.listeners.empty()) {
-      d_.verdict = Verdict::not_listening;
     } else if (std::any_of(d_.endpoints.begin(), d_.endpoints.end(), [](const Endpoint& e) {
                  return e.interface && !e.address.is_loopback() && e.remote.value_or(false);
                })) {
-      d_.verdict = Verdict::reachable;
+      d_.verdict = Verdict::reachable;  // directly, or through a port forward
+    } else if (d_.listeners.empty() && !forwarding_seen_) {
+      d_.verdict = Verdict::not_listening;
     } else if (remote_unknown()) {
       d_.verdict = Verdict::unreachable;  // not shown to be reachable: the firewall could not be decided
     } else if (std::any_of(d_.endpoints.begin(), d_.endpoints.end(), [](const Endpoint& e) { return e.local; })) {
@@ -871,6 +1028,12 @@ class Engine {
     if (d_.listeners.empty()) {
       for (const Finding& f : d_.findings) {
         if (f.severity == Severity::error) return strip_period(f.message);
+      }
+      for (const Finding& f : d_.findings) {
+        if (f.code == "port-forward") {
+          return fmt::format("Nothing listens on {} here, but other machines can connect: {}", what,
+                             lower_first(f.message));
+        }
       }
       return fmt::format("{}:{} is not reachable", q_.host.value_or("this host"), q_.port);
     }

@@ -280,11 +280,24 @@ FwResult evaluate_hook(const Firewall& fw, std::string_view hook, const FwPacket
   return out;
 }
 
-std::optional<FwForward> find_port_forward(const Firewall& fw, const FwPacket& p) {
+std::vector<FwForward> port_forward_targets(const Firewall& fw) {
+  std::vector<FwForward> out;
+  for (const FwRule& r : fw.rules) {
+    if (r.verdict != FwVerdict::dnat || !r.nat_addr) continue;
+    FwForward f;
+    f.rule = r;
+    f.to = *r.nat_addr;
+    f.port = r.nat_port.value_or(0);
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+std::optional<FwForward> find_port_forward(const Firewall& fw, std::string_view hook, const FwPacket& p) {
   if (!fw.read) return std::nullopt;
   std::vector<const FwChain*> bases;
   for (const FwChain& c : fw.chains) {
-    if (c.hook == "prerouting" && c.type == "nat" && family_applies(c.family, p.family)) bases.push_back(&c);
+    if (c.hook == hook && c.type == "nat" && family_applies(c.family, p.family)) bases.push_back(&c);
   }
   std::stable_sort(bases.begin(), bases.end(), [](const FwChain* a, const FwChain* b) { return a->priority < b->priority; });
   const Eval e(fw, p);

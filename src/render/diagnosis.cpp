@@ -129,7 +129,7 @@ std::string render_diagnosis_text(const Diagnosis& d, const Palette& palette) {
     rows.push_back(std::move(r));
   }
   // Nothing listens and no HOST was named: a table of "no" says nothing.
-  if (d.listeners.empty() && !d.query.host) rows.clear(), hidden = 0;
+  if (d.verdict == Verdict::not_listening && !d.query.host) rows.clear(), hidden = 0;
   if (!rows.empty()) {
     std::size_t w0 = 7;
     std::size_t w1 = 9;

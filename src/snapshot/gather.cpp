@@ -198,6 +198,47 @@ Expected<SocketRead> read_sockets_diag_in(pid_t pid, const SocketQuery& q) {
   return result;
 }
 
+// The addresses of another namespace (with their interfaces), read from a
+// thread that enters it. Empty when it can't be entered (not root).
+struct NamespaceAddresses {
+  std::vector<std::pair<IpAddr, std::string>> addresses;
+  std::vector<std::pair<IpAddr, unsigned>> routes;
+};
+
+NamespaceAddresses addresses_in(pid_t pid) {
+  NamespaceAddresses out;
+  const int fd = ::open(fmt::format("/proc/{}/ns/net", pid).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return out;
+  std::thread worker([&] {
+    if (setns(fd, CLONE_NEWNET) != 0) return;
+    auto rtnl = Rtnl::open();
+    if (!rtnl) return;
+    auto links = read_links(*rtnl, AF_UNSPEC);
+    auto addrs = read_addresses(*rtnl, Family::unspec);
+    if (!links || !addrs) return;
+    for (const Address& a : *addrs) {
+      const auto ip = a.local ? a.local : a.address;
+      if (!ip) continue;
+      std::string ifname = fmt::format("if{}", a.ifindex);
+      for (const Link& l : *links) {
+        if (l.ifindex == a.ifindex && l.name) ifname = *l.name;
+      }
+      out.addresses.emplace_back(*ip, ifname);
+    }
+    if (auto routes = read_routes(*rtnl, RouteDump{Family::unspec, RT_TABLE_MAIN})) {
+      for (const Route& r : *routes) {
+        if (r.type != RTN_UNICAST) continue;
+        IpAddr dst = r.dst.value_or(IpAddr{});
+        dst.family = r.family;
+        out.routes.emplace_back(dst, r.dst_len);
+      }
+    }
+  });
+  worker.join();
+  ::close(fd);
+  return out;
+}
+
 }  // namespace
 
 Expected<Snapshot> read_snapshot(const SnapshotRequest& req) {
@@ -242,6 +283,8 @@ Expected<Snapshot> read_snapshot(const SnapshotRequest& req) {
     s.gaps.notes.push_back("sock_diag is unavailable: sockets were read from /proc/net (no v6only, backlog or "
                            "bound device)");
   }
+  s.firewall = read_firewall();
+
   // When something listens on the port here, the leftovers of a stopped
   // server and the other namespaces do not change the answer: skip them
   // (walking TIME_WAIT sockets costs a pass over every connection).
@@ -261,24 +304,45 @@ Expected<Snapshot> read_snapshot(const SnapshotRequest& req) {
   }
 
   // Listeners in other namespaces (containers): through sock_diag inside the
-  // namespace when netwhy may enter it, else through /proc/PID/net.
+  // namespace when netwhy may enter it, else through /proc/PID/net. Looked
+  // at when nothing listens on the port here, and for the destinations of
+  // DNAT rules (a published container port).
   std::vector<std::pair<std::string, std::uint64_t>> foreign_ns;
   std::vector<Socket> foreign;
-  const auto names = any_on_port ? std::map<std::uint64_t, std::string>{} : named_network_namespaces();
-  for (const NetnsMember& m : any_on_port ? std::vector<NetnsMember>{} : other_network_namespaces()) {
-    SocketQuery fq = sq;
-    fq.port = req.port;
-    auto got = read_sockets_diag_in(m.pid, fq);
-    if (!got) got = read_sockets_proc(fq, ProcSource{"/proc", m.pid});
-    if (!got) {
-      s.gaps.other_netns_unreadable = true;
-      continue;
-    }
-    const auto name = names.find(m.inode);
-    const std::string label = name != names.end() ? name->second : fmt::format("pid:{}", m.pid);
-    for (const Socket& fs : got->sockets) {
-      foreign.push_back(fs);
-      foreign_ns.emplace_back(label, m.inode);
+  const auto targets = port_forward_targets(s.firewall);
+  if (!any_on_port || !targets.empty()) {
+    const auto names = named_network_namespaces();
+    for (const NetnsMember& m : other_network_namespaces()) {
+      const auto name = names.find(m.inode);
+      const std::string label = name != names.end() ? name->second : fmt::format("pid:{}", m.pid);
+      std::vector<std::uint16_t> ports;
+      if (!any_on_port) ports.push_back(req.port.value_or(0));
+      if (!targets.empty()) {
+        const NamespaceAddresses inside = addresses_in(m.pid);
+        for (const auto& [addr, ifname] : inside.addresses) {
+          for (const FwForward& t : targets) {
+            if (t.to != addr) continue;
+            s.other_netns_addresses.push_back({label, addr, ifname, inside.routes});
+            ports.push_back(t.port != 0 ? t.port : req.port.value_or(0));
+          }
+        }
+      }
+      std::sort(ports.begin(), ports.end());
+      ports.erase(std::unique(ports.begin(), ports.end()), ports.end());
+      for (const std::uint16_t port : ports) {
+        SocketQuery fq = sq;
+        if (port != 0) fq.port = port;
+        auto got = read_sockets_diag_in(m.pid, fq);
+        if (!got) got = read_sockets_proc(fq, ProcSource{"/proc", m.pid});
+        if (!got) {
+          s.gaps.other_netns_unreadable = true;
+          continue;
+        }
+        for (const Socket& fs : got->sockets) {
+          foreign.push_back(fs);
+          foreign_ns.emplace_back(label, m.inode);
+        }
+      }
     }
   }
 
@@ -307,11 +371,11 @@ Expected<Snapshot> read_snapshot(const SnapshotRequest& req) {
     for (Process& p : l.processes) p.framework = detect_framework(p);
   }
 
-  s.firewall = read_firewall();
   s.gaps.root = geteuid() == 0;
   s.gaps.unreadable_processes = map.unreadable;
   s.gaps.hidepid = parse_hidepid(read_text("/proc/self/mountinfo"));
-  for (const char* name : {"net.ipv4.ip_unprivileged_port_start", "net.ipv6.bindv6only", "net.core.somaxconn"}) {
+  for (const char* name : {"net.ipv4.ip_unprivileged_port_start", "net.ipv6.bindv6only", "net.core.somaxconn",
+                           "net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding"}) {
     if (auto v = read_sysctl(name)) s.sysctls[name] = *v;
   }
   const auto counters = parse_netstat(read_text("/proc/net/netstat"));

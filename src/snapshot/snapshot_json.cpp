@@ -3,6 +3,8 @@
 // an error names the field.
 #include <nlohmann/json.hpp>
 
+#include <charconv>
+
 #include <fmt/format.h>
 
 #include "netwhy/snapshot.hpp"
@@ -229,6 +231,14 @@ std::string snapshot_to_json(const Snapshot& s, bool pretty) {
     other.push_back({{"netns", f.netns}, {"netns_inode", f.netns_inode}, {"listener", listener_json(f.listener)}});
   }
   doc["other_netns"] = other;
+  json foreign_addrs = json::array();
+  for (const ForeignAddress& a : s.other_netns_addresses) {
+    json routes_json = json::array();
+    for (const auto& [dst, len] : a.routes) routes_json.push_back(fmt::format("{}/{}", dst.to_string(), len));
+    foreign_addrs.push_back({{"netns", a.netns}, {"address", a.address.to_string()}, {"interface", a.interface},
+                             {"routes", routes_json}});
+  }
+  doc["other_netns_addresses"] = foreign_addrs;
   json lookups = json::array();
   for (const RouteLookup& r : s.route_lookups) {
     lookups.push_back({{"address", r.address.to_string()}, {"route", r.route ? route_json(*r.route) : json(nullptr)},
@@ -317,6 +327,22 @@ Expected<Snapshot> snapshot_from_json(std::string_view text) {
       f.netns_inode = o.at("netns_inode").present() ? o.at("netns_inode").unsigned_integer() : 0;
       f.listener = listener_from(o.at("listener"));
       s.other_netns.push_back(std::move(f));
+    });
+    root.at("other_netns_addresses").each([&](const In& o) {
+      ForeignAddress fa{o.at("netns").string(), o.at("address").ip(), o.at("interface").string(), {}};
+      o.at("routes").each([&](const In& r) {
+        const std::string cidr = r.string();
+        const std::size_t slash = cidr.find('/');
+        const auto ip = IpAddr::parse(cidr.substr(0, slash));
+        unsigned len = 0;
+        if (!ip || slash == std::string::npos ||
+            std::from_chars(cidr.data() + slash + 1, cidr.data() + cidr.size(), len).ec != std::errc{} ||
+            len > ip->bits()) {
+          throw Bad{r.path() + ": expected ADDRESS/LENGTH"};
+        }
+        fa.routes.emplace_back(*ip, len);
+      });
+      s.other_netns_addresses.push_back(std::move(fa));
     });
     root.at("route_lookups").each([&](const In& o) {
       RouteLookup r;

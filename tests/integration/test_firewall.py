@@ -45,7 +45,7 @@ with nwtest.Namespaces("srv", "cli") as ns:
     for port in (8000, 8001):
         ns.spawn("srv", PY, "-m", "http.server", str(port), "--bind", "0.0.0.0", "--directory", HERE)
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and connect(S, 8001, ADDR) != "ok":
+    while time.monotonic() < deadline and (connect(S, 8000, ADDR) != "ok" or connect(S, 8001, ADDR) != "ok"):
         time.sleep(0.1)
 
     def scenario(name, ruleset, port, codes=(), absent=(), unknown=False, seen=None):
