@@ -79,11 +79,18 @@ class Namespaces:
             subprocess.run(["ip", "netns", "del", name], capture_output=True)
         return False
 
+    def add(self, role):
+        """One more namespace, removed with the others; returns its name."""
+        name = f"nw{role[:4]}{os.getpid() % 100000}"
+        sh("ip", "netns", "add", name)
+        self.names[role] = name
+        return name
+
     def __getitem__(self, role):
         return self.names[role]
 
     def ip(self, role, *args, check=True):
-        return sh("ip", "-n", self.names[role], *args, check=check)
+        return sh("ip", "-n", self.names.get(role, role), *args, check=check)
 
     def spawn(self, role, *cmd):
         name = self.names.get(role, role)  # a role, or a namespace name

@@ -108,4 +108,48 @@ with nwtest.Namespaces("srv", "cli") as ns:
     scenario("no rules at all", "", 8000, absent=["firewall-drop", "firewall-reject", "firewall-unknown"])
     nft(S, "")
 
+    # Port forwarding to a container namespace: nothing listens on 8080 on
+    # the server, a DNAT sends it to the container's 8000.
+    K = ns.add("ctr")
+    ns.ip("srv", "link", "add", "vctr", "type", "veth", "peer", "name", "eth0", "netns", K)
+    ns.ip("srv", "addr", "add", "10.80.0.1/24", "dev", "vctr")
+    ns.ip(K, "addr", "add", "10.80.0.2/24", "dev", "eth0")
+    ns.ip("srv", "link", "set", "vctr", "up")
+    ns.ip(K, "link", "set", "eth0", "up")
+    ns.ip(K, "link", "set", "lo", "up")
+    ns.ip(K, "route", "add", "default", "via", "10.80.0.1")
+    subprocess.run(["ip", "netns", "exec", S, "sysctl", "-qw", "net.ipv4.ip_forward=1"], check=True)
+    dnat = """table ip nat {
+  chain prerouting {
+    type nat hook prerouting priority dstnat; policy accept;
+    tcp dport 8080 dnat to 10.80.0.2:8000
+  }
+}
+"""
+    for bind, works in (("0.0.0.0", True), ("127.0.0.1", False)):
+        server = ns.spawn(K, PY, "-m", "http.server", "8000", "--bind", bind, "--directory", HERE)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            ss = subprocess.run(["ip", "netns", "exec", K, "ss", "-Hltnp", "sport = :8000"], capture_output=True,
+                                text=True).stdout
+            if "pid=" in ss:
+                break
+            time.sleep(0.1)
+        pid = int(ss.split("pid=")[1].split(",")[0]) if "pid=" in ss else None
+        doc = scenario(f"DNAT 8080 to a container listening on {bind}:8000", dnat, 8080,
+                       codes=["port-forward"], absent=["firewall-unknown"])
+        truth = connect(C, 8080, ADDR)
+        checks.check(truth == ("ok" if works else "refused") or not works,
+                     f"DNAT to {bind}: the client's connect says {truth}")
+        fwd = [f for f in (doc or {}).get("findings", []) if f["code"] == "port-forward"]
+        checks.check(fwd and f"pid {pid}" in fwd[0]["message"] and K in fwd[0]["message"],
+                     f"DNAT to {bind}: netwhy names the container's namespace and process (pid {pid})",
+                     str(fwd))
+        checks.check(doc is not None and doc["verdict"] == ("reachable" if truth == "ok" else "unreachable"),
+                     f"DNAT to {bind}: verdict {doc and doc['verdict']}, the connect says {truth}")
+        server.kill()
+        server.wait()
+        ns.kill_all(K)
+    nft(S, "")
+
 checks.done()
