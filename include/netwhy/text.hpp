@@ -20,6 +20,9 @@ namespace netwhy {
 // becomes U+FFFD. Control characters are left for the JSON escaper.
 [[nodiscard]] std::string to_valid_utf8(std::string_view raw);
 
+// Lines of a text (without their '\n'); a last line without one counts too.
+[[nodiscard]] std::vector<std::string_view> split_lines(std::string_view text);
+
 // Words separated by spaces or tabs (as in /proc files and command lines).
 [[nodiscard]] std::vector<std::string_view> split_fields(std::string_view line);
 

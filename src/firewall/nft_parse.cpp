@@ -192,12 +192,7 @@ std::map<std::string, std::string> rule_texts(std::string_view listing) {
   std::string family;
   std::string table;
   std::string chain;
-  std::size_t pos = 0;
-  while (pos < listing.size()) {
-    std::size_t eol = listing.find('\n', pos);
-    if (eol == std::string_view::npos) eol = listing.size();
-    std::string_view line = listing.substr(pos, eol - pos);
-    pos = eol + 1;
+  for (const std::string_view line : split_lines(listing)) {
     const auto f = split_fields(line);
     if (f.size() >= 3 && f[0] == "table") {
       family = std::string(f[1]);

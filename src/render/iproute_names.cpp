@@ -1,5 +1,7 @@
 #include "netwhy/iproute_names.hpp"
 
+#include "netwhy/text.hpp"
+
 #include <dirent.h>
 #include <linux/if_arp.h>
 #include <linux/rtnetlink.h>
@@ -15,12 +17,7 @@ namespace netwhy {
 
 std::vector<std::pair<std::uint32_t, std::string>> parse_id_names(std::string_view text) {
   std::vector<std::pair<std::uint32_t, std::string>> out;
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    std::size_t eol = text.find('\n', pos);
-    if (eol == std::string_view::npos) eol = text.size();
-    std::string_view line = text.substr(pos, eol - pos);
-    pos = eol + 1;
+  for (std::string_view line : split_lines(text)) {
     const std::size_t hash = line.find('#');
     if (hash != std::string_view::npos) line = line.substr(0, hash);
     const auto skip_space = [&](std::size_t i) {

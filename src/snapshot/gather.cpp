@@ -28,14 +28,7 @@ namespace netwhy {
 std::map<std::string, std::uint64_t> parse_netstat(std::string_view text) {
   // Pairs of lines: "TcpExt: SyncookiesSent ..." then "TcpExt: 0 ...".
   std::map<std::string, std::uint64_t> out;
-  std::vector<std::string_view> lines;
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    std::size_t eol = text.find('\n', pos);
-    if (eol == std::string_view::npos) eol = text.size();
-    lines.push_back(text.substr(pos, eol - pos));
-    pos = eol + 1;
-  }
+  const std::vector<std::string_view> lines = split_lines(text);
   for (std::size_t i = 0; i + 1 < lines.size(); i += 2) {
     const auto names = split_fields(lines[i]);
     const auto values = split_fields(lines[i + 1]);
@@ -57,12 +50,7 @@ std::map<std::string, std::uint64_t> parse_netstat(std::string_view text) {
 
 bool parse_hidepid(std::string_view mountinfo) {
   // "36 25 0:5 / /proc rw,nosuid shared:12 - proc proc rw,hidepid=invisible"
-  std::size_t pos = 0;
-  while (pos < mountinfo.size()) {
-    std::size_t eol = mountinfo.find('\n', pos);
-    if (eol == std::string_view::npos) eol = mountinfo.size();
-    const std::string_view line = mountinfo.substr(pos, eol - pos);
-    pos = eol + 1;
+  for (const std::string_view line : split_lines(mountinfo)) {
     if (line.find(" /proc ") == std::string_view::npos || line.find(" - proc ") == std::string_view::npos) continue;
     const std::size_t at = line.find("hidepid=");
     if (at == std::string_view::npos) continue;
