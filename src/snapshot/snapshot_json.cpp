@@ -255,8 +255,8 @@ std::string snapshot_to_json(const Snapshot& s, bool pretty) {
   doc["counters"] = s.counters;
   json fw = {{"read", s.firewall.read}, {"unreadable", s.firewall.unreadable},
              {"legacy_tables", s.firewall.legacy_tables}, {"listing", s.firewall.raw_text}};
-  fw["nftables"] = s.firewall.raw_json.empty() ? json(nullptr)
-                                               : json::parse(s.firewall.raw_json, nullptr, false);
+  json raw = s.firewall.raw_json.empty() ? json(nullptr) : json::parse(s.firewall.raw_json, nullptr, false);
+  fw["nftables"] = raw.is_discarded() ? json(nullptr) : raw;
   doc["firewall"] = fw;
   doc["gaps"] = {{"root", s.gaps.root},
                  {"unreadable_processes", s.gaps.unreadable_processes},
