@@ -119,12 +119,20 @@ Firewall read_firewall() {
                         : "nft list ruleset failed: " + escape_text(error.substr(0, error.find('\n')));
     return fw;
   }
-  std::string text_error;
-  const auto text = list_ruleset(false, text_error);
-  auto parsed = parse_nft_ruleset(json->empty() ? R"({"nftables": []})" : *json, text.value_or(""));
+  const std::string_view doc = json->empty() ? R"({"nftables": []})" : std::string_view(*json);
+  auto parsed = parse_nft_ruleset(doc);
   if (!parsed) {
     fw.unreadable = parsed.error().message();
     return fw;
+  }
+  // The text listing only names rules; with none, one listing is enough.
+  std::optional<std::string> text;
+  if (!parsed->rules.empty()) {
+    std::string text_error;
+    text = list_ruleset(false, text_error);
+    if (text) {
+      if (auto with_text = parse_nft_ruleset(doc, *text)) parsed = std::move(with_text);
+    }
   }
   parsed->legacy_tables = fw.legacy_tables;
   parsed->raw_json = *json;
