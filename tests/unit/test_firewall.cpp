@@ -191,3 +191,31 @@ TEST_CASE("malformed ruleset JSON is an error, not a crash") {
   REQUIRE(ok->rules.size() == 1);
   CHECK(ok->rules[0].matches[0].key == FwKey::unknown);
 }
+
+TEST_CASE("goto does not come back: the calling chain's later rules are skipped") {
+  const char* rules = R"({"nftables": [
+    {"chain": {"family": "inet", "table": "t", "name": "in", "handle": 1, "type": "filter", "hook": "input",
+               "prio": 0, "policy": "accept"}},
+    {"chain": {"family": "inet", "table": "t", "name": "web", "handle": 2}},
+    {"rule": {"family": "inet", "table": "t", "chain": "in", "handle": 3,
+              "expr": [{"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": "eth1"}},
+                       {"goto": {"target": "web"}}]}},
+    {"rule": {"family": "inet", "table": "t", "chain": "in", "handle": 4,
+              "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 8000}},
+                       {"drop": null}]}},
+    {"rule": {"family": "inet", "table": "t", "chain": "web", "handle": 5,
+              "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 9000}},
+                       {"drop": null}]}}
+  ]})";
+  auto fw = parse_nft_ruleset(rules);
+  REQUIRE(fw);
+  // From eth1: goto web, where 8000 is not dropped; the end of web returns to
+  // the base chain's caller, so rule 4 never runs and the policy accepts.
+  CHECK(evaluate_hook(*fw, "input", packet(8000, "172.16.5.0", 24, "eth1")).decision == FwDecision::accept);
+  CHECK(evaluate_hook(*fw, "input", packet(9000, "172.16.5.0", 24, "eth1")).decision == FwDecision::drop);
+  // From eth0: no goto, rule 4 drops.
+  const auto r = evaluate_hook(*fw, "input", packet(8000, "172.16.5.0", 24, "eth0"));
+  CHECK(r.decision == FwDecision::drop);
+  REQUIRE(r.rule);
+  CHECK(r.rule->handle == 4);
+}
