@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "netwhy/text.hpp"
 #include "options.hpp"
 #include "report.hpp"
 
@@ -118,7 +119,7 @@ int main(int argc, char** argv) {
     netwhy::cli::write_stdout(std::string(e.what()) + "\n");
     return netwhy::cli::exit_ok;
   } catch (const CLI::ParseError& e) {
-    return netwhy::cli::fail(e.what());
+    return netwhy::cli::fail(netwhy::escape_text(e.what()));  // it quotes what was typed
   }
 
   if (v4 && v6) return netwhy::cli::fail("-4 and -6 exclude each other");

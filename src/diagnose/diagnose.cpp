@@ -527,11 +527,31 @@ class Engine {
     return nullptr;
   }
 
-  const RouteLookup* route_for(const IpAddr& addr) const {
+  // The kernel's answer when netwhy could ask it; for a snapshot from
+  // another host, the longest matching route of its main tables.
+  std::optional<RouteLookup> route_for(const IpAddr& addr) const {
     for (const RouteLookup& r : s_.route_lookups) {
-      if (r.address == addr) return &r;
+      if (r.address == addr) return r;
     }
-    return nullptr;
+    if (s_.routes.empty()) return std::nullopt;
+    const Route* best = nullptr;
+    for (const Route& rt : s_.routes) {
+      if (rt.family != addr.family) continue;
+      const IpAddr dst = rt.dst.value_or(IpAddr{addr.family, {}});
+      if (!prefix_covers(dst, rt.dst_len, addr)) continue;
+      if (best == nullptr || rt.dst_len > best->dst_len ||
+          (rt.dst_len == best->dst_len && rt.priority.value_or(0) < best->priority.value_or(0))) {
+        best = &rt;
+      }
+    }
+    RouteLookup out;
+    out.address = addr;
+    if (best != nullptr && best->type == RTN_UNICAST) {
+      out.route = *best;
+    } else {
+      out.error = EHOSTUNREACH;
+    }
+    return out;
   }
 
   Finding& add(std::string code, Severity sev, std::string message, std::optional<std::string> fix = std::nullopt) {
@@ -838,9 +858,9 @@ class Engine {
   }
 
   void explain_remote(const IpAddr& addr) {
-    const RouteLookup* r = route_for(addr);
+    const std::optional<RouteLookup> r = route_for(addr);
     const std::string where = endpoint_text(addr, q_.port);
-    if (r != nullptr && !r->route) {
+    if (r && !r->route) {
       Finding& f = add("no-route", Severity::error,
                        fmt::format("There is no route to {} from here{}.", addr.to_string(),
                                    r->error != 0 ? fmt::format(" ({})", std::strerror(r->error)) : ""),
@@ -849,7 +869,7 @@ class Engine {
       return;
     }
     std::string via;
-    if (r != nullptr && r->route) {
+    if (r && r->route) {
       const Route& rt = *r->route;
       if (rt.gateway) via += " via " + rt.gateway->to_string();
       if (rt.oif) via += " dev " + link_name(*rt.oif);

@@ -332,3 +332,23 @@ TEST_CASE("UDP to a remote HOST: no probe, and netwhy says why") {
   CHECK(f->message.find("UDP has no handshake") != std::string::npos);
   CHECK(d.verdict == Verdict::unreachable);
 }
+
+TEST_CASE("a snapshot without route lookups: the longest matching route of its tables decides") {
+  Host h;
+  Route net;
+  net.family = Family::inet;
+  net.type = RTN_UNICAST;
+  net.dst = IpAddr::parse("10.0.2.0");
+  net.dst_len = 24;
+  net.oif = 2;
+  h.s.routes.push_back(net);
+  CHECK(finding(diagnose(h.s, query(80, "10.0.2.7", {"10.0.2.7"})), "no-route") == std::nullopt);
+  const auto far = diagnose(h.s, query(80, "192.0.2.1", {"192.0.2.1"}));
+  CHECK(finding(far, "no-route") != std::nullopt);
+  Route hole = net;
+  hole.type = RTN_BLACKHOLE;
+  hole.dst = IpAddr::parse("10.0.2.128");
+  hole.dst_len = 25;
+  h.s.routes.push_back(hole);
+  CHECK(finding(diagnose(h.s, query(80, "10.0.2.200", {"10.0.2.200"})), "no-route") != std::nullopt);
+}
