@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "netwhy/findings.hpp"
 #include "netwhy/ports.hpp"
 #include "netwhy/snapshot.hpp"
 
@@ -23,9 +24,6 @@ struct Query {
 
 enum class Verdict { reachable, local_only, not_listening, unreachable };
 [[nodiscard]] std::string_view to_string(Verdict v);
-
-enum class Severity { error, warning, info };
-[[nodiscard]] std::string_view to_string(Severity s);
 
 struct Endpoint {
   IpAddr address;

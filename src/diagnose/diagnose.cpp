@@ -27,15 +27,6 @@ std::string_view to_string(Verdict v) {
   return "unreachable";
 }
 
-std::string_view to_string(Severity s) {
-  switch (s) {
-    case Severity::error: return "error";
-    case Severity::warning: return "warning";
-    case Severity::info: return "info";
-  }
-  return "info";
-}
-
 namespace {
 
 constexpr std::int64_t default_unprivileged_port_start = 1024;

@@ -1,0 +1,134 @@
+// The one list of finding codes. Each code has its stable string (the JSON
+// contract's name), the severity it has unless the grading step says
+// otherwise, and a one-line meaning. The man page's FINDINGS section and
+// docs/json.md list exactly these: a unit test compares them.
+#pragma once
+
+#include <array>
+#include <optional>
+#include <string_view>
+
+namespace netwhy {
+
+enum class Severity { error, warning, info };
+[[nodiscard]] std::string_view to_string(Severity s);
+
+enum class Code {
+  not_listening,
+  other_protocol,
+  port_mismatch,
+  time_wait_only,
+  privileged_port,
+  other_netns,
+  bound_to_loopback,
+  bound_to_other_address,
+  bound_to_device,
+  address_not_local,
+  family_mismatch,
+  v6only,
+  interface_down,
+  no_carrier,
+  accept_queue_full,
+  process_unknown,
+  firewall_drop,
+  firewall_reject,
+  firewall_unknown,
+  port_forward,
+  no_route,
+  not_probed,
+  connection_ok,
+  connection_refused,
+  connection_timeout,
+  host_unreachable,
+  connection_blocked,
+  connection_failed,
+};
+
+struct CodeInfo {
+  Code code;
+  std::string_view name;
+  Severity severity;  // the default; the grading step may lower or raise it
+  std::string_view meaning;
+};
+
+inline constexpr std::array code_table{
+    CodeInfo{Code::not_listening, "not-listening", Severity::error,
+             "nothing listens on PORT for the protocol in this network namespace"},
+    CodeInfo{Code::other_protocol, "other-protocol", Severity::warning,
+             "nothing listens on PORT for the protocol asked, but a socket of the other protocol (UDP for TCP, or the "
+             "reverse) does"},
+    CodeInfo{Code::port_mismatch, "port-mismatch", Severity::warning,
+             "nothing on PORT, but servers listen on nearby ports, or a program that usually serves PORT listens on "
+             "another"},
+    CodeInfo{Code::time_wait_only, "time-wait-only", Severity::info,
+             "only TIME_WAIT connections remain on PORT: a server was here and stopped recently"},
+    CodeInfo{Code::privileged_port, "privileged-port", Severity::warning,
+             "PORT is below net.ipv4.ip_unprivileged_port_start: binding it needs root or CAP_NET_BIND_SERVICE"},
+    CodeInfo{Code::other_netns, "other-netns", Severity::warning,
+             "a socket listens on PORT in another network namespace (a container): the namespace and process are "
+             "named"},
+    CodeInfo{Code::bound_to_loopback, "bound-to-loopback", Severity::error,
+             "the listener accepts only on 127.0.0.0/8 or ::1 (an IPv4-mapped ::ffff:127.0.0.1 too): other hosts "
+             "can't connect"},
+    CodeInfo{Code::bound_to_other_address, "bound-to-other-address", Severity::warning,
+             "the listener is bound to one specific address, not the one asked (or not the host's others)"},
+    CodeInfo{Code::bound_to_device, "bound-to-device", Severity::warning,
+             "the listener is bound to one interface (SO_BINDTODEVICE): connections arriving on other interfaces are "
+             "refused"},
+    CodeInfo{Code::address_not_local, "address-not-local", Severity::error,
+             "HOST, or the address a listener is bound to, is not assigned to any interface here"},
+    CodeInfo{Code::family_mismatch, "family-mismatch", Severity::error,
+             "HOST or localhost resolves (first) to a family that no listener takes, such as ::1 when only 127.0.0.1 "
+             "listens"},
+    CodeInfo{Code::v6only, "v6only", Severity::warning,
+             "an IPv6 wildcard listener has IPV6_V6ONLY: IPv4 clients are refused"},
+    CodeInfo{Code::interface_down, "interface-down", Severity::error,
+             "the address's interface (or the route's) is administratively down: clients on its own network can't "
+             "reach it"},
+    CodeInfo{Code::no_carrier, "no-carrier", Severity::error,
+             "the interface is up but has no carrier (an empty bridge, a veth whose peer is down): clients on its own "
+             "network can't reach it"},
+    CodeInfo{Code::accept_queue_full, "accept-queue-full", Severity::error,
+             "the listener's accept queue is full (queued >= backlog) or the kernel counted listen overflows: new "
+             "connections time out"},
+    CodeInfo{Code::process_unknown, "process-unknown", Severity::warning,
+             "the socket's owner can't be seen (not root, hidepid): run as root to see it"},
+    CodeInfo{Code::firewall_drop, "firewall-drop", Severity::error,
+             "a firewall rule or chain policy drops the traffic: table, chain and rule are named"},
+    CodeInfo{Code::firewall_reject, "firewall-reject", Severity::error,
+             "a firewall rule rejects the traffic: table, chain and rule are named"},
+    CodeInfo{Code::firewall_unknown, "firewall-unknown", Severity::warning,
+             "rules exist that netwhy can't evaluate for this port (or can't read them): remote reachability is null"},
+    CodeInfo{Code::port_forward, "port-forward", Severity::info,
+             "a DNAT or redirect rule sends PORT elsewhere (a container): where, and whether it is taken there"},
+    CodeInfo{Code::no_route, "no-route", Severity::error, "there is no route from here to HOST (network unreachable)"},
+    CodeInfo{Code::not_probed, "not-probed", Severity::info,
+             "HOST is another machine and netwhy did not connect to it (--no-probe, or UDP, which has no handshake)"},
+    CodeInfo{Code::connection_ok, "connection-ok", Severity::info, "the probe's TCP connect to HOST:PORT succeeded"},
+    CodeInfo{Code::connection_refused, "connection-refused", Severity::error,
+             "the probe's connect was refused: HOST is up, but nothing listens on PORT there, or a firewall rejects "
+             "it"},
+    CodeInfo{Code::connection_timeout, "connection-timeout", Severity::error,
+             "the probe's connect timed out: a firewall drops it, the host is down, or its server stopped accepting"},
+    CodeInfo{Code::host_unreachable, "host-unreachable", Severity::error,
+             "the probe's connect failed with host unreachable: nothing answers for HOST on its network (ARP/ND), or "
+             "a router or firewall said so"},
+    CodeInfo{Code::connection_blocked, "connection-blocked", Severity::error,
+             "the probe's connect was refused by this host itself (EPERM/EACCES): a local firewall output rule"},
+    CodeInfo{Code::connection_failed, "connection-failed", Severity::error,
+             "the probe's connect failed for another reason, named with the system's error"},
+};
+
+[[nodiscard]] constexpr const CodeInfo& info(Code c) { return code_table[static_cast<std::size_t>(c)]; }
+[[nodiscard]] constexpr std::string_view to_string(Code c) { return info(c).name; }
+[[nodiscard]] std::optional<Code> code_from_string(std::string_view name);
+
+// The table is in enum order: info(c) indexes it.
+static_assert([] {
+  for (std::size_t i = 0; i < code_table.size(); ++i) {
+    if (static_cast<std::size_t>(code_table[i].code) != i) return false;
+  }
+  return true;
+}());
+
+}  // namespace netwhy
