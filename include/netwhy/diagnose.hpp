@@ -22,8 +22,10 @@ struct Query {
   bool probed = false;                   // the gather step was allowed to connect
 };
 
-enum class Verdict { reachable, local_only, not_listening, unreachable };
+enum class Verdict { reachable, local_only, not_listening, unreachable, unknown };
 [[nodiscard]] std::string_view to_string(Verdict v);
+// The exit status that says the verdict to scripts: 0 reachable, 3 unknown, 1 otherwise.
+[[nodiscard]] int exit_status(Verdict v);
 
 struct Endpoint {
   IpAddr address;
@@ -36,7 +38,7 @@ struct Endpoint {
 };
 
 struct Finding {
-  std::string code;                      // stable: see the JSON contract
+  Code code = Code::not_listening;       // stable: see findings.hpp and the JSON contract
   Severity severity = Severity::info;
   std::string message;                   // one sentence; raw bytes of names inside
   std::optional<std::string> fix;

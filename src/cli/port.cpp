@@ -131,7 +131,7 @@ int run_port(const GlobalOptions& g, const PortOptions& o) {
   } else {
     write_stdout(render_diagnosis_text(d, g.palette()));
   }
-  return d.verdict == Verdict::reachable ? exit_ok : exit_negative;
+  return exit_status(d.verdict);
 }
 
 int run_snapshot(const GlobalOptions& g) {

@@ -17,7 +17,8 @@ bool link_local_v6(const IpAddr& a) {
 Paint verdict_paint(Verdict v) {
   switch (v) {
     case Verdict::reachable: return Paint::good;
-    case Verdict::local_only: return Paint::warn;
+    case Verdict::local_only:
+    case Verdict::unknown: return Paint::warn;
     case Verdict::not_listening:
     case Verdict::unreachable: return Paint::bad;
   }
@@ -85,7 +86,7 @@ void render_diagnosis_json(JsonWriter& out, const Diagnosis& d) {
   out.begin_array();
   for (const Finding& f : d.findings) {
     out.begin_object();
-    out.field("code", f.code);
+    out.field("code", to_string(f.code));
     out.field("severity", to_string(f.severity));
     out.field("message", f.message);
     if (f.fix) {
@@ -124,8 +125,7 @@ std::string render_diagnosis_text(const Diagnosis& d, const Palette& palette) {
     if (e.from_host && d.query.host && *d.query.host != r.address) r.address += " (" + escape_text(*d.query.host) + ")";
     r.interface = e.interface ? escape_text(*e.interface) : "-";
     r.here = e.local ? "yes" : "no";
-    r.there = !e.remote ? "?" : *e.remote ? "yes" : "no";
-    if (!e.interface) r.here = e.local ? "yes (connected)" : "no";
+    r.there = !e.interface ? "-" : !e.remote ? "?" : *e.remote ? "yes" : "no";
     rows.push_back(std::move(r));
   }
   // Nothing listens and no HOST was named: a table of "no" says nothing.
@@ -163,7 +163,7 @@ std::string render_diagnosis_text(const Diagnosis& d, const Palette& palette) {
   if (!d.findings.empty()) out += "\n";
   for (const Finding& f : d.findings) {
     const std::string sev(to_string(f.severity));
-    out += palette.paint(severity_paint(f.severity), fmt::format("{:<8}", sev)) + palette.paint(Paint::bold, f.code) +
+    out += palette.paint(severity_paint(f.severity), fmt::format("{:<8}", sev)) + palette.paint(Paint::bold, std::string(to_string(f.code))) +
            ": " + escape_text(f.message) + "\n";
     if (f.fix) out += "        " + palette.paint(Paint::good, "fix:") + " " + escape_text(*f.fix) + "\n";
   }

@@ -92,7 +92,7 @@ inline Query query(std::uint16_t port, std::optional<std::string> host = std::nu
 // A copy: the diagnosis it came from may be a temporary.
 inline std::optional<Finding> finding(const Diagnosis& d, std::string_view code) {
   for (const Finding& f : d.findings) {
-    if (f.code == code) return f;
+    if (to_string(f.code) == code) return f;
   }
   return std::nullopt;
 }

@@ -116,7 +116,7 @@ TEST_CASE("bound-to-other-address: one address of several") {
   CHECK(d.verdict == Verdict::reachable);
   const auto f = finding(d, "bound-to-other-address");
   REQUIRE(f != std::nullopt);
-  CHECK(f->severity == Severity::info);  // reachable through 10.0.2.15 anyway
+  CHECK(f->severity == Severity::warning);  // clients of 192.168.1.10 fail; those of 10.0.2.15 connect
   CHECK(f->message.find("192.168.1.10 (eth1)") != std::string::npos);
   CHECK(f->fix->find("Connector port=\"9090\"") != std::string::npos);
   CHECK(endpoint(d, "192.168.1.10").remote == false);
@@ -198,15 +198,26 @@ TEST_CASE("accept-queue-full: queued at the backlog, or the kernel's overflow co
   Listener& l = h.listen("0.0.0.0", 8000, gunicorn);
   l.socket.queued = 129;
   l.socket.backlog = 128;
-  const auto f = finding(diagnose(h.s, query(8000)), "accept-queue-full");
+  const auto full = diagnose(h.s, query(8000));
+  const auto f = finding(full, "accept-queue-full");
   REQUIRE(f != std::nullopt);
-  CHECK(f->severity == Severity::warning);
+  CHECK(f->severity == Severity::error);  // new connections time out: that is the answer
+  CHECK(full.verdict == Verdict::unreachable);
+  CHECK_FALSE(endpoint(full, "10.0.2.15").local);
+  CHECK(endpoint(full, "10.0.2.15").remote == false);
+  CHECK(full.headline.find("stopped accepting") != std::string::npos);
+  l.socket.queued = 128;  // at the backlog: one more still fits
+  CHECK(finding(diagnose(h.s, query(8000)), "accept-queue-full") == std::nullopt);
   l.socket.queued = 3;
   CHECK(finding(diagnose(h.s, query(8000)), "accept-queue-full") == std::nullopt);
   h.s.counters["TcpExt.ListenOverflows"] = 12;
   const auto c = finding(diagnose(h.s, query(8000)), "accept-queue-full");
   REQUIRE(c != std::nullopt);
   CHECK(c->severity == Severity::info);
+  CHECK(c->message.find("since it was created") != std::string::npos);
+  h.s.counters["TcpExt.ListenOverflows"] = 0;  // a namespace where nothing overflowed
+  h.s.counters["TcpExt.ListenDrops"] = 5;
+  CHECK(finding(diagnose(h.s, query(8000)), "accept-queue-full") == std::nullopt);
 }
 
 TEST_CASE("process-unknown says why: not root, or hidepid") {
@@ -263,15 +274,18 @@ TEST_CASE("no-route: the kernel has no route to HOST") {
   CHECK(f->address == "192.0.2.50");
 }
 
-TEST_CASE("without a probe, a remote HOST is not called reachable") {
+TEST_CASE("without a probe, a remote HOST is unknown, never reachable nor unreachable") {
   Host h;
   RouteLookup r;
   r.address = *IpAddr::parse("10.0.2.2");
   r.route = Route{};
   h.s.route_lookups.push_back(r);
   const auto d = diagnose(h.s, query(80, "10.0.2.2", {"10.0.2.2"}));
-  CHECK(d.verdict == Verdict::unreachable);
-  CHECK(finding(d, "address-not-local") != std::nullopt);
+  CHECK(d.verdict == Verdict::unknown);
+  CHECK(exit_status(d.verdict) == 3);
+  CHECK(finding(d, "not-probed") != std::nullopt);
+  CHECK(finding(d, "not-listening")->severity == Severity::info);  // this host's port is beside the point
+  CHECK(finding(d, "privileged-port")->severity == Severity::info);
 }
 
 TEST_CASE("a socket bound to a device takes only packets arriving on it") {
@@ -283,7 +297,14 @@ TEST_CASE("a socket bound to a device takes only packets arriving on it") {
   const auto d = diagnose(h.s, query(7070));
   CHECK(endpoint(d, "10.0.2.15").remote == true);
   CHECK(endpoint(d, "192.168.1.10").remote == false);
-  CHECK_FALSE(endpoint(d, "10.0.2.15").local);  // local clients come in on lo
+  CHECK(endpoint(d, "10.0.2.15").local);  // a local connect to the device's own address is taken
+  CHECK_FALSE(endpoint(d, "192.168.1.10").local);
+  CHECK_FALSE(endpoint(d, "127.0.0.1").local);
+  const auto f = finding(d, "bound-to-device");
+  REQUIRE(f != std::nullopt);
+  CHECK(f->interface == "eth0");
+  CHECK(f->message.find("192.168.1.10 (eth1)") != std::string::npos);
+  CHECK(f->severity == Severity::warning);  // eth0's clients connect
 }
 
 TEST_CASE("findings are ordered errors first") {
@@ -327,10 +348,11 @@ TEST_CASE("UDP to a remote HOST: no probe, and netwhy says why") {
   auto q = query(53, "10.0.2.2", {"10.0.2.2"});
   q.protocol = Protocol::udp;
   const auto d = diagnose(h.s, q);
-  const auto f = finding(d, "address-not-local");
+  const auto f = finding(d, "not-probed");
   REQUIRE(f != std::nullopt);
   CHECK(f->message.find("UDP has no handshake") != std::string::npos);
-  CHECK(d.verdict == Verdict::unreachable);
+  CHECK(d.verdict == Verdict::unknown);
+  CHECK(d.headline.find("UDP has no handshake") != std::string::npos);
 }
 
 TEST_CASE("a snapshot without route lookups: the longest matching route of its tables decides") {

@@ -1,0 +1,175 @@
+// Per address: does a client on this host get through, and does a client on
+// another host? The remote answer follows the kernel: Linux takes a packet
+// for any of its addresses on any interface that is up (the weak host
+// model), so an address on a down interface is still reached by clients
+// that route it through another one.
+#include <algorithm>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "engine.hpp"
+
+namespace netwhy::engine {
+
+namespace {
+
+// A client on the network of the interface a packet arrives on.
+FwPacket packet_from(const Context& c, const IpAddr& addr, int arrival, int addr_ifindex, unsigned prefixlen) {
+  FwPacket p;
+  p.family = addr.family;
+  p.protocol = c.q.protocol;
+  p.daddr = addr;
+  p.dport = c.q.port;
+  p.iifname = c.link_name(arrival);
+  p.iif = arrival;
+  p.saddr = addr;
+  p.saddr_len = prefixlen;
+  if (arrival != addr_ifindex) {
+    p.saddr = IpAddr{addr.family, {}};
+    p.saddr_len = 0;  // anywhere: a routed client
+    for (const Address& a : c.s.addresses) {
+      if (a.ifindex == arrival && a.family == addr.family) {
+        p.saddr = address_of(a);
+        p.saddr_len = a.prefixlen;
+        break;
+      }
+    }
+  }
+  return p;
+}
+
+// Through one interface: nullopt when it can't be decided.
+std::optional<bool> remote_through(Context& c, const IpAddr& addr, int arrival, int addr_ifindex, unsigned prefixlen,
+                                   std::optional<std::size_t>& listener) {
+  const FwPacket p = packet_from(c, addr, arrival, addr_ifindex, prefixlen);
+  if (auto fwd = follow_forward(c, p, arrival)) return *fwd;
+  const auto taker = c.taker(addr, arrival);
+  if (!taker) return false;
+  if (!listener) listener = taker;
+  if (c.stalled[*taker]) return false;
+  return filter_input(c, p, addr, arrival, false);
+}
+
+void add_endpoint(Context& c, const IpAddr& addr, int ifindex, bool from_host, unsigned prefixlen) {
+  if (const auto it = c.endpoint_index.find(addr); it != c.endpoint_index.end()) {
+    Endpoint& e = c.endpoints[it->second];
+    e.from_host = e.from_host || from_host;
+    return;
+  }
+  Endpoint e;
+  e.address = addr;
+  e.interface = c.link_name(ifindex);
+  e.from_host = from_host;
+  // From this host: the connection goes over lo, but a socket bound to a
+  // device still takes connections to that device's own addresses.
+  const auto local_taker = c.taker(addr, ifindex);
+  e.local = local_taker.has_value() && !c.stalled[*local_taker];
+  if (e.local && c.s.firewall.read) {
+    FwPacket p;
+    p.family = addr.family;
+    p.protocol = c.q.protocol;
+    p.daddr = addr;
+    p.dport = c.q.port;
+    p.saddr = addr;
+    p.saddr_len = addr.bits();
+    p.iifname = c.lo ? c.link_name(*c.lo) : "lo";
+    p.iif = c.lo.value_or(1);
+    if (filter_input(c, p, addr, ifindex, true) == false) e.local = false;
+  }
+  // From another host: never for loopback; else through the address's own
+  // interface when it is up, or else any other one that is (the weak host
+  // model).
+  std::optional<std::size_t> remote_taker;
+  if (addr.is_loopback() || c.is_loopback_link(ifindex)) {
+    e.remote = false;
+  } else {
+    // Clients on the address's own network, when its interface can take
+    // packets; else clients that route it through the other interfaces.
+    std::vector<int> ways = c.arrival_interfaces();
+    if (std::find(ways.begin(), ways.end(), ifindex) != ways.end()) ways = {ifindex};
+    bool any_unknown = false;
+    bool ok = false;
+    for (const int way : ways) {
+      const std::optional<bool> r = remote_through(c, addr, way, ifindex, prefixlen, remote_taker);
+      if (r == true) {
+        ok = true;
+        break;
+      }
+      if (!r) any_unknown = true;
+    }
+    e.remote = ok ? std::optional<bool>(true) : any_unknown ? std::nullopt : std::optional<bool>(false);
+  }
+  e.listener = local_taker ? local_taker : remote_taker;
+  c.endpoint_index.emplace(addr, c.endpoints.size());
+  c.endpoints.push_back(std::move(e));
+}
+
+}  // namespace
+
+void build_endpoints(Context& c) {
+  for (const Address& a : c.s.addresses) add_endpoint(c, address_of(a), a.ifindex, false, a.prefixlen);
+  for (const IpAddr& addr : c.q.addresses) {
+    if (auto ifindex = c.local_interface(addr)) {
+      add_endpoint(c, addr, *ifindex, true, addr.bits());
+      continue;
+    }
+    if (c.endpoint(addr) != nullptr) continue;
+    Endpoint e;  // another machine: what the probe found from here
+    e.address = addr;
+    e.from_host = true;
+    e.remote = std::nullopt;
+    const Probe* p = c.probe_for(addr);
+    e.local = p != nullptr && p->result == ProbeResult::ok;
+    c.endpoint_index.emplace(addr, c.endpoints.size());
+    c.endpoints.push_back(std::move(e));
+  }
+}
+
+void explain_interfaces(Context& c) {
+  std::set<int> reported;
+  for (const Address& a : c.s.addresses) {
+    const IpAddr addr = address_of(a);
+    const Endpoint* e = c.endpoint(addr);
+    if (e == nullptr || addr.is_loopback() || c.is_loopback_link(a.ifindex)) continue;
+    const bool matters = e->listener.has_value() || e->from_host || c.forwarding;
+    if (!matters || reported.count(a.ifindex) != 0) continue;
+    const Link* l = c.link(a.ifindex);
+    if (l == nullptr || (Context::is_up(l) && Context::has_carrier(l))) continue;
+    reported.insert(a.ifindex);
+    const std::string name = c.link_name(a.ifindex);
+    std::vector<IpAddr> on_it;
+    for (const Address& b : c.s.addresses) {
+      if (b.ifindex == a.ifindex) on_it.push_back(address_of(b));
+    }
+    const std::string net = fmt::format("{}/{}", network_of(addr, a.prefixlen).to_string(), a.prefixlen);
+    const bool down = !Context::is_up(l);
+    const std::string state = down ? fmt::format("{} is down (administratively)", name)
+                                   : fmt::format("{} is up but has no carrier (NO-CARRIER)", name);
+    // Who still gets through: clients that route the address through
+    // another interface of this host that is up.
+    std::string message;
+    Effect effect = Effect::cause;
+    if (e->remote == true) {
+      effect = Effect::partial;
+      message = fmt::format("{}: clients on its network ({}) can't reach {}; clients that route {} through another "
+                            "interface of this host still connect.",
+                            state, net, addr.to_string(), addr.to_string());
+    } else {
+      message = fmt::format("{}: no packet from another host arrives on it, so clients on its network ({}) can't "
+                            "reach {}.",
+                            state, net, addr.to_string());
+    }
+    std::string fix = down ? fmt::format("ip link set {} up", name)
+                           : l->kind == "bridge"
+                                 ? "add a port to the bridge and bring it up (ip link set DEV master " + name + " up)"
+                                 : std::string("check the cable or the other end of the link (a veth peer must be up)");
+    Finding& f = c.add(down ? Code::interface_down : Code::no_carrier, effect, std::move(message), std::move(fix),
+                       std::move(on_it))
+                     .finding;
+    f.interface = name;
+    f.address = addr.to_string();
+  }
+}
+
+}  // namespace netwhy::engine

@@ -1,0 +1,134 @@
+// The engine's parts share one Context: the snapshot and the question, the
+// indexes built once, and the evidence the rules add. Rules (listener.cpp,
+// endpoint.cpp, firewall.cpp, host.cpp) add facts and draft findings with
+// what each finding is about and what it means for those clients; grade.cpp,
+// run last, is the only place that sets severities, the verdict and the
+// headline.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "netwhy/diagnose.hpp"
+#include "netwhy/firewall.hpp"
+
+namespace netwhy::engine {
+
+// What a finding says about the clients it is about.
+enum class Effect {
+  cause,    // they fail, and this is why
+  partial,  // some of them fail (named), others get through
+  doubt,    // whether they get through can't be decided: this is what is missing
+  hint,     // no failure of its own: a lead while the answer is "no"
+  context,  // how things are: no failure
+};
+
+struct Draft {
+  Finding finding;
+  Effect effect = Effect::context;
+  // The addresses whose clients the finding is about; empty: the port in
+  // this network namespace as a whole.
+  std::vector<IpAddr> about;
+};
+
+struct AddrHash {
+  std::size_t operator()(const IpAddr& a) const noexcept;
+};
+
+// Where one of HOST's addresses is, which decides who answers for it.
+enum class Place { loopback, own, other };
+
+struct Context {
+  Context(const Snapshot& snap, const Query& query);
+
+  const Snapshot& s;
+  const Query& q;
+
+  // ---- indexes, built once ----
+  std::unordered_map<int, const Link*> link_by_index;
+  std::unordered_map<IpAddr, const Address*, AddrHash> address_owner;  // first Address carrying it
+  std::optional<int> lo;
+
+  // ---- evidence ----
+  std::vector<Listener> listeners;     // on the port, this namespace
+  std::vector<bool> stalled;           // per listener: accept queue full, new connections time out
+  std::vector<Endpoint> endpoints;
+  std::unordered_map<IpAddr, std::size_t, AddrHash> endpoint_index;
+  std::vector<Draft> drafts;
+  bool forwarding = false;             // a DNAT/redirect takes the port somewhere
+  struct FwHit {
+    FwResult result;
+    std::vector<std::string> places;     // "10.0.0.5 (eth0)"
+    std::vector<IpAddr> addresses;
+    bool local = false;                  // on this host's own (loopback) path
+  };
+  std::vector<FwHit> fw_hits;
+
+  // ---- facts about the host ----
+  [[nodiscard]] const Link* link(int ifindex) const;
+  [[nodiscard]] std::string link_name(int ifindex) const;
+  [[nodiscard]] static bool is_up(const Link* l);
+  [[nodiscard]] static bool has_carrier(const Link* l);
+  [[nodiscard]] bool is_loopback_link(int ifindex) const;
+  // The interface carrying an address of this host (inside a loopback prefix
+  // counts: 127.0.0.2 is taken by 127.0.0.0/8 on lo); nullopt: not ours.
+  [[nodiscard]] std::optional<int> local_interface(const IpAddr& addr) const;
+  [[nodiscard]] Place place(const IpAddr& addr) const;
+  // Interfaces a packet from another host can arrive on: up, with carrier, not loopback.
+  [[nodiscard]] std::vector<int> arrival_interfaces() const;
+
+  // ---- facts about sockets ----
+  [[nodiscard]] bool v6only(const Socket& sk) const;
+  // Does the socket take a connection to addr that arrives on arrival_ifindex?
+  [[nodiscard]] bool covers(const Listener& l, const IpAddr& addr, int arrival_ifindex) const;
+  // The listener on the port that takes addr arriving on ifindex (the most specific).
+  [[nodiscard]] std::optional<std::size_t> taker(const IpAddr& addr, int ifindex) const;
+
+  [[nodiscard]] const Endpoint* endpoint(const IpAddr& addr) const;
+  [[nodiscard]] const Probe* probe_for(const IpAddr& addr) const;
+  [[nodiscard]] std::optional<RouteLookup> route_for(const IpAddr& addr) const;
+
+  // ---- words ----
+  [[nodiscard]] std::string what() const;  // "TCP port 8080"
+  [[nodiscard]] std::string owner_text(const Listener& l) const;
+  // Every listener sharing l's address and port (SO_REUSEPORT), named.
+  [[nodiscard]] std::string owners_text(const Listener& l) const;
+
+  Draft& add(Code code, Effect effect, std::string message, std::optional<std::string> fix = std::nullopt,
+             std::vector<IpAddr> about = {});
+  [[nodiscard]] bool has_draft(Code code) const;
+};
+
+// Text helpers shared by the parts.
+[[nodiscard]] std::string endpoint_text(const IpAddr& a, std::uint16_t port);
+[[nodiscard]] std::string listener_text(const Listener& l);
+[[nodiscard]] std::string endpoint_text_host(const std::string& host, std::uint16_t port);  // "[::1]:80", "web:80"
+[[nodiscard]] std::string proto_name(Protocol p);
+[[nodiscard]] bool link_local_v6(const IpAddr& a);
+[[nodiscard]] bool prefix_covers(const IpAddr& net, unsigned len, const IpAddr& a);
+[[nodiscard]] IpAddr network_of(const IpAddr& a, unsigned len);
+[[nodiscard]] IpAddr address_of(const Address& a);
+[[nodiscard]] std::string strip_period(std::string s);
+[[nodiscard]] std::string lower_first(std::string s);
+[[nodiscard]] std::string join_list(const std::vector<std::string>& items, std::size_t shown);
+
+// ---- the rules, in the order diagnose() runs them ----
+void collect_listeners(Context& c);     // listener.cpp: the port's listeners, stalled queues
+void build_endpoints(Context& c);       // endpoint.cpp: local/remote per address, with the firewall and forwards
+void explain_listeners(Context& c);     // listener.cpp: how the listeners are bound, or why none is
+void explain_interfaces(Context& c);    // endpoint.cpp: down and carrier-less interfaces under the addresses
+void explain_firewall(Context& c);      // firewall.cpp: the rules that decided (or could not be decided)
+void explain_host(Context& c);          // host.cpp: HOST's addresses: family, probe, route
+// grade.cpp: severities, the verdict, the headline; the only place deciding them.
+[[nodiscard]] Diagnosis grade(Context& c);
+
+// firewall.cpp: the firewall's say on a packet, noted for explain_firewall.
+[[nodiscard]] std::optional<bool> filter_input(Context& c, const FwPacket& p, const IpAddr& addr, int ifindex,
+                                               bool from_this_host);
+// firewall.cpp: a DNAT/redirect that takes a packet from another host; nullopt: none.
+[[nodiscard]] std::optional<std::optional<bool>> follow_forward(Context& c, const FwPacket& p, int ifindex);
+
+}  // namespace netwhy::engine

@@ -1,0 +1,265 @@
+// The packet filter's say: the input hook for packets to this host, and the
+// DNAT/redirect rules that send them elsewhere (a published container port).
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "engine.hpp"
+
+namespace netwhy::engine {
+
+namespace {
+
+std::string rule_text(const FwRule& r) {
+  return fmt::format("table {} {}, chain {}, rule {}{}", r.family, r.table, r.chain, r.handle,
+                     r.text.empty() ? "" : ": " + r.text);
+}
+
+void note(Context& c, const FwResult& r, const IpAddr& addr, int ifindex, bool local) {
+  const auto own = c.local_interface(addr);
+  const std::string where = fmt::format("{} ({})", addr.to_string(), c.link_name(own.value_or(ifindex)));
+  for (Context::FwHit& h : c.fw_hits) {
+    const bool same_rule = h.result.rule && r.rule && h.result.rule->handle == r.rule->handle &&
+                           h.result.rule->table == r.rule->table && h.result.rule->family == r.rule->family;
+    const bool same_policy = !h.result.rule && !r.rule && h.result.chain == r.chain;
+    if (h.result.decision == r.decision && h.local == local && (same_rule || same_policy)) {
+      if (std::find(h.addresses.begin(), h.addresses.end(), addr) == h.addresses.end()) {
+        h.addresses.push_back(addr);
+        h.places.push_back(where);
+      }
+      return;
+    }
+  }
+  c.fw_hits.push_back({r, {where}, {addr}, local});
+}
+
+Finding& add_forward(Context& c, Effect effect, const IpAddr& addr, std::string message,
+                     std::optional<std::string> fix) {
+  for (Draft& d : c.drafts) {
+    if (d.finding.code == Code::port_forward && d.finding.message == message) {
+      if (std::find(d.about.begin(), d.about.end(), addr) == d.about.end()) d.about.push_back(addr);
+      return d.finding;
+    }
+  }
+  Finding& f = c.add(Code::port_forward, effect, std::move(message), std::move(fix), {addr}).finding;
+  f.port = c.q.port;
+  return f;
+}
+
+// Where a DNAT rule sends a packet from another host, is it taken?
+std::optional<bool> forwarded(Context& c, const FwForward& f, const FwPacket& p, int ifindex) {
+  c.forwarding = true;
+  const std::string what = c.what();
+  const std::string rule = rule_text(f.rule);
+  const std::string dest = endpoint_text(f.to, f.port);
+  const IpAddr& addr = p.daddr;
+  // To this host itself (a redirect, or a DNAT to one of its addresses).
+  if (c.local_interface(f.to)) {
+    for (const Listener& l : c.s.listeners) {
+      if (l.socket.port == f.port && l.socket.protocol == c.q.protocol && l.socket.listening() &&
+          c.covers(l, f.to, ifindex)) {
+        add_forward(c, Effect::context, addr,
+                    fmt::format("Connections to {} are redirected ({}) to {}, where {} listens on {}.", what, rule,
+                                dest, c.owner_text(l), listener_text(l)),
+                    std::nullopt);
+        return true;
+      }
+    }
+    add_forward(c, Effect::cause, addr,
+                fmt::format("Connections to {} are redirected ({}) to {}, where nothing takes them.", what, rule, dest),
+                fmt::format("start the server on port {}, or fix the redirect", f.port));
+    return false;
+  }
+  // Through this host to another namespace or machine: forwarding must be
+  // on, the forward hook (not input) must let it through, and something
+  // must listen there.
+  const auto fwd_sysctl =
+      c.s.sysctls.find(f.to.family == Family::inet ? "net.ipv4.ip_forward" : "net.ipv6.conf.all.forwarding");
+  if (fwd_sysctl != c.s.sysctls.end() && fwd_sysctl->second == 0) {
+    add_forward(c, Effect::cause, addr,
+                fmt::format("Connections to {} are forwarded ({}) to {}, but this host does not forward packets ({} "
+                            "is 0).",
+                            what, rule, dest, fwd_sysctl->first),
+                fmt::format("sysctl -w {}=1", fwd_sysctl->first));
+    return false;
+  }
+  FwPacket through = p;
+  through.daddr = f.to;
+  through.dport = f.port;
+  const FwResult fr = evaluate_hook(c.s.firewall, "forward", through);
+  if (fr.decision != FwDecision::accept) {
+    note(c, fr, addr, ifindex, false);
+    if (fr.decision == FwDecision::unknown) return std::nullopt;
+    return false;
+  }
+  const ForeignAddress* owner = nullptr;
+  for (const ForeignAddress& a : c.s.other_netns_addresses) {
+    if (a.address == f.to) owner = &a;
+  }
+  if (owner == nullptr) {
+    add_forward(c, Effect::doubt, addr,
+                fmt::format("Connections to {} are forwarded ({}) to {}, which is not in a network namespace of this "
+                            "host: whether it listens there can't be seen from here.",
+                            what, rule, dest),
+                fmt::format("run netwhy port {} on {}", f.port, f.to.to_string()));
+    return std::nullopt;
+  }
+  // Replies go back to the client from inside that namespace: it needs a
+  // route to the client's network (Docker gives containers a default route).
+  const bool route_back = std::any_of(owner->routes.begin(), owner->routes.end(), [&](const auto& r) {
+    return r.first.family == p.saddr.family && r.second <= p.saddr_len && prefix_covers(r.first, r.second, p.saddr);
+  });
+  if (!route_back) {
+    add_forward(c, Effect::cause, addr,
+                fmt::format("Connections to {} are forwarded ({}) to {} in network namespace {}, but that namespace "
+                            "has no route back to clients on {}/{}: replies never leave it.",
+                            what, rule, dest, owner->netns, network_of(p.saddr, p.saddr_len).to_string(), p.saddr_len),
+                fmt::format("give the namespace a default route via this host (ip -n {} route add default via "
+                            "ADDRESS-OF-THIS-HOST), or masquerade forwarded traffic",
+                            owner->netns))
+        .netns = owner->netns;
+    return false;
+  }
+  const Listener* seen = nullptr;
+  for (const ForeignListener& fl : c.s.other_netns) {
+    const Listener& l = fl.listener;
+    if (fl.netns != owner->netns || l.socket.port != f.port || l.socket.protocol != c.q.protocol ||
+        !l.socket.listening()) {
+      continue;
+    }
+    Listener any_dev = l;
+    any_dev.socket.bound_ifindex = 0;
+    if (c.covers(any_dev, f.to, 0)) {
+      add_forward(c, Effect::context, addr,
+                  fmt::format("Connections to {} are forwarded ({}) to {} in network namespace {}, where {} listens "
+                              "on {}; forwarded packets pass the forward hook, not input, so input rules for port {} "
+                              "do not apply to them.",
+                              what, rule, dest, owner->netns, c.owner_text(l), listener_text(l), c.q.port),
+                  std::nullopt);
+      return true;
+    }
+    seen = &l;
+  }
+  if (seen != nullptr) {
+    Finding& f2 = add_forward(
+        c, Effect::cause, addr,
+        fmt::format("Connections to {} are forwarded ({}) to {} in network namespace {}, but {} listens on {} only "
+                    "there: forwarded connections are refused.",
+                    what, rule, dest, owner->netns, c.owner_text(*seen), listener_text(*seen)),
+        fix_to_listen_everywhere(*seen, f.port));
+    f2.netns = owner->netns;
+    if (const Process* pr = main_process(*seen)) f2.pid = pr->pid;
+    return false;
+  }
+  add_forward(c, Effect::cause, addr,
+              fmt::format("Connections to {} are forwarded ({}) to {} in network namespace {}, where nothing listens "
+                          "on port {}.",
+                          what, rule, dest, owner->netns, f.port),
+              fmt::format("start the server in that namespace on port {}, or fix the DNAT rule", f.port))
+      .netns = owner->netns;
+  return false;
+}
+
+std::string firewall_fix(const Context& c, const FwResult& r) {
+  const std::string proto = c.q.protocol == Protocol::tcp ? "tcp" : "udp";
+  FwChain chain;
+  const FwChain* where = nullptr;
+  if (r.rule) {
+    chain.family = r.rule->family;
+    chain.table = r.rule->table;
+    chain.name = r.rule->chain;
+    where = &chain;
+  } else if (r.chain) {
+    where = &*r.chain;
+  }
+  if (where == nullptr) return "allow the port in the firewall";
+  if (where->table.rfind("ufw", 0) == 0 || where->name.find("ufw") != std::string::npos) {
+    return fmt::format("ufw allow {}/{}", c.q.port, proto);
+  }
+  if (where->table == "firewalld") {
+    return fmt::format("firewall-cmd --add-port={}/{} && firewall-cmd --runtime-to-permanent", c.q.port, proto);
+  }
+  if (r.rule) {
+    return fmt::format("nft insert rule {} {} {} position {} {} dport {} accept (or nft delete rule {} {} {} handle {} "
+                       "if the rule is not wanted)",
+                       where->family, where->table, where->name, r.rule->handle, proto, c.q.port, where->family,
+                       where->table, where->name, r.rule->handle);
+  }
+  return fmt::format("nft add rule {} {} {} {} dport {} accept", where->family, where->table, where->name, proto,
+                     c.q.port);
+}
+
+}  // namespace
+
+std::optional<bool> filter_input(Context& c, const FwPacket& p, const IpAddr& addr, int ifindex, bool from_this_host) {
+  const FwResult r = evaluate_hook(c.s.firewall, "input", p);
+  if (r.decision == FwDecision::accept) return true;
+  // A local connect whose fate is unknown stays "accepted" (local is a
+  // bool in the contract): only a rule that decides is worth a finding.
+  if (from_this_host && r.decision == FwDecision::unknown) return std::nullopt;
+  note(c, r, addr, ifindex, from_this_host);
+  if (r.decision == FwDecision::unknown) return std::nullopt;
+  return false;
+}
+
+std::optional<std::optional<bool>> follow_forward(Context& c, const FwPacket& p, int ifindex) {
+  auto fwd = find_port_forward(c.s.firewall, "prerouting", p);
+  if (!fwd) return std::nullopt;
+  return forwarded(c, *fwd, p, ifindex);
+}
+
+void explain_firewall(Context& c) {
+  for (const Context::FwHit& h : c.fw_hits) {
+    const std::string list = join_list(h.places, 4);
+    const std::string who = h.local ? "from this host" : "from other hosts";
+    const std::string what = c.what();
+    // Do the clients it is about fail, or do they get in another way?
+    const bool fails = std::any_of(h.addresses.begin(), h.addresses.end(), [&](const IpAddr& a) {
+      const Endpoint* e = c.endpoint(a);
+      return e != nullptr && (h.local ? !e->local : e->remote == false);
+    });
+    if (h.result.decision == FwDecision::unknown) {
+      const bool unreadable = !h.result.rule && !c.s.firewall.read;
+      Finding& f = c.add(Code::firewall_unknown, Effect::doubt,
+                         h.result.rule
+                             ? fmt::format("Whether the firewall lets {} in {} to {} is unknown: {} could decide, and {}.",
+                                           what, who, list, rule_text(*h.result.rule), h.result.why)
+                             : fmt::format("Whether the firewall lets {} in {} to {} is unknown: {}.", what, who, list,
+                                           h.result.why),
+                         h.result.rule ? std::string("check that rule by hand (nft -a list ruleset)")
+                         : unreadable
+                             ? fmt::format("run netwhy as root (sudo netwhy port {}): reading the firewall needs "
+                                           "CAP_NET_ADMIN",
+                                           c.q.port)
+                             : std::string("check the firewall by hand (nft -a list ruleset)"),
+                         h.addresses)
+                       .finding;
+      if (h.result.rule) f.rule = rule_text(*h.result.rule);
+      continue;
+    }
+    const bool drop = h.result.decision == FwDecision::drop;
+    std::string by;
+    if (h.result.rule) {
+      by = rule_text(*h.result.rule);
+    } else if (h.result.chain) {
+      by = fmt::format("the {} policy of table {} {}, chain {}", h.result.chain->policy, h.result.chain->family,
+                       h.result.chain->table, h.result.chain->name);
+    }
+    const std::string rt = h.result.rule ? h.result.rule->reject_type : "";
+    const bool no_route = rt.find("host-unreachable") != std::string::npos ||
+                          rt.find("admin-prohibited") != std::string::npos ||
+                          rt.find("net-unreachable") != std::string::npos;
+    const std::string seen = drop       ? "clients time out"
+                             : no_route ? "clients see \"No route to host\""
+                                        : "clients see \"connection refused\"";
+    Finding& f = c.add(drop ? Code::firewall_drop : Code::firewall_reject, fails ? Effect::cause : Effect::partial,
+                       fmt::format("The firewall {} {} {} to {} ({}): {}{}.", drop ? "drops" : "rejects", what, who,
+                                   list, by, seen,
+                                   fails ? "" : " on that way in, though they get in through another interface"),
+                       firewall_fix(c, h.result), h.addresses)
+                     .finding;
+    if (h.result.rule) f.rule = rule_text(*h.result.rule);
+  }
+}
+
+}  // namespace netwhy::engine

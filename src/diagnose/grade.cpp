@@ -1,0 +1,245 @@
+// The one place that decides: the verdict from the endpoints and the probe,
+// each finding's severity from what it means for the clients the question
+// is about, and the headline from both. No rule sets any of these.
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "engine.hpp"
+
+namespace netwhy::engine {
+
+namespace {
+
+enum class Answer { yes, no, unknown };
+
+// For one of HOST's addresses: does the client the question is about get
+// through?
+Answer answer_for(const Context& c, const IpAddr& addr) {
+  const Endpoint* e = c.endpoint(addr);
+  if (e == nullptr) return Answer::no;
+  switch (c.place(addr)) {
+    case Place::loopback: return e->local ? Answer::yes : Answer::no;
+    case Place::own: return !e->remote ? Answer::unknown : *e->remote ? Answer::yes : Answer::no;
+    case Place::other: {
+      const Probe* p = c.probe_for(addr);
+      const auto r = c.route_for(addr);
+      if (r && !r->route) return Answer::no;
+      if (p == nullptr) return Answer::unknown;
+      return p->result == ProbeResult::ok ? Answer::yes : Answer::no;
+    }
+  }
+  return Answer::no;
+}
+
+bool remote_endpoint(const Context& c, const Endpoint& e) {
+  return e.interface && !e.address.is_loopback() && c.place(e.address) == Place::own;
+}
+
+bool host_is_elsewhere(const Context& c) {
+  return c.q.host && std::all_of(c.q.addresses.begin(), c.q.addresses.end(),
+                                 [&](const IpAddr& a) { return c.place(a) == Place::other; });
+}
+
+Verdict decide(const Context& c) {
+  const bool listens = !c.listeners.empty() || c.forwarding;
+  const bool any_remote_ok = std::any_of(c.endpoints.begin(), c.endpoints.end(), [&](const Endpoint& e) {
+    return remote_endpoint(c, e) && e.remote == true;
+  });
+  const bool any_remote_unknown = std::any_of(c.endpoints.begin(), c.endpoints.end(), [&](const Endpoint& e) {
+    return remote_endpoint(c, e) && !e.remote;
+  });
+  const bool any_local = std::any_of(c.endpoints.begin(), c.endpoints.end(),
+                                     [&](const Endpoint& e) { return e.interface && e.local; });
+  if (c.q.host) {
+    bool yes = false;
+    bool unknown = false;
+    for (const IpAddr& a : c.q.addresses) {
+      const Answer ans = answer_for(c, a);
+      yes = yes || ans == Answer::yes;
+      unknown = unknown || ans == Answer::unknown;
+    }
+    if (yes) return Verdict::reachable;
+    if (unknown) return Verdict::unknown;
+    if (host_is_elsewhere(c)) return Verdict::unreachable;
+    if (!listens) return Verdict::not_listening;
+    const bool asks_for_others = std::any_of(c.q.addresses.begin(), c.q.addresses.end(),
+                                             [&](const IpAddr& a) { return c.place(a) == Place::own; });
+    if (asks_for_others && !any_remote_ok && !any_remote_unknown && any_local) return Verdict::local_only;
+    return Verdict::unreachable;
+  }
+  if (any_remote_ok) return Verdict::reachable;
+  if (!listens) return Verdict::not_listening;
+  if (any_remote_unknown) return Verdict::unknown;
+  if (any_local) return Verdict::local_only;
+  return Verdict::unreachable;
+}
+
+// Is the finding about the clients the question asks about?
+bool about_question(const Context& c, const Draft& d) {
+  if (!c.q.host) {
+    if (d.about.empty()) return true;
+    return std::any_of(d.about.begin(), d.about.end(), [&](const IpAddr& a) {
+      return !a.is_loopback() && c.place(a) == Place::own;
+    }) || std::none_of(c.endpoints.begin(), c.endpoints.end(), [&](const Endpoint& e) { return remote_endpoint(c, e); });
+  }
+  if (d.about.empty()) return !host_is_elsewhere(c);  // the port here, when HOST is here
+  return std::any_of(d.about.begin(), d.about.end(), [&](const IpAddr& a) {
+    return std::find(c.q.addresses.begin(), c.q.addresses.end(), a) != c.q.addresses.end();
+  });
+}
+
+Severity severity(const Context& c, const Draft& d, Verdict v) {
+  if (!about_question(c, d)) return Severity::info;
+  switch (d.effect) {
+    case Effect::cause: return v == Verdict::reachable ? Severity::warning : Severity::error;
+    case Effect::partial: return Severity::warning;
+    case Effect::doubt: return v == Verdict::reachable ? Severity::info : Severity::warning;
+    case Effect::hint: return v == Verdict::reachable ? Severity::info : Severity::warning;
+    case Effect::context: return Severity::info;
+  }
+  return Severity::info;
+}
+
+// The finding that answers "why not": the most fundamental error (the
+// code list is in that order), else the first warning.
+const Finding* lead(const std::vector<Finding>& findings, Severity level) {
+  const Finding* best = nullptr;
+  for (const Finding& f : findings) {
+    if (f.severity != level) continue;
+    if (best == nullptr || static_cast<int>(f.code) < static_cast<int>(best->code)) best = &f;
+  }
+  return best;
+}
+
+std::string listener_phrase(const Context& c) {
+  const Listener& l = c.listeners.front();
+  return fmt::format("{} listens on {}", c.owners_text(l), listener_text(l));
+}
+
+std::string reachable_via(const Context& c) {
+  // The addresses other machines can use; link-local ones only when there
+  // is nothing else.
+  std::vector<std::string> via;
+  std::vector<std::string> link_local;
+  for (const Endpoint& e : c.endpoints) {
+    if (!remote_endpoint(c, e) || e.remote != true) continue;
+    (link_local_v6(e.address) ? link_local : via).push_back(fmt::format("{} on {}", e.address.to_string(), *e.interface));
+  }
+  if (via.empty()) via = std::move(link_local);
+  std::string list;
+  for (std::size_t i = 0; i < via.size() && i < 3; ++i) list += (i == 0 ? "" : ", ") + via[i];
+  if (via.size() > 3) list += ", ...";
+  return list.empty() ? "" : " (" + list + ")";
+}
+
+std::string headline_for_host(const Context& c, Verdict v, const std::vector<Finding>& findings) {
+  const std::string target = endpoint_text_host(*c.q.host, c.q.port);
+  // The address that decided: the first that works, else the first unknown, else the first.
+  const IpAddr* decisive = &c.q.addresses.front();
+  for (const Answer want : {Answer::yes, Answer::unknown}) {
+    const auto it = std::find_if(c.q.addresses.begin(), c.q.addresses.end(),
+                                 [&](const IpAddr& a) { return answer_for(c, a) == want; });
+    if (it != c.q.addresses.end()) {
+      decisive = &*it;
+      break;
+    }
+  }
+  const std::string via = *c.q.host == decisive->to_string() ? "" : fmt::format(" (via {})", decisive->to_string());
+  const Place where = c.place(*decisive);
+  const Endpoint* e = c.endpoint(*decisive);
+  const Listener* l = e != nullptr && e->listener ? &c.listeners[*e->listener] : nullptr;
+  switch (v) {
+    case Verdict::reachable:
+      if (where == Place::other) {
+        const Probe* p = c.probe_for(*decisive);
+        return fmt::format("{} accepts connections from here{}: the connect worked ({:.0f} ms)", target, via,
+                           p != nullptr ? p->millis : 0.0);
+      }
+      if (where == Place::loopback) {
+        return fmt::format("{} is reachable from this host{}{}", target, via,
+                           l != nullptr ? fmt::format(": {} listens on {}", c.owners_text(*l), listener_text(*l)) : "");
+      }
+      return fmt::format("Other machines can connect to {}{}{}", target, via,
+                         l != nullptr ? fmt::format(": {} listens on {}", c.owners_text(*l), listener_text(*l)) : "");
+    case Verdict::unknown: {
+      const Finding* why = lead(findings, Severity::warning);
+      if (where == Place::other) {
+        return why != nullptr ? strip_period(why->message) : fmt::format("Whether {} is reachable is unknown", target);
+      }
+      return fmt::format("Whether other machines can connect to {}{} is unknown{}", target, via,
+                         why != nullptr ? ": " + lower_first(why->message) : "");
+    }
+    case Verdict::local_only:
+    case Verdict::not_listening:
+    case Verdict::unreachable: {
+      if (const Finding* why = lead(findings, Severity::error)) return strip_period(why->message);
+      if (v == Verdict::not_listening) return fmt::format("Nothing listens on {} here", c.what());
+      return fmt::format("{} is not reachable{}", target, where == Place::loopback ? " from this host" : "");
+    }
+  }
+  return {};
+}
+
+std::string headline(const Context& c, Verdict v, const std::vector<Finding>& findings) {
+  if (c.q.host && !c.q.addresses.empty()) return headline_for_host(c, v, findings);
+  switch (v) {
+    case Verdict::reachable:
+      if (c.listeners.empty()) {
+        for (const Finding& f : findings) {
+          if (f.code == Code::port_forward) {
+            return fmt::format("Nothing listens on {} here, but other machines can connect: {}", c.what(),
+                               lower_first(f.message));
+          }
+        }
+      }
+      return fmt::format("{}: other machines can connect{}", listener_phrase(c), reachable_via(c));
+    case Verdict::local_only:
+      return fmt::format("{}{}: other machines can't connect", listener_phrase(c),
+                         c.listeners.front().socket.local.is_loopback() ? " only" : "");
+    case Verdict::not_listening: {
+      std::string out = fmt::format("Nothing listens on {} here", c.what());
+      for (const Finding& f : findings) {
+        if (f.code == Code::other_netns || f.code == Code::other_protocol) return out + "; " + lower_first(f.message);
+      }
+      return out;
+    }
+    case Verdict::unknown: {
+      const Finding* why = lead(findings, Severity::warning);
+      const std::string who = c.listeners.empty() ? fmt::format("Connections to {} are forwarded", c.what())
+                                                  : listener_phrase(c);
+      return fmt::format("{}; whether other machines can connect is unknown{}", who,
+                         why != nullptr ? ": " + lower_first(why->message) + (why->fix ? " (" + *why->fix + ")" : "")
+                                        : "");
+    }
+    case Verdict::unreachable:
+      if (const Finding* why = lead(findings, Severity::error)) return strip_period(why->message);
+      if (c.listeners.empty()) return fmt::format("Nothing listens on {} here, and nothing takes it", c.what());
+      return fmt::format("{}, but it can't be reached", listener_phrase(c));
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string endpoint_text_host(const std::string& host, std::uint16_t port) {
+  return host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port) : fmt::format("{}:{}", host, port);
+}
+
+Diagnosis grade(Context& c) {
+  Diagnosis d;
+  d.query = c.q;
+  d.verdict = decide(c);
+  for (Draft& draft : c.drafts) {
+    draft.finding.severity = severity(c, draft, d.verdict);
+    d.findings.push_back(std::move(draft.finding));
+  }
+  std::stable_sort(d.findings.begin(), d.findings.end(),
+                   [](const Finding& a, const Finding& b) { return a.severity < b.severity; });
+  d.headline = headline(c, d.verdict, d.findings);
+  d.listeners = std::move(c.listeners);
+  d.endpoints = std::move(c.endpoints);
+  return d;
+}
+
+}  // namespace netwhy::engine

@@ -1,0 +1,335 @@
+// The listeners on the port: which there are, how they are bound, and, when
+// there is none, where the server might be instead.
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "engine.hpp"
+
+namespace netwhy::engine {
+
+namespace {
+
+constexpr std::int64_t default_unprivileged_port_start = 1024;
+
+// ::ffff:a.b.c.d is a.b.c.d: a Java server bound to 127.0.0.1 holds an IPv6
+// socket with the mapped address, and takes IPv4 connections to it only.
+Socket unmapped(Socket sk) {
+  static constexpr std::array<std::uint8_t, 12> prefix{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (sk.family != Family::inet6 || !std::equal(prefix.begin(), prefix.end(), sk.local.bytes.begin())) return sk;
+  IpAddr v4;
+  v4.family = Family::inet;
+  std::copy(sk.local.bytes.begin() + 12, sk.local.bytes.end(), v4.bytes.begin());
+  sk.family = Family::inet;
+  sk.local = v4;
+  sk.v6only.reset();
+  return sk;
+}
+
+bool stalled_queue(const Socket& sk) {
+  // The kernel drops a SYN once more connections wait than the backlog
+  // (sk_acceptq_is_full: ack_backlog > max_ack_backlog).
+  return sk.protocol == Protocol::tcp && sk.queued && sk.backlog && *sk.queued > *sk.backlog;
+}
+
+// A program that usually serves the asked port (5000: Flask, 8000:
+// gunicorn/Django, ...) listening elsewhere is named even when far away.
+bool is_typical(const Listener& l, std::uint16_t port) {
+  static const std::map<std::uint16_t, std::vector<std::string_view>> typical = {
+      {80, {"nginx", "apache2", "httpd", "caddy", "lighttpd"}},
+      {443, {"nginx", "apache2", "httpd", "caddy"}},
+      {3000, {"node", "ruby", "puma"}},
+      {5000, {"python", "flask", "gunicorn"}},
+      {5432, {"postgres"}},
+      {3306, {"mysqld", "mariadbd"}},
+      {6379, {"redis-server"}},
+      {8000, {"python", "gunicorn", "uvicorn", "node"}},
+      {8080, {"java", "node", "python"}},
+      {9090, {"java", "prometheus"}},
+      {27017, {"mongod"}}};
+  const auto it = typical.find(port);
+  if (it == typical.end()) return false;
+  const Process* p = main_process(l);
+  if (p == nullptr) return false;
+  return std::any_of(it->second.begin(), it->second.end(),
+                     [&](std::string_view name) { return p->comm.rfind(name, 0) == 0; });
+}
+
+void explain_port_mismatch(Context& c) {
+  struct Near {
+    const Listener* l;
+    int distance;
+  };
+  std::vector<Near> near;
+  for (const Listener& l : c.s.listeners) {
+    if (l.socket.protocol != c.q.protocol || !l.socket.listening() || l.socket.port == c.q.port) continue;
+    const int distance = std::abs(static_cast<int>(l.socket.port) - static_cast<int>(c.q.port));
+    if (distance <= 100 || is_typical(l, c.q.port)) near.push_back({&l, distance});
+  }
+  std::sort(near.begin(), near.end(), [](const Near& a, const Near& b) {
+    return a.distance != b.distance ? a.distance < b.distance : a.l->socket.port < b.l->socket.port;
+  });
+  std::vector<std::string> named;
+  std::set<std::uint16_t> seen;
+  for (const Near& n : near) {
+    if (!seen.insert(n.l->socket.port).second) continue;
+    named.push_back(fmt::format("{} on {}", c.owner_text(*n.l), listener_text(*n.l)));
+    if (named.size() == 3) break;
+  }
+  if (named.empty()) return;
+  std::string list;
+  for (std::size_t i = 0; i < named.size(); ++i) {
+    list += (i == 0 ? "" : i + 1 == named.size() ? " and " : ", ") + named[i];
+  }
+  Finding& f = c.add(Code::port_mismatch, Effect::hint,
+                     fmt::format("Nothing is on port {}, but {} listen{} nearby: {}.", c.q.port,
+                                 named.size() == 1 ? "one server" : "servers", named.size() == 1 ? "s" : "", list),
+                     fmt::format("connect to the port the server really uses, or start it with port {}", c.q.port))
+                   .finding;
+  f.port = near.front().l->socket.port;
+  if (const Process* p = main_process(*near.front().l)) f.pid = p->pid;
+}
+
+void explain_other_protocol(Context& c) {
+  const Protocol other = c.q.protocol == Protocol::tcp ? Protocol::udp : Protocol::tcp;
+  for (const Listener& l : c.s.listeners) {
+    if (l.socket.port != c.q.port || l.socket.protocol != other || !l.socket.listening()) continue;
+    Finding& f = c.add(Code::other_protocol, Effect::hint,
+                       fmt::format("Nothing listens on {}, but {} listens on {} port {} ({}): the client and the "
+                                   "server must use the same protocol.",
+                                   c.what(), c.owner_text(l), proto_name(other), c.q.port, listener_text(l)),
+                       other == Protocol::udp
+                           ? fmt::format("if the service speaks UDP, ask with --udp (netwhy port {} --udp)", c.q.port)
+                           : fmt::format("if the service speaks TCP, ask without --udp (netwhy port {})", c.q.port))
+                     .finding;
+    f.port = c.q.port;
+    if (const Process* p = main_process(l)) f.pid = p->pid;
+    return;
+  }
+}
+
+void explain_not_listening(Context& c) {
+  c.add(Code::not_listening, Effect::cause,
+        fmt::format("Nothing listens on {} in this network namespace.", c.what()),
+        fmt::format("start the server on port {}, or check the port it was told to use", c.q.port));
+  explain_other_protocol(c);
+  explain_port_mismatch(c);
+  for (const TimeWait& t : c.s.time_wait) {
+    if (t.port == c.q.port && t.protocol == c.q.protocol && t.count > 0) {
+      c.add(Code::time_wait_only, Effect::hint,
+            fmt::format("{} connection{} to port {} {} still in TIME_WAIT: a server was here and stopped recently.",
+                        t.count, t.count == 1 ? "" : "s", c.q.port, t.count == 1 ? "is" : "are"),
+            "check why the server exited (its log, journalctl, or the terminal it ran in) and start it again")
+          .finding.port = c.q.port;
+    }
+  }
+  const auto it = c.s.sysctls.find("net.ipv4.ip_unprivileged_port_start");
+  const std::int64_t start = it != c.s.sysctls.end() ? it->second : default_unprivileged_port_start;
+  if (c.q.port < start) {
+    c.add(Code::privileged_port, Effect::hint,
+          fmt::format("Port {} is below net.ipv4.ip_unprivileged_port_start ({}): a server started without root or "
+                      "CAP_NET_BIND_SERVICE cannot bind it.",
+                      c.q.port, start),
+          fmt::format("run the server as root, or grant it the capability (setcap cap_net_bind_service=+ep "
+                      "/path/to/program), or use a port of {} or more behind a proxy",
+                      start))
+        .finding.port = c.q.port;
+  }
+  for (const ForeignListener& f : c.s.other_netns) {
+    const Listener& l = f.listener;
+    if (l.socket.port != c.q.port || l.socket.protocol != c.q.protocol || !l.socket.listening()) continue;
+    Finding& fd = c.add(Code::other_netns, Effect::hint,
+                        fmt::format("{} listens on {} in another network namespace ({}), not in this one: a container "
+                                    "or namespace has the server.",
+                                    c.owner_text(l), listener_text(l), f.netns),
+                        fmt::format("connect to that namespace's address, publish the port to this one (docker run "
+                                    "-p {0}:{0} ...), or look inside with netwhy -n {1} port {0}",
+                                    c.q.port, f.netns))
+                      .finding;
+    fd.netns = f.netns;
+    if (const Process* p = main_process(l)) fd.pid = p->pid;
+    fd.port = c.q.port;
+  }
+}
+
+// The addresses of this host (not loopback, not link-local) whose clients a
+// listener refuses.
+std::vector<IpAddr> refused_addresses(const Context& c, Family family) {
+  std::vector<IpAddr> out;
+  for (const Endpoint& e : c.endpoints) {
+    if (!e.interface || e.address.is_loopback() || e.address.family != family || link_local_v6(e.address)) continue;
+    if (c.place(e.address) != Place::own) continue;
+    if (!e.listener) out.push_back(e.address);
+  }
+  return out;
+}
+
+std::vector<std::string> with_interfaces(const Context& c, const std::vector<IpAddr>& addrs) {
+  std::vector<std::string> out;
+  for (const IpAddr& a : addrs) {
+    const Endpoint* e = c.endpoint(a);
+    out.push_back(e != nullptr && e->interface ? fmt::format("{} ({})", a.to_string(), *e->interface) : a.to_string());
+  }
+  return out;
+}
+
+void explain_bindings(Context& c) {
+  const bool all_loopback = std::all_of(c.listeners.begin(), c.listeners.end(), [&](const Listener& l) {
+    return l.socket.local.is_loopback() || (l.socket.bound_ifindex != 0 && c.is_loopback_link(l.socket.bound_ifindex));
+  });
+  if (all_loopback) {
+    const Listener& l = c.listeners.front();
+    std::vector<IpAddr> about = refused_addresses(c, Family::inet);
+    const auto v6 = refused_addresses(c, Family::inet6);
+    about.insert(about.end(), v6.begin(), v6.end());
+    Finding& f = c.add(Code::bound_to_loopback, Effect::cause,
+                       fmt::format("{} listens on {} only: other machines can't connect, only this host can.",
+                                   c.owners_text(l), listener_text(l)),
+                       fix_to_listen_everywhere(l, c.q.port), std::move(about))
+                     .finding;
+    if (const Process* p = main_process(l)) f.pid = p->pid;
+    f.address = l.socket.local.to_string();
+  }
+  for (std::size_t i = 0; i < c.listeners.size(); ++i) {
+    const Listener& l = c.listeners[i];
+    const Socket& sk = l.socket;
+    const Process* owner = main_process(l);
+    const bool twin = std::any_of(c.listeners.begin(), c.listeners.begin() + static_cast<long>(i), [&](const Listener& o) {
+      return o.socket.local == sk.local && o.socket.family == sk.family && o.socket.bound_ifindex == sk.bound_ifindex;
+    });
+    if (twin) continue;  // SO_REUSEPORT: one finding names every process sharing the socket's address
+    if (!sk.local.is_unspecified() && !sk.local.is_loopback() && !c.local_interface(sk.local)) {
+      Finding& f = c.add(Code::address_not_local, Effect::cause,
+                         fmt::format("{} listens on {}, an address no interface here has: nobody can connect to it.",
+                                     c.owners_text(l), listener_text(l)),
+                         fmt::format("add {} to an interface, or make the server listen on an address this host has "
+                                     "(or 0.0.0.0)",
+                                     sk.local.to_string()))
+                       .finding;
+      f.address = sk.local.to_string();
+      if (owner != nullptr) f.pid = owner->pid;
+    }
+    if (!sk.local.is_unspecified() && !sk.local.is_loopback() && !all_loopback && c.local_interface(sk.local)) {
+      const std::vector<IpAddr> missed = refused_addresses(c, sk.family);
+      if (!missed.empty()) {
+        Finding& f = c.add(Code::bound_to_other_address, Effect::cause,
+                           fmt::format("{} listens on {} only: connections to {} are refused.", c.owners_text(l),
+                                       listener_text(l), join_list(with_interfaces(c, missed), 4)),
+                           fix_to_listen_everywhere(l, c.q.port), missed)
+                         .finding;
+        f.address = sk.local.to_string();
+        if (owner != nullptr) f.pid = owner->pid;
+      }
+    }
+    if (sk.family == Family::inet6 && sk.local.is_unspecified() && c.v6only(sk)) {
+      const bool v4_covered = std::any_of(c.listeners.begin(), c.listeners.end(),
+                                          [&](const Listener& o) { return o.socket.family == Family::inet; });
+      if (!v4_covered) {
+        std::vector<IpAddr> v4;
+        for (const Endpoint& e : c.endpoints) {
+          if (e.interface && e.address.family == Family::inet) v4.push_back(e.address);
+        }
+        Finding& f = c.add(Code::v6only, Effect::cause,
+                           fmt::format("{} listens on {} with IPV6_V6ONLY: IPv4 clients are refused.", c.owners_text(l),
+                                       listener_text(l)),
+                           "turn IPV6_V6ONLY off in the server (or sysctl net.ipv6.bindv6only=0 before it starts), or "
+                           "make it listen on 0.0.0.0 as well",
+                           std::move(v4))
+                         .finding;
+        if (owner != nullptr) f.pid = owner->pid;
+      }
+    }
+    if (sk.bound_ifindex != 0 && !c.is_loopback_link(sk.bound_ifindex)) {
+      // Bound to one device: only packets arriving on it are taken; from this
+      // host, only connections to that device's own addresses.
+      std::vector<IpAddr> refused;
+      Listener unbound = l;
+      unbound.socket.bound_ifindex = 0;
+      for (const Endpoint& e : c.endpoints) {
+        if (!e.interface || link_local_v6(e.address)) continue;
+        if (!c.covers(unbound, e.address, 0)) continue;  // another address or family: not this socket's business
+        if (!e.local || e.remote == false) refused.push_back(e.address);
+      }
+      const std::string dev = c.link_name(sk.bound_ifindex);
+      std::string message = fmt::format("{} listens on {} bound to {} (SO_BINDTODEVICE): it takes only connections that "
+                                     "arrive on {}{}.",
+                                     c.owners_text(l), endpoint_text(sk.local, sk.port), dev, dev,
+                                     refused.empty() ? ""
+                                                     : ", so connections to " +
+                                                           join_list(with_interfaces(c, refused), 4) + " are refused");
+      Finding& f = c.add(Code::bound_to_device, Effect::cause, std::move(message),
+                         fmt::format("if clients come through other interfaces too, start the server without binding it "
+                                     "to {} (SO_BINDTODEVICE, --bind-to-device, or an interface setting)",
+                                     dev),
+                         std::move(refused))
+                       .finding;
+      f.interface = dev;
+      if (owner != nullptr) f.pid = owner->pid;
+    }
+    if (c.stalled[i]) {
+      std::vector<IpAddr> taken;
+      for (const Endpoint& e : c.endpoints) {
+        if (e.listener == i) taken.push_back(e.address);
+      }
+      Finding& f = c.add(Code::accept_queue_full, Effect::cause,
+                         fmt::format("{} has stopped accepting connections on {}: its accept queue is full ({} waiting, "
+                                     "backlog {}), so new connections time out.",
+                                     c.owners_text(l), listener_text(l), *sk.queued, *sk.backlog),
+                         "the server is not calling accept(): look for a stuck or overloaded process (its threads, "
+                         "its log), add workers, or raise the listen() backlog (and net.core.somaxconn)",
+                         std::move(taken))
+                       .finding;
+      if (owner != nullptr) f.pid = owner->pid;
+    }
+    if (l.processes.empty()) {
+      std::string why = "it may belong to the kernel or have been passed to a process that exited";
+      if (!c.s.gaps.root || c.s.gaps.unreadable_processes > 0) {
+        why = fmt::format("netwhy is not root and could not look into {} process{}", c.s.gaps.unreadable_processes,
+                          c.s.gaps.unreadable_processes == 1 ? "" : "es");
+      }
+      if (c.s.gaps.hidepid) why = "/proc is mounted with hidepid, which hides other users' processes";
+      c.add(Code::process_unknown, Effect::doubt,
+            fmt::format("The process holding {} can't be seen: {}.", listener_text(l), why),
+            "run netwhy as root (sudo netwhy port ...) to see it");
+    }
+  }
+  // The counters are the namespace's, since it was created: say so only when
+  // one has counted, and only when no queue here is full right now.
+  const auto over = c.s.counters.find("TcpExt.ListenOverflows");
+  const std::uint64_t o = over != c.s.counters.end() ? over->second : 0;
+  if (c.q.protocol == Protocol::tcp && o > 0 && !c.has_draft(Code::accept_queue_full)) {
+    c.add(Code::accept_queue_full, Effect::context,
+          fmt::format("The kernel has counted {} listen overflow{} in this network namespace since it was created (all "
+                      "listeners together): an accept queue was full at some time, though none is now.",
+                      o, o == 1 ? "" : "s"),
+          "if connections time out now and then, watch ss -ltn (Recv-Q against Send-Q) while it happens");
+  }
+}
+
+}  // namespace
+
+void collect_listeners(Context& c) {
+  for (const Listener& l : c.s.listeners) {
+    if (l.socket.port == c.q.port && l.socket.protocol == c.q.protocol && l.socket.listening()) {
+      Listener copy = l;
+      copy.socket = unmapped(l.socket);
+      c.stalled.push_back(stalled_queue(copy.socket));
+      c.listeners.push_back(std::move(copy));
+    }
+  }
+}
+
+void explain_listeners(Context& c) {
+  if (c.listeners.empty() && c.forwarding) {
+    c.add(Code::not_listening, Effect::context,
+          fmt::format("Nothing listens on {} here; connections to it are forwarded (see port-forward).", c.what()));
+  } else if (c.listeners.empty()) {
+    explain_not_listening(c);
+  } else {
+    explain_bindings(c);
+  }
+}
+
+}  // namespace netwhy::engine
