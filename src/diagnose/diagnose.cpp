@@ -35,8 +35,8 @@ Diagnosis diagnose(const Snapshot& snap, const Query& q) {
   engine::build_endpoints(c);
   engine::explain_listeners(c);
   engine::explain_firewall(c);
-  engine::explain_host(c);
   engine::explain_interfaces(c);
+  engine::explain_host(c);
   return engine::grade(c);
 }
 

@@ -54,6 +54,13 @@ std::string fix_to_listen_everywhere(const Listener& l, std::uint16_t port) {
       " (this exposes it to every network the host is on: fine for a test box, not for a development "
       "server on an untrusted network)";
   constexpr std::string_view exposes = " (this exposes it to every network the host is on)";
+  const std::string who = p != nullptr && !comm.empty() ? comm : "the server";
+  const std::string generic = fmt::format(
+      "make {} listen on 0.0.0.0 (every IPv4 address) or :: (every address): look for its host, bind or listen "
+      "setting{}",
+      who, exposes);
+  // The programs below serve TCP; a UDP socket gets the generic words.
+  if (l.socket.protocol == Protocol::udp) return generic;
   if (comm == "gunicorn" || contains(cmd, "gunicorn")) {
     return fmt::format("gunicorn{} -b 0.0.0.0:{} {}{}", workers_option(cmd), port, app_spec(cmd), exposes);
   }
@@ -74,9 +81,10 @@ std::string fix_to_listen_everywhere(const Listener& l, std::uint16_t port) {
                        script(cmd), dev_server);
   }
   if (python) {
-    return fmt::format("make {} listen on 0.0.0.0: Flask app.run(host=\"0.0.0.0\"), flask run --host 0.0.0.0, "
-                       "or the host/bind setting of its server{}",
-                       script(cmd), dev_server);
+    // Not identified: no framework's words, only the script's name.
+    return fmt::format("make {} ({}) listen on 0.0.0.0 (every IPv4 address) or :: (every address): look for the "
+                       "address it binds or its host setting{}",
+                       comm.empty() ? "python" : comm, script(cmd), exposes);
   }
   if (comm == "node" || comm == "nodejs" || contains(cmd, "node ")) {
     return fmt::format("server.listen({}, \"0.0.0.0\") (or leave the host out to listen on every address){}", port,
@@ -87,14 +95,21 @@ std::string fix_to_listen_everywhere(const Listener& l, std::uint16_t port) {
                        "the address attribute), then restart Tomcat{}",
                        port, exposes);
   }
+  if ((comm == "java" || contains(cmd, "java")) && contains(cmd, "jetty")) {
+    return fmt::format("start Jetty with jetty.http.host=0.0.0.0 (in start.d/http.ini, or -Djetty.http.host=0.0.0.0), "
+                       "or leave the host unset{}",
+                       exposes);
+  }
+  if ((comm == "java" || contains(cmd, "java")) && (contains(cmd, "spring") || contains(cmd, "-jar"))) {
+    return fmt::format("set server.address=0.0.0.0 (or remove server.address) in application.properties, or start "
+                       "it with --server.address=0.0.0.0 (Spring Boot){}",
+                       exposes);
+  }
   if (comm == "nginx" || contains(cmd, "nginx")) {
     return fmt::format("listen {}; (not listen 127.0.0.1:{};) in the server block, then nginx -s reload{}", port, port,
                        exposes);
   }
-  const std::string who = p != nullptr && !comm.empty() ? comm : "the server";
-  return fmt::format("make {} listen on 0.0.0.0 (every IPv4 address) or :: (every address): look for its host, bind "
-                     "or listen setting{}",
-                     who, exposes);
+  return generic;
 }
 
 }  // namespace netwhy

@@ -65,7 +65,12 @@ Verdict decide(const Context& c) {
     if (!listens) return Verdict::not_listening;
     const bool asks_for_others = std::any_of(c.q.addresses.begin(), c.q.addresses.end(),
                                              [&](const IpAddr& a) { return c.place(a) == Place::own; });
-    if (asks_for_others && !any_remote_ok && !any_remote_unknown && any_local) return Verdict::local_only;
+    // Local-only when the listeners take only loopback: HOST's address is not
+    // refused by a down interface or a rule, but by how the server is bound.
+    const bool bound_to_others = std::any_of(c.endpoints.begin(), c.endpoints.end(), [&](const Endpoint& e) {
+      return remote_endpoint(c, e) && e.listener.has_value();
+    });
+    if (asks_for_others && !bound_to_others && any_local) return Verdict::local_only;
     return Verdict::unreachable;
   }
   if (any_remote_ok) return Verdict::reachable;

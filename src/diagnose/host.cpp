@@ -194,7 +194,8 @@ void explain_own_addresses(Context& c) {
   // It listens in that family, on another address: unless a finding says
   // why already (bound to loopback, v6only, ...), name the address it has.
   for (const IpAddr& addr : c.q.addresses) {
-    if (c.place(addr) == Place::other) continue;
+    const Endpoint* e = c.endpoint(addr);
+    if (c.place(addr) == Place::other || e == nullptr || e->listener) continue;
     const bool explained = std::any_of(c.drafts.begin(), c.drafts.end(), [&](const Draft& d) {
       return d.effect == Effect::cause && std::find(d.about.begin(), d.about.end(), addr) != d.about.end();
     });

@@ -1,5 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <cerrno>
+
+#include <fmt/format.h>
+
 #include "snapshot_builder.hpp"
 
 using namespace snaptest;
@@ -335,8 +339,25 @@ TEST_CASE("fixes name the program") {
   CHECK(fix({proc(1, 0, "java", "java org.apache.catalina.startup.Bootstrap start")}).find("<Connector port=\"8000\">") != std::string::npos);
   CHECK(fix({proc(1, 0, "myserver", "./myserver")}).rfind("make myserver listen on 0.0.0.0", 0) == 0);
   CHECK(fix({}).rfind("make the server listen on 0.0.0.0", 0) == 0);
+  // A Python program that is not identified gets no framework's words.
+  CHECK(fix({proc(1, 0, "python3", "python3 server.py")}).find("app.run") == std::string::npos);
+  CHECK(fix({proc(1, 0, "python3", "python3 server.py")}).find("server.py") != std::string::npos);
+  CHECK(fix({proc(1, 0, "java", "java -jar app.jar")}).find("server.address=0.0.0.0") != std::string::npos);
+  CHECK(fix({proc(1, 0, "java", "java -jar /opt/jetty/start.jar")}).find("jetty.http.host") != std::string::npos);
   // Every fix for a development server says what binding everywhere means.
   CHECK(fix({proc(1, 0, "flask", "flask run")}).find("exposes") != std::string::npos);
+}
+
+TEST_CASE("a UDP server never gets a TCP framework's fix") {
+  Listener l;
+  l.socket.protocol = Protocol::udp;
+  l.socket.local = *IpAddr::parse("127.0.0.1");
+  Process flask = proc(1, 0, "python3", "python3 app.py");
+  flask.framework = "flask";
+  l.processes = {flask};
+  const std::string fix = fix_to_listen_everywhere(l, 5353);
+  CHECK(fix.find("app.run") == std::string::npos);
+  CHECK(fix.rfind("make python3 listen on 0.0.0.0", 0) == 0);
 }
 
 TEST_CASE("UDP to a remote HOST: no probe, and netwhy says why") {
@@ -373,4 +394,229 @@ TEST_CASE("a snapshot without route lookups: the longest matching route of its t
   hole.dst_len = 25;
   h.s.routes.push_back(hole);
   CHECK(finding(diagnose(h.s, query(80, "10.0.2.200", {"10.0.2.200"})), "no-route") != std::nullopt);
+}
+
+namespace {
+
+// An nftables input chain (policy accept) with one rule for the port.
+void filter_port(Host& h, std::uint16_t port, FwVerdict verdict) {
+  FwChain chain;
+  chain.family = "inet";
+  chain.table = "t";
+  chain.name = "in";
+  chain.type = "filter";
+  chain.hook = "input";
+  h.s.firewall.chains.push_back(chain);
+  FwRule rule;
+  rule.family = "inet";
+  rule.table = "t";
+  rule.chain = "in";
+  rule.handle = 2;
+  rule.text = fmt::format("tcp dport {} drop", port);
+  FwMatch m;
+  m.key = FwKey::dport;
+  m.proto = "tcp";
+  FwValue v;
+  v.number = port;
+  m.values.push_back(v);
+  rule.matches.push_back(m);
+  rule.verdict = verdict;
+  h.s.firewall.rules.push_back(rule);
+}
+
+Probe probe(const char* ip, std::uint16_t port, ProbeResult result, int error = 0) {
+  Probe p;
+  p.address = *IpAddr::parse(ip);
+  p.port = port;
+  p.result = result;
+  p.error = error;
+  p.millis = 3;
+  return p;
+}
+
+bool has_error(const Diagnosis& d) {
+  return std::any_of(d.findings.begin(), d.findings.end(), [](const Finding& f) { return f.severity == Severity::error; });
+}
+
+}  // namespace
+
+TEST_CASE("--host with this host's own address answers for clients on other hosts") {
+  Host h;
+  h.listen("0.0.0.0", 8080, {proc(9, 1, "python3", "python3 -m http.server 8080")});
+  filter_port(h, 8080, FwVerdict::drop);  // for packets arriving on eth0
+  h.s.firewall.rules[0].matches.push_back(FwMatch{FwKey::iifname, "", "==", {FwValue{FwValue::Kind::text, 0, 0, "eth0", {}, {}, 0}}, ""});
+  const auto d = diagnose(h.s, query(8080, "10.0.2.15", {"10.0.2.15"}));
+  CHECK(endpoint(d, "10.0.2.15").local);           // from here it works...
+  CHECK(endpoint(d, "10.0.2.15").remote == false);  // ...but not for the clients the question is about
+  CHECK(d.verdict == Verdict::unreachable);
+  CHECK(exit_status(d.verdict) == 1);
+  CHECK(finding(d, "firewall-drop")->severity == Severity::error);
+  CHECK(d.headline.find("drops") != std::string::npos);
+  // A loopback HOST is this host's own client: the rule for other hosts is beside the point.
+  const auto lo = diagnose(h.s, query(8080, "127.0.0.1", {"127.0.0.1"}));
+  CHECK(lo.verdict == Verdict::reachable);
+  CHECK_FALSE(has_error(lo));
+  // The same address with its interface down and nowhere else to come in: no client gets there.
+  Host down;
+  down.listen("0.0.0.0", 8080, {proc(9, 1, "python3", "python3 -m http.server 8080")});
+  down.link_named("eth0").flags = IFF_BROADCAST;
+  const auto dd = diagnose(down.s, query(8080, "10.0.2.15", {"10.0.2.15"}));
+  CHECK(dd.verdict == Verdict::unreachable);
+  CHECK(finding(dd, "interface-down")->severity == Severity::error);
+  CAPTURE(dd.headline);
+  CHECK(dd.headline.find("eth0 is down") == 0);
+}
+
+TEST_CASE("the weak host model: an address on a down interface is reached through the others") {
+  Host h;
+  h.link(3, "eth1", IFF_BROADCAST).addr(3, "10.71.0.1", 24);  // down
+  h.listen("0.0.0.0", 8080, {proc(9, 1, "python3", "python3 -m http.server 8080")});
+  const auto d = diagnose(h.s, query(8080));
+  CHECK(endpoint(d, "10.71.0.1").remote == true);
+  CHECK(d.verdict == Verdict::reachable);
+  const auto f = finding(d, "interface-down");
+  REQUIRE(f != std::nullopt);
+  CHECK(f->severity == Severity::warning);
+  CHECK(f->message.find("clients on its network (10.71.0.0/24) can't reach 10.71.0.1") != std::string::npos);
+  CHECK(f->message.find("another interface") != std::string::npos);
+  CHECK_FALSE(has_error(d));
+}
+
+TEST_CASE("a client's question about another machine leads with the probe") {
+  Host h;  // nothing listens here on 8080, and 80 is privileged: beside the point
+  RouteLookup r;
+  r.address = *IpAddr::parse("10.70.0.1");
+  r.route = Route{};
+  h.s.route_lookups.push_back(r);
+  h.s.probes.push_back(probe("10.70.0.1", 80, ProbeResult::ok));
+  auto q = query(80, "10.70.0.1", {"10.70.0.1"});
+  q.probed = true;
+  const auto ok = diagnose(h.s, q);
+  CHECK(ok.verdict == Verdict::reachable);
+  CHECK(ok.headline.rfind("10.70.0.1:80 accepts connections from here", 0) == 0);
+  CHECK_FALSE(has_error(ok));
+  CHECK(finding(ok, "not-listening")->severity == Severity::info);
+  CHECK(finding(ok, "privileged-port")->severity == Severity::info);
+  const struct {
+    ProbeResult result;
+    int error;
+    const char* code;
+  } failures[] = {{ProbeResult::refused, ECONNREFUSED, "connection-refused"},
+                  {ProbeResult::timeout, 0, "connection-timeout"},
+                  {ProbeResult::unreachable, EHOSTUNREACH, "host-unreachable"},
+                  {ProbeResult::unreachable, ENETUNREACH, "no-route"},
+                  {ProbeResult::error, EPERM, "connection-blocked"},
+                  {ProbeResult::error, EACCES, "connection-blocked"},
+                  {ProbeResult::error, ECONNRESET, "connection-failed"}};
+  for (const auto& fail : failures) {
+    CAPTURE(fail.code);
+    h.s.probes[0] = probe("10.70.0.1", 80, fail.result, fail.error);
+    const auto d = diagnose(h.s, q);
+    CHECK(d.verdict == Verdict::unreachable);
+    const auto f = finding(d, fail.code);
+    REQUIRE(f != std::nullopt);
+    CHECK(f->severity == Severity::error);
+    CHECK(d.headline == f->message.substr(0, f->message.size() - 1));  // the probe's result leads
+    CHECK(finding(d, "connection-refused").has_value() == (std::string_view(fail.code) == "connection-refused"));
+  }
+}
+
+TEST_CASE("both families: IPv6 connects while IPv4 has no route; the working connect is the answer") {
+  Host h;
+  RouteLookup v4;
+  v4.address = *IpAddr::parse("192.0.2.7");
+  v4.error = ENETUNREACH;
+  RouteLookup v6;
+  v6.address = *IpAddr::parse("2001:db8::7");
+  v6.route = Route{};
+  h.s.route_lookups = {v4, v6};
+  h.s.probes.push_back(probe("2001:db8::7", 443, ProbeResult::ok));
+  auto q = query(443, "web", {"192.0.2.7", "2001:db8::7"});
+  q.probed = true;
+  const auto d = diagnose(h.s, q);
+  CHECK(d.verdict == Verdict::reachable);
+  CHECK(finding(d, "no-route")->severity == Severity::warning);
+  CHECK_FALSE(has_error(d));
+  CHECK(d.headline.find("via 2001:db8::7") != std::string::npos);
+}
+
+TEST_CASE("unknown: the firewall can't be read (not root), and nothing is shown reachable") {
+  Host h;
+  h.listen("0.0.0.0", 8080, {});
+  h.s.gaps.root = false;
+  h.s.firewall.read = false;
+  h.s.firewall.unreadable = "reading the ruleset needs root (CAP_NET_ADMIN)";
+  const auto d = diagnose(h.s, query(8080));
+  CHECK(d.verdict == Verdict::unknown);
+  CHECK(exit_status(d.verdict) == 3);
+  CHECK(endpoint(d, "10.0.2.15").remote == std::nullopt);
+  CHECK(endpoint(d, "10.0.2.15").local);
+  CHECK(d.headline.find("unknown") != std::string::npos);
+  CHECK(d.headline.find("root") != std::string::npos);
+  CHECK_FALSE(has_error(d));
+  // Bound to loopback, the firewall does not matter: other hosts can't connect either way.
+  Host lo;
+  lo.listen("127.0.0.1", 8080, {});
+  lo.s.firewall.read = false;
+  CHECK(diagnose(lo.s, query(8080)).verdict == Verdict::local_only);
+}
+
+TEST_CASE("Java's IPv4-mapped bind is its IPv4 address") {
+  Host h;
+  Listener& l = h.listen("::ffff:127.0.0.1", 9090,
+                         {proc(5, 1, "java", "java -Dcatalina.base=/srv/t org.apache.catalina.startup.Bootstrap start")});
+  l.socket.v6only = false;
+  const auto d = diagnose(h.s, query(9090));
+  CHECK(d.verdict == Verdict::local_only);
+  CHECK(finding(d, "address-not-local") == std::nullopt);
+  const auto f = finding(d, "bound-to-loopback");
+  REQUIRE(f != std::nullopt);
+  CHECK(f->address == "127.0.0.1");
+  CHECK(f->fix->find("Connector") != std::string::npos);
+  CHECK(endpoint(d, "127.0.0.1").local);
+}
+
+TEST_CASE("SO_REUSEPORT: the headline names every process sharing the port") {
+  Host h;
+  h.listen("0.0.0.0", 8095, {proc(41, 1, "python3", "python3 a.py")});
+  h.listen("0.0.0.0", 8095, {proc(42, 1, "python3", "python3 b.py")});
+  const auto d = diagnose(h.s, query(8095));
+  CHECK(d.verdict == Verdict::reachable);
+  CHECK(d.headline.find("pid 41") != std::string::npos);
+  CHECK(d.headline.find("pid 42") != std::string::npos);
+}
+
+TEST_CASE("other-protocol: a TCP question where only UDP listens, and the reverse") {
+  Host h;
+  h.listen("0.0.0.0", 5353, {proc(7, 1, "avahi", "avahi-daemon")}, Protocol::udp);
+  const auto d = diagnose(h.s, query(5353));
+  CHECK(d.verdict == Verdict::not_listening);
+  const auto f = finding(d, "other-protocol");
+  REQUIRE(f != std::nullopt);
+  CHECK(f->message.find("UDP port 5353") != std::string::npos);
+  CHECK(d.headline.find("UDP") != std::string::npos);
+  Host t;
+  t.listen("0.0.0.0", 8080, {proc(8, 1, "nginx", "nginx")});
+  auto q = query(8080);
+  q.protocol = Protocol::udp;
+  CHECK(finding(diagnose(t.s, q), "other-protocol")->message.find("TCP port 8080") != std::string::npos);
+}
+
+TEST_CASE("invariants: the exit status follows the verdict, and reachable never stands beside an error") {
+  for (const Verdict v : {Verdict::reachable, Verdict::local_only, Verdict::not_listening, Verdict::unreachable,
+                          Verdict::unknown}) {
+    CHECK(exit_status(v) == (v == Verdict::reachable ? 0 : v == Verdict::unknown ? 3 : 1));
+  }
+  Host h;
+  h.link(3, "eth1", up_flags).addr(3, "192.168.1.10", 24);
+  h.listen("10.0.2.15", 9090, {proc(5, 1, "java", "java -jar app.jar")});
+  filter_port(h, 9090, FwVerdict::drop);
+  h.s.firewall.rules[0].matches.push_back(FwMatch{FwKey::iifname, "", "==", {FwValue{FwValue::Kind::text, 0, 0, "eth1", {}, {}, 0}}, ""});
+  for (const auto& q : {query(9090), query(9090, "10.0.2.15", {"10.0.2.15"}), query(9090, "192.168.1.10", {"192.168.1.10"}),
+                        query(9090, "localhost", {"::1", "127.0.0.1"})}) {
+    const auto d = diagnose(h.s, q);
+    CAPTURE(d.headline);
+    CHECK_FALSE((d.verdict == Verdict::reachable && has_error(d)));
+    CHECK_FALSE(d.headline.empty());
+  }
 }
