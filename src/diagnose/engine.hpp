@@ -32,6 +32,9 @@ struct Draft {
   // The addresses whose clients the finding is about; empty: the port in
   // this network namespace as a whole.
   std::vector<IpAddr> about;
+  // For a doubt: what is unknown and how to find out, in a few words for
+  // the headline ("reading the firewall needs root: run sudo netwhy port 80").
+  std::string reason;
 };
 
 struct AddrHash {

@@ -220,7 +220,7 @@ void explain_firewall(Context& c) {
     });
     if (h.result.decision == FwDecision::unknown) {
       const bool unreadable = !h.result.rule && !c.s.firewall.read;
-      Finding& f = c.add(Code::firewall_unknown, Effect::doubt,
+      Draft& d = c.add(Code::firewall_unknown, Effect::doubt,
                          h.result.rule
                              ? fmt::format("Whether the firewall lets {} in {} to {} is unknown: {} could decide, and {}.",
                                            what, who, list, rule_text(*h.result.rule), h.result.why)
@@ -232,9 +232,12 @@ void explain_firewall(Context& c) {
                                            "CAP_NET_ADMIN",
                                            c.q.port)
                              : std::string("check the firewall by hand (nft -a list ruleset)"),
-                         h.addresses)
-                       .finding;
-      if (h.result.rule) f.rule = rule_text(*h.result.rule);
+                         h.addresses);
+      d.reason = h.result.rule ? fmt::format("{} can't be evaluated ({}); check it by hand (nft -a list ruleset)",
+                                             rule_text(*h.result.rule), h.result.why)
+                 : unreadable  ? fmt::format("{}; run netwhy as root (sudo netwhy port {})", h.result.why, c.q.port)
+                               : h.result.why;
+      if (h.result.rule) d.finding.rule = rule_text(*h.result.rule);
       continue;
     }
     const bool drop = h.result.decision == FwDecision::drop;

@@ -117,6 +117,17 @@ const Finding* lead(const std::vector<Finding>& findings, Severity level) {
   return best;
 }
 
+// What is unknown, for the headline: the first doubt about the question.
+std::string unknown_reason(const Context& c) {
+  for (const Draft& d : c.drafts) {
+    if (d.effect == Effect::doubt && !d.reason.empty() && about_question(c, d)) return d.reason;
+  }
+  for (const Draft& d : c.drafts) {
+    if (d.effect == Effect::doubt && about_question(c, d)) return lower_first(d.finding.message);
+  }
+  return {};
+}
+
 std::string listener_phrase(const Context& c) {
   const Listener& l = c.listeners.front();
   return fmt::format("{} listens on {}", c.owners_text(l), listener_text(l));
@@ -168,12 +179,12 @@ std::string headline_for_host(const Context& c, Verdict v, const std::vector<Fin
       return fmt::format("Other machines can connect to {}{}{}", target, via,
                          l != nullptr ? fmt::format(": {} listens on {}", c.owners_text(*l), listener_text(*l)) : "");
     case Verdict::unknown: {
-      const Finding* why = lead(findings, Severity::warning);
+      const std::string why = unknown_reason(c);
       if (where == Place::other) {
-        return why != nullptr ? strip_period(why->message) : fmt::format("Whether {} is reachable is unknown", target);
+        return fmt::format("Whether {} accepts connections is unknown{}", target, why.empty() ? "" : ": " + why);
       }
       return fmt::format("Whether other machines can connect to {}{} is unknown{}", target, via,
-                         why != nullptr ? ": " + lower_first(why->message) : "");
+                         why.empty() ? "" : ": " + why);
     }
     case Verdict::local_only:
     case Verdict::not_listening:
@@ -210,12 +221,10 @@ std::string headline(const Context& c, Verdict v, const std::vector<Finding>& fi
       return out;
     }
     case Verdict::unknown: {
-      const Finding* why = lead(findings, Severity::warning);
+      const std::string why = unknown_reason(c);
       const std::string who = c.listeners.empty() ? fmt::format("Connections to {} are forwarded", c.what())
                                                   : listener_phrase(c);
-      return fmt::format("{}; whether other machines can connect is unknown{}", who,
-                         why != nullptr ? ": " + lower_first(why->message) + (why->fix ? " (" + *why->fix + ")" : "")
-                                        : "");
+      return fmt::format("{}; whether other machines can connect is unknown{}", who, why.empty() ? "" : ": " + why);
     }
     case Verdict::unreachable:
       if (const Finding* why = lead(findings, Severity::error)) return strip_period(why->message);
@@ -237,7 +246,7 @@ Diagnosis grade(Context& c) {
   d.verdict = decide(c);
   for (Draft& draft : c.drafts) {
     draft.finding.severity = severity(c, draft, d.verdict);
-    d.findings.push_back(std::move(draft.finding));
+    d.findings.push_back(draft.finding);  // the drafts stay whole for the headline
   }
   std::stable_sort(d.findings.begin(), d.findings.end(),
                    [](const Finding& a, const Finding& b) { return a.severity < b.severity; });

@@ -121,23 +121,28 @@ void explain_other_machine(Context& c, const IpAddr& addr) {
   }
   const std::string where = endpoint_text(addr, c.q.port);
   if (c.q.protocol == Protocol::udp) {
-    c.add(Code::not_probed, Effect::doubt,
+    Draft& d = c.add(Code::not_probed, Effect::doubt,
           fmt::format("Whether {} answers on UDP is unknown: UDP has no handshake, so netwhy can't test it by "
                       "connecting{}; only an answer from the server would tell.",
                       where, route_note),
           fmt::format("run netwhy port {} --udp on {}, or send a request the server answers", c.q.port,
                       addr.to_string()),
-          {addr})
-        .finding.address = addr.to_string();
+          {addr});
+    d.finding.address = addr.to_string();
+    d.reason = fmt::format("UDP has no handshake, so netwhy can't test it by connecting; run netwhy port {} --udp on "
+                           "{}, or send a request the server answers",
+                           c.q.port, addr.to_string());
     return;
   }
-  c.add(Code::not_probed, Effect::doubt,
+  Draft& d = c.add(Code::not_probed, Effect::doubt,
         fmt::format("Whether {} accepts connections is unknown: netwhy did not try to connect{}{}.", where,
                     c.q.probed ? "" : " (--no-probe)", route_note),
         fmt::format("drop --no-probe to test the connection from here, or run netwhy port {} on {}", c.q.port,
                     addr.to_string()),
-        {addr})
-      .finding.address = addr.to_string();
+        {addr});
+  d.finding.address = addr.to_string();
+  d.reason = fmt::format("netwhy did not try to connect{}; drop --no-probe to test it from here",
+                         c.q.probed ? "" : " (--no-probe)");
 }
 
 // HOST is this host: which of its addresses does a listener take, for the

@@ -322,6 +322,12 @@ void collect_listeners(Context& c) {
 }
 
 void explain_listeners(Context& c) {
+  // HOST is another machine: what listens here is beside the point.
+  if (c.q.host && !c.q.addresses.empty() &&
+      std::all_of(c.q.addresses.begin(), c.q.addresses.end(),
+                  [&](const IpAddr& a) { return c.place(a) == Place::other; })) {
+    return;
+  }
   if (c.listeners.empty() && c.forwarding) {
     c.add(Code::not_listening, Effect::context,
           fmt::format("Nothing listens on {} here; connections to it are forwarded (see port-forward).", c.what()));

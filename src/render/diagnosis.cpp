@@ -115,7 +115,12 @@ std::string render_diagnosis_text(const Diagnosis& d, const Palette& palette) {
   };
   std::vector<Row> rows;
   std::size_t hidden = 0;
+  // HOST is another machine: this host's own addresses are beside the point.
+  const bool elsewhere = d.query.host && std::none_of(d.endpoints.begin(), d.endpoints.end(), [](const Endpoint& e) {
+    return e.from_host && e.interface;
+  });
   for (const Endpoint& e : d.endpoints) {
+    if (elsewhere && !e.from_host) continue;
     if (link_local_v6(e.address) && !e.from_host) {
       ++hidden;
       continue;
