@@ -189,6 +189,12 @@ class Case:
                 self.fail(f"findings[{i}].severity {sev!r} is not one of {', '.join(SEVERITIES)}")
             if verdict == "reachable" and sev == "error":
                 self.fail(f"verdict reachable beside an error: {code}: {f.get('message')}")
+        # HOST is another machine: the probe decides, not what listens here.
+        host_eps = [e for e in doc.get("endpoints") or [] if isinstance(e, dict) and e.get("from_host")]
+        if host_eps and all(e.get("interface") is None for e in host_eps) and verdict in ("not-listening",
+                                                                                          "local-only"):
+            self.fail(f"HOST is another machine, but the verdict is {verdict}: what listens here must not "
+                      "lead the answer (the contract's --host rules)")
         headline = doc.get("headline")
         if not isinstance(headline, str) or not headline.strip():
             self.fail("\"headline\" is missing or empty")
