@@ -209,6 +209,9 @@ std::optional<std::optional<bool>> follow_forward(Context& c, const FwPacket& p,
 }
 
 void explain_firewall(Context& c) {
+  // Other hosts' way in first: that is what the question is usually about.
+  std::stable_sort(c.fw_hits.begin(), c.fw_hits.end(),
+                   [](const Context::FwHit& a, const Context::FwHit& b) { return !a.local && b.local; });
   for (const Context::FwHit& h : c.fw_hits) {
     const std::string list = join_list(h.places, 4);
     const std::string who = h.local ? "from this host" : "from other hosts";

@@ -66,11 +66,11 @@ Verdict decide(const Context& c) {
     const bool asks_for_others = std::any_of(c.q.addresses.begin(), c.q.addresses.end(),
                                              [&](const IpAddr& a) { return c.place(a) == Place::own; });
     // Local-only when the listeners take only loopback: HOST's address is not
-    // refused by a down interface or a rule, but by how the server is bound.
-    const bool bound_to_others = std::any_of(c.endpoints.begin(), c.endpoints.end(), [&](const Endpoint& e) {
-      return remote_endpoint(c, e) && e.listener.has_value();
+    // refused by a down interface, a rule or a family, but by a loopback bind.
+    const bool loopback_only = !c.listeners.empty() && std::all_of(c.listeners.begin(), c.listeners.end(), [&](const Listener& l) {
+      return l.socket.local.is_loopback() || (l.socket.bound_ifindex != 0 && c.is_loopback_link(l.socket.bound_ifindex));
     });
-    if (asks_for_others && !bound_to_others && any_local) return Verdict::local_only;
+    if (asks_for_others && loopback_only && any_local) return Verdict::local_only;
     return Verdict::unreachable;
   }
   if (any_remote_ok) return Verdict::reachable;
@@ -211,12 +211,16 @@ std::string headline(const Context& c, Verdict v, const std::vector<Finding>& fi
       }
       return fmt::format("{}: other machines can connect{}", listener_phrase(c), reachable_via(c));
     case Verdict::local_only:
+      if (!c.listeners.front().socket.local.is_loopback()) {
+        if (const Finding* why = lead(findings, Severity::error)) return strip_period(why->message);
+      }
       return fmt::format("{}{}: other machines can't connect", listener_phrase(c),
                          c.listeners.front().socket.local.is_loopback() ? " only" : "");
     case Verdict::not_listening: {
       std::string out = fmt::format("Nothing listens on {} here", c.what());
       for (const Finding& f : findings) {
-        if (f.code == Code::other_netns || f.code == Code::other_protocol) return out + "; " + lower_first(f.message);
+        if (f.code == Code::other_protocol) return strip_period(f.message);
+        if (f.code == Code::other_netns) return out + "; " + lower_first(f.message);
       }
       return out;
     }

@@ -185,11 +185,18 @@ void explain_own_addresses(Context& c) {
                                                 !c.v6only(l.socket));
     });
     if (same_family) continue;
+    const bool explained = std::any_of(c.drafts.begin(), c.drafts.end(), [&](const Draft& d) {
+      return d.effect == Effect::cause && std::find(d.about.begin(), d.about.end(), addr) != d.about.end();
+    });
+    if (explained) return;  // v6only says it already
     const Listener& l = c.listeners.front();
+    const std::string fam = addr.family == Family::inet6 ? "IPv6" : "IPv4";
     c.add(Code::family_mismatch, Effect::cause,
-          fmt::format("{} resolves to {}, but {} listens only on {}: nothing takes {} connections.", host,
-                      addr.to_string(), c.owners_text(l), listener_text(l),
-                      addr.family == Family::inet6 ? "IPv6" : "IPv4"),
+          host == addr.to_string()
+              ? fmt::format("{} listens only on {}: nothing takes {} connections to {}.", c.owners_text(l),
+                            listener_text(l), fam, host)
+              : fmt::format("{} resolves to {}, but {} listens only on {}: nothing takes {} connections.", host,
+                            addr.to_string(), c.owners_text(l), listener_text(l), fam),
           fmt::format("connect to {} instead, or make the server listen on {}", l.socket.local.to_string(),
                       addr.family == Family::inet6 ? ":: (both families)" : "0.0.0.0"),
           {addr})
