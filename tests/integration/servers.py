@@ -2,10 +2,12 @@
 
     servers.py v6only PORT            TCP on [::]:PORT with IPV6_V6ONLY
     servers.py device PORT DEV        TCP on 0.0.0.0:PORT bound to DEV (SO_BINDTODEVICE)
-    servers.py tcp ADDR PORT [BACKLOG] TCP on ADDR:PORT
+    servers.py tcp ADDR PORT [BACKLOG] TCP on ADDR:PORT; nothing ever calls accept()
     servers.py udp ADDR PORT          UDP on ADDR:PORT, echoing what it receives
     servers.py hostile PORT ARG       TCP on 0.0.0.0:PORT, comm set to an escape sequence
     servers.py flask ADDR PORT        the Flask app below, app.run(host=ADDR)
+    servers.py mapped ADDR PORT       TCP on an AF_INET6 socket bound to ::ffff:ADDR (as Java binds IPv4)
+    servers.py reuseport ADDR PORT    TCP on ADDR:PORT with SO_REUSEPORT (start two: they share the port)
 
 Each sleeps until killed (at most 10 minutes). `app` is also the WSGI app that
 gunicorn serves (gunicorn servers:app).
@@ -28,9 +30,11 @@ except ImportError:  # gunicorn/flask tests check for flask themselves
     app = None
 
 
-def listen(family, addr, port, backlog=16, v6only=None, device=None, kind=socket.SOCK_STREAM):
+def listen(family, addr, port, backlog=16, v6only=None, device=None, kind=socket.SOCK_STREAM, reuseport=False):
     s = socket.socket(family, kind)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuseport:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     if v6only is not None:
         s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1 if v6only else 0)
     if device:
@@ -55,6 +59,10 @@ def main(argv):
     elif kind == "tcp":
         backlog = int(argv[4]) if len(argv) > 4 else 16
         keep.append(listen(family_of(argv[2]), argv[2], int(argv[3]), backlog=backlog))
+    elif kind == "mapped":
+        keep.append(listen(socket.AF_INET6, "::ffff:" + argv[2], int(argv[3]), v6only=False))
+    elif kind == "reuseport":
+        keep.append(listen(family_of(argv[2]), argv[2], int(argv[3]), reuseport=True))
     elif kind == "udp":  # echoes each datagram back, so a test can see it was taken
         s = listen(family_of(argv[2]), argv[2], int(argv[3]), kind=socket.SOCK_DGRAM)
         deadline = time.monotonic() + 600

@@ -5,7 +5,13 @@ through a bridge without carrier), and a container namespace; real servers
 (Flask, gunicorn, http.server, small socket scripts). For every scenario the
 test connects from the server namespace to each local address and from the
 client side to each address, and checks that netwhy's `local` and `remote`
-claims and its verdict equal what the connects found."""
+claims and its verdict equal what the connects found.
+
+`remote` is what a client on another host finds when it sends packets for
+the address to this host, the weak host model included: the client routes
+the addresses of the down interface and of the carrier-less bridge through
+the server's up eth0 (as a client elsewhere on the network would), not
+through their own dead links, where nothing can arrive."""
 
 import json
 import os
@@ -92,6 +98,9 @@ with nwtest.Namespaces("srv", "cli", "ctr") as ns:
     ns.ip("ctr", "link", "set", "eth0", "up")
     ns.ip("srv", "link", "set", "eth1", "down")   # interface down
     ns.ip("srv", "link", "set", "brp", "down")    # bridge without carrier
+    # The client reaches those two addresses through the server's up eth0 (the weak host model).
+    for addr in ("10.71.0.1", "10.90.0.1"):
+        ns.ip("cli", "route", "add", f"{addr}/32", "via", "10.70.0.1")
 
     def client_ns(addr):
         return K if addr.startswith("10.80.") else C
