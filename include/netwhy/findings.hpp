@@ -1,4 +1,5 @@
-// The one list of finding codes. Each code has its stable string (the JSON
+// The one list of finding codes, in the order of what explains most: the
+// headline of a "no" names the first error in this order. Each code has its stable string (the JSON
 // contract's name), the severity it has unless the grading step says
 // otherwise, and a one-line meaning. The man page's FINDINGS section and
 // docs/json.md list exactly these: a unit test compares them.
@@ -20,6 +21,7 @@ enum class Code {
   time_wait_only,
   privileged_port,
   other_netns,
+  accept_queue_full,
   bound_to_loopback,
   bound_to_other_address,
   bound_to_device,
@@ -28,7 +30,6 @@ enum class Code {
   v6only,
   interface_down,
   no_carrier,
-  accept_queue_full,
   process_unknown,
   firewall_drop,
   firewall_reject,
@@ -67,6 +68,9 @@ inline constexpr std::array code_table{
     CodeInfo{Code::other_netns, "other-netns", Severity::warning,
              "a socket listens on PORT in another network namespace (a container): the namespace and process are "
              "named"},
+    CodeInfo{Code::accept_queue_full, "accept-queue-full", Severity::error,
+             "the listener's accept queue is full (queued >= backlog) or the kernel counted listen overflows: new "
+             "connections time out"},
     CodeInfo{Code::bound_to_loopback, "bound-to-loopback", Severity::error,
              "the listener accepts only on 127.0.0.0/8 or ::1 (an IPv4-mapped ::ffff:127.0.0.1 too): other hosts "
              "can't connect"},
@@ -88,9 +92,6 @@ inline constexpr std::array code_table{
     CodeInfo{Code::no_carrier, "no-carrier", Severity::error,
              "the interface is up but has no carrier (an empty bridge, a veth whose peer is down): clients on its own "
              "network can't reach it"},
-    CodeInfo{Code::accept_queue_full, "accept-queue-full", Severity::error,
-             "the listener's accept queue is full (queued >= backlog) or the kernel counted listen overflows: new "
-             "connections time out"},
     CodeInfo{Code::process_unknown, "process-unknown", Severity::warning,
              "the socket's owner can't be seen (not root, hidepid): run as root to see it"},
     CodeInfo{Code::firewall_drop, "firewall-drop", Severity::error,

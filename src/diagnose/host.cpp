@@ -37,8 +37,8 @@ void explain_probe(Context& c, const IpAddr& addr, const Probe& p, const std::st
       break;
     case ProbeResult::refused:
       code = Code::connection_refused;
-      message = fmt::format("Connecting to {}{} was refused: the host is up, but nothing listens on port {} there, or "
-                            "a firewall rejects it.",
+      message = fmt::format("Connecting to {}{} was refused: the host is up, but no server listens on port {} there, "
+                            "or a firewall rejects it.",
                             where, route_note, c.q.port);
       fix = fmt::format("on {}, run netwhy port {} to see why", addr.to_string(), c.q.port);
       break;

@@ -224,8 +224,10 @@ with nwtest.Namespaces("srv", "cli", "ctr") as ns:
         checks.check(doc is not None and code in {f["code"] for f in doc["findings"]}, f"--host {host}:{port}: {code}")
         checks.check(r.returncode == (0 if truth else 1), f"--host {host}:{port}: exit status")
     r, doc, _ = diagnose(8080, "--host", "10.70.0.1", "--no-probe", where=C)
-    checks.check(doc is not None and doc["verdict"] == "unreachable" and not any(
-        f["code"].startswith("connection-") for f in doc["findings"]), "--no-probe: no connection is tried")
+    checks.check(doc is not None and doc["verdict"] == "unknown" and r.returncode == 3
+                 and "not-probed" in {f["code"] for f in doc["findings"]}
+                 and not any(f["code"].startswith("connection-") for f in doc["findings"]),
+                 "--no-probe: no connection is tried, and the answer is unknown (exit 3), not a guess")
     server.kill()
     server.wait()
     wait_free(S, 8080)
