@@ -5,12 +5,12 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <fstream>
 #include <sstream>
 
 #include <fmt/format.h>
 
 #include "netwhy/diagnose.hpp"
+#include "netwhy/file.hpp"
 #include "netwhy/netns.hpp"
 #include "netwhy/render_diagnosis.hpp"
 #include "netwhy/snapshot.hpp"
@@ -59,18 +59,6 @@ Expected<std::vector<IpAddr>> resolve(const std::string& host, Family family) {
   return out;
 }
 
-Expected<std::string> read_file_limited(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return system_error(fmt::format("open {}", escape_text(path)));
-  std::string text(max_snapshot_bytes + 1, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<std::size_t>(in.gcount()));
-  if (text.size() > max_snapshot_bytes) {
-    return input_error(fmt::format("{}: larger than {} MiB, not a snapshot", escape_text(path), max_snapshot_bytes >> 20));
-  }
-  return text;
-}
-
 Expected<void> enter(const GlobalOptions& g) {
   if (!g.netns) return {};
   auto target = parse_netns_spec(*g.netns);
@@ -93,7 +81,7 @@ int run_port(const GlobalOptions& g, const PortOptions& o) {
   Snapshot snap;
   if (o.snapshot) {
     if (g.netns) return fail("--snapshot diagnoses a file; -n does not apply to it");
-    auto text = read_file_limited(*o.snapshot);
+    auto text = read_file(*o.snapshot, max_snapshot_bytes);
     if (!text) return fail(text.error());
     auto loaded = snapshot_from_json(*text);
     if (!loaded) return fail(fmt::format("{}: {}", escape_text(*o.snapshot), loaded.error().message()));

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "netwhy/fd.hpp"
 #include "netwhy/text.hpp"
 
 namespace netwhy {
@@ -39,8 +40,8 @@ Expected<NetnsTarget> parse_netns_spec(std::string_view spec) {
 
 Expected<void> enter_netns(const NetnsTarget& target) {
   const std::string shown = escape_text(target.display);
-  const int fd = ::open(target.path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+  const UniqueFd fd(::open(target.path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
     const int err = errno;
     if (err == ENOENT) {
       if (target.pid != 0) return input_error(fmt::format("no process with pid {}", target.pid));
@@ -52,9 +53,8 @@ Expected<void> enter_netns(const NetnsTarget& target) {
     }
     return system_error(fmt::format("open {}", target.path), err);
   }
-  const int rc = setns(fd, CLONE_NEWNET);
+  const int rc = setns(fd.get(), CLONE_NEWNET);
   const int err = errno;
-  ::close(fd);
   if (rc != 0) {
     if (err == EPERM) {
       return Error{ErrorKind::system, err,

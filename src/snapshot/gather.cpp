@@ -14,11 +14,12 @@
 #include <chrono>
 #include <thread>
 #include <cstring>
-#include <fstream>
 #include <sstream>
 
 #include <fmt/format.h>
 
+#include "netwhy/fd.hpp"
+#include "netwhy/file.hpp"
 #include "netwhy/netlink.hpp"
 #include "netwhy/snapshot.hpp"
 #include "netwhy/text.hpp"
@@ -62,13 +63,9 @@ bool parse_hidepid(std::string_view mountinfo) {
 
 namespace {
 
+// A /proc or script file read for a few fields: empty when unreadable.
 std::string read_text(const std::string& path, std::size_t limit = 1U << 20) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {};
-  std::string out(limit, '\0');
-  in.read(out.data(), static_cast<std::streamsize>(limit));
-  out.resize(static_cast<std::size_t>(in.gcount()));
-  return out;
+  return read_file(path, limit, OverLimit::truncate).value_or(std::string());
 }
 
 std::optional<std::int64_t> read_sysctl(const std::string& name) {
@@ -90,7 +87,8 @@ Probe connect_probe(const IpAddr& addr, std::uint16_t port, double timeout_s) {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   };
   const int af = addr.family == Family::inet6 ? AF_INET6 : AF_INET;
-  const int fd = ::socket(af, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  const UniqueFd sock(::socket(af, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  const int fd = sock.get();
   if (fd < 0) {
     p.error = errno;
     return p;
@@ -121,7 +119,6 @@ Probe connect_probe(const IpAddr& addr, std::uint16_t port, double timeout_s) {
         rc = ::poll(&pfd, 1, std::max(0, ms - static_cast<int>(elapsed())));
       } while (rc < 0 && errno == EINTR);
       if (rc == 0) {
-        ::close(fd);
         p.result = ProbeResult::timeout;
         p.millis = elapsed();
         return p;
@@ -130,7 +127,6 @@ Probe connect_probe(const IpAddr& addr, std::uint16_t port, double timeout_s) {
       if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0) err = errno;
     }
   }
-  ::close(fd);
   p.millis = elapsed();
   p.error = err;
   if (err == 0) {
@@ -171,18 +167,17 @@ std::string detect_framework(const Process& p) {
 // sock_diag inside another network namespace: a thread enters it (setns
 // moves only the calling thread) and dumps there. Needs CAP_SYS_ADMIN.
 Expected<SocketRead> read_sockets_diag_in(pid_t pid, const SocketQuery& q) {
-  const int fd = ::open(fmt::format("/proc/{}/ns/net", pid).c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return system_error(fmt::format("open /proc/{}/ns/net", pid));
+  const UniqueFd fd(::open(fmt::format("/proc/{}/ns/net", pid).c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return system_error(fmt::format("open /proc/{}/ns/net", pid));
   Expected<SocketRead> result = Error{ErrorKind::system, EPERM, "enter namespace"};
   std::thread worker([&] {
-    if (setns(fd, CLONE_NEWNET) != 0) {
+    if (setns(fd.get(), CLONE_NEWNET) != 0) {
       result = system_error(fmt::format("enter the network namespace of pid {}", pid));
       return;
     }
     result = read_sockets_diag(q);
   });
   worker.join();
-  ::close(fd);
   return result;
 }
 
@@ -195,10 +190,10 @@ struct NamespaceAddresses {
 
 NamespaceAddresses addresses_in(pid_t pid) {
   NamespaceAddresses out;
-  const int fd = ::open(fmt::format("/proc/{}/ns/net", pid).c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return out;
+  const UniqueFd fd(::open(fmt::format("/proc/{}/ns/net", pid).c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return out;
   std::thread worker([&] {
-    if (setns(fd, CLONE_NEWNET) != 0) return;
+    if (setns(fd.get(), CLONE_NEWNET) != 0) return;
     auto rtnl = Rtnl::open();
     if (!rtnl) return;
     auto links = read_links(*rtnl, AF_UNSPEC);
@@ -223,7 +218,6 @@ NamespaceAddresses addresses_in(pid_t pid) {
     }
   });
   worker.join();
-  ::close(fd);
   return out;
 }
 
