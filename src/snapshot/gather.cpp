@@ -21,6 +21,7 @@
 #include "netwhy/fd.hpp"
 #include "netwhy/file.hpp"
 #include "netwhy/netlink.hpp"
+#include "netwhy/ports.hpp"
 #include "netwhy/snapshot.hpp"
 #include "netwhy/text.hpp"
 
