@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -67,6 +68,22 @@ Expected<void> enter_netns(const NetnsTarget& target) {
     return system_error(fmt::format("enter network namespace \"{}\"", shown), err);
   }
   return {};
+}
+
+Expected<void> run_in_netns_of(pid_t pid, const std::function<void()>& fn) {
+  const std::string path = fmt::format("/proc/{}/ns/net", pid);
+  const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return system_error(fmt::format("open {}", path));
+  Expected<void> result;
+  std::thread worker([&] {
+    if (setns(fd.get(), CLONE_NEWNET) != 0) {
+      result = system_error(fmt::format("enter the network namespace of pid {}", pid));
+      return;
+    }
+    fn();
+  });
+  worker.join();
+  return result;
 }
 
 }  // namespace netwhy
