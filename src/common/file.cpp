@@ -56,13 +56,13 @@ Expected<std::string> read_fd(int fd, const std::string& shown, std::size_t limi
 Expected<std::string> read_file(const std::string& path, std::size_t limit, OverLimit over) {
   const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   const int open_errno = errno;
-  return read_opened(fd.get(), open_errno, escape_text(path), limit, over);
+  return read_opened(fd.get(), open_errno, escape_arg(path), limit, over);
 }
 
 Expected<std::string> read_file_at(int dirfd, const char* name, std::size_t limit, OverLimit over) {
   const UniqueFd fd(::openat(dirfd, name, O_RDONLY | O_CLOEXEC));
   const int open_errno = errno;
-  return read_opened(fd.get(), open_errno, escape_text(name), limit, over);
+  return read_opened(fd.get(), open_errno, escape_arg(name), limit, over);
 }
 
 }  // namespace netwhy

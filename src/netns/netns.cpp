@@ -25,7 +25,7 @@ Expected<NetnsTarget> parse_netns_spec(std::string_view spec) {
     if (num.empty() || ec != std::errc{} || end != num.data() + num.size() || pid <= 0 ||
         pid > 0x3fffffff) {
       return input_error(fmt::format("bad netns \"{}\": expected pid:PID with a process id",
-                                     escape_text(spec)));
+                                     escape_arg(spec)));
     }
     t.pid = static_cast<pid_t>(pid);
     t.path = fmt::format("/proc/{}/ns/net", pid);
@@ -33,14 +33,14 @@ Expected<NetnsTarget> parse_netns_spec(std::string_view spec) {
   }
   if (spec.empty() || spec == "." || spec == ".." || spec.find('/') != std::string_view::npos ||
       spec.find('\0') != std::string_view::npos) {
-    return input_error(fmt::format("bad netns name \"{}\"", escape_text(spec)));
+    return input_error(fmt::format("bad netns name \"{}\"", escape_arg(spec)));
   }
   t.path = fmt::format("/run/netns/{}", spec);
   return t;
 }
 
 Expected<void> enter_netns(const NetnsTarget& target) {
-  const std::string shown = escape_text(target.display);
+  const std::string shown = escape_arg(target.display);
   const UniqueFd fd(::open(target.path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) {
     const int err = errno;
