@@ -1,7 +1,10 @@
-// A file descriptor that closes itself.
+// Descriptors and directory streams that close themselves.
 #pragma once
 
+#include <dirent.h>
 #include <unistd.h>
+
+#include <memory>
 
 namespace netwhy {
 
@@ -27,13 +30,19 @@ class UniqueFd {
     fd_ = -1;
     return fd;
   }
-  void reset() noexcept {
+  void reset(int fd = -1) noexcept {
     if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
+    fd_ = fd;
   }
 
  private:
   int fd_;
 };
+
+struct DirCloser {
+  void operator()(DIR* d) const noexcept { ::closedir(d); }
+};
+// An opendir() stream: UniqueDir d(opendir(path)); if (d) while (readdir(d.get())) ...
+using UniqueDir = std::unique_ptr<DIR, DirCloser>;
 
 }  // namespace netwhy

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "netwhy/inet.hpp"
@@ -110,6 +111,19 @@ struct Route {
   std::optional<std::vector<RouteMetric>> metrics;
   std::optional<std::vector<Nexthop>> nexthops;
   bool operator==(const Route&) const = default;
+};
+
+// ifindex -> link, for the names printed in place of indexes. Refers to the
+// links it was built from: keep them alive and unchanged while it is used.
+class LinkIndex {
+ public:
+  explicit LinkIndex(const std::vector<Link>& links);
+  [[nodiscard]] const Link* find(int ifindex) const;
+  // ip's ll_index_to_name: the name, "*" for 0, "if%d" when unknown.
+  [[nodiscard]] std::string name(int ifindex) const;
+
+ private:
+  std::unordered_map<int, const Link*> by_index_;
 };
 
 }  // namespace netwhy

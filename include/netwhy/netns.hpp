@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -21,5 +22,10 @@ struct NetnsTarget {
 [[nodiscard]] Expected<NetnsTarget> parse_netns_spec(std::string_view spec);
 // setns() into it, with a message that says what went wrong (missing, not root).
 [[nodiscard]] Expected<void> enter_netns(const NetnsTarget& target);
+
+// Runs fn on a thread that has entered the network namespace of process pid
+// (setns moves only the calling thread: the caller stays where it is).
+// Without CAP_SYS_ADMIN, an error and fn is not run.
+[[nodiscard]] Expected<void> run_in_netns_of(pid_t pid, const std::function<void()>& fn);
 
 }  // namespace netwhy

@@ -1,25 +1,21 @@
-// Listening sockets joined with the processes that hold them: what
-// `netwhy ports` shows and what the diagnosis starts from.
+// Reading the listening sockets of this host (or namespace) and the
+// processes that hold them: what `netwhy ports` shows and what the snapshot
+// for the diagnosis starts from.
 #pragma once
 
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "netwhy/color.hpp"
 #include "netwhy/error.hpp"
-#include "netwhy/json_writer.hpp"
+#include "netwhy/listener.hpp"
+#include "netwhy/model.hpp"
 #include "netwhy/procmap.hpp"
 #include "netwhy/sockets.hpp"
+// For the code that includes this header to render listeners (compatibility).
+#include "netwhy/render_ports.hpp"
 
 namespace netwhy {
-
-struct Listener {
-  Socket socket;
-  std::optional<std::string> interface;  // name of socket.bound_ifindex
-  std::vector<Process> processes;        // ascending pid
-  bool operator==(const Listener&) const = default;
-};
 
 enum class SocketSource { automatic, netlink, proc };
 
@@ -35,6 +31,9 @@ struct ListenerQuery {
   SocketSource source = SocketSource::automatic;
   ProcSource proc;          // for the proc source (root, or /proc/PID/net)
   bool with_processes = true;
+  // The links of the namespace, when the caller has them already: bound
+  // devices are named from these instead of a new link dump.
+  std::optional<std::vector<Link>> links;
 };
 
 // Gathers sockets (sock_diag, falling back to /proc when it is unavailable),
@@ -44,14 +43,7 @@ struct ListenerQuery {
 // Joins sockets and a process map into listeners (pure).
 [[nodiscard]] std::vector<Listener> join_listeners(const std::vector<Socket>& sockets, const ProcessMap& map);
 
-// The master: the holder whose parent does not hold the socket too (a
-// gunicorn master, not its workers); nullptr when none can be seen.
-[[nodiscard]] const Process* main_process(const Listener& l);
-
-// How the processes of one socket read in a table: "gunicorn(256) +3 workers".
-[[nodiscard]] std::string describe_processes(const std::vector<Process>& procs);
-
-void render_listeners_json(JsonWriter& out, const std::vector<Listener>& listeners);
-[[nodiscard]] std::string render_listeners_text(const std::vector<Listener>& listeners, const Palette& palette);
+// Adds the holders of each listener's socket found in map (pure).
+void attach_processes(std::vector<Listener>& listeners, const ProcessMap& map);
 
 }  // namespace netwhy

@@ -14,18 +14,6 @@
 
 namespace netwhy {
 
-// ifindex -> link, for the names ip prints in place of indexes.
-class LinkIndex {
- public:
-  explicit LinkIndex(const std::vector<Link>& links);
-  [[nodiscard]] const Link* find(int ifindex) const;
-  // ip's ll_index_to_name: the name, "*" for 0, "if%d" when unknown.
-  [[nodiscard]] std::string name(int ifindex) const;
-
- private:
-  std::unordered_map<int, const Link*> by_index_;
-};
-
 enum class LinkView { link, addr };
 
 struct LinkAddrs {

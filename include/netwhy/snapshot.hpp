@@ -12,7 +12,7 @@
 #include "netwhy/error.hpp"
 #include "netwhy/firewall.hpp"
 #include "netwhy/model.hpp"
-#include "netwhy/ports.hpp"
+#include "netwhy/listener.hpp"
 
 namespace netwhy {
 

@@ -13,6 +13,11 @@ namespace netwhy {
 // sequence reaches the screen and the original bytes can be read back.
 [[nodiscard]] std::string escape_text(std::string_view raw);
 
+// For an error message that echoes what was typed (an argument, a path):
+// escaped, and when longer than max bytes, cut at a character boundary to at
+// most max bytes followed by "...".
+[[nodiscard]] std::string escape_arg(std::string_view raw, std::size_t max = 60);
+
 // True when escape_text would return raw unchanged (the common, fast case).
 [[nodiscard]] bool is_plain_text(std::string_view raw);
 

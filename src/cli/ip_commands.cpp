@@ -12,21 +12,12 @@
 
 #include "netwhy/iproute_names.hpp"
 #include "netwhy/netlink.hpp"
-#include "netwhy/netns.hpp"
 #include "netwhy/render_ip.hpp"
 #include "netwhy/text.hpp"
 #include "options.hpp"
 #include "report.hpp"
 
 namespace netwhy::cli {
-
-Palette GlobalOptions::palette() const {
-  if (json || color == ColorWhen::never) return Palette(ColorMode::never);
-  if (color == ColorWhen::always) return Palette(ColorMode::always);
-  const char* no_color = std::getenv("NO_COLOR");
-  const bool on = isatty(STDOUT_FILENO) == 1 && (no_color == nullptr || *no_color == '\0');
-  return Palette(on ? ColorMode::always : ColorMode::never);
-}
 
 namespace {
 
@@ -39,16 +30,12 @@ bool is_write_word(std::string_view w) {
 
 Expected<void> refuse_write(std::string_view object, std::string_view verb) {
   return input_error(fmt::format("netwhy only reads: use ip {} {} to change the system", object,
-                                 escape_text(verb)));
+                                 escape_arg(verb)));
 }
 
 // Enters -n's namespace (if any) and opens rtnetlink there.
 Expected<Rtnl> open_rtnl(const GlobalOptions& g) {
-  if (g.netns) {
-    auto target = parse_netns_spec(*g.netns);
-    if (!target) return target.error();
-    if (auto entered = enter_netns(*target); !entered) return entered.error();
-  }
+  if (auto entered = enter_requested_netns(g); !entered) return entered.error();
   return Rtnl::open();
 }
 
@@ -74,7 +61,7 @@ Expected<LinkArgs> parse_link_args(std::string_view object, const std::vector<st
       if (i + 1 == args.size()) return input_error("\"dev\" needs an interface name");
       name = args[++i];
     }
-    if (out.dev) return input_error(fmt::format("unexpected argument \"{}\"", escape_text(a)));
+    if (out.dev) return input_error(fmt::format("unexpected argument \"{}\"", escape_arg(a)));
     out.dev = name;
   }
   return out;
@@ -90,7 +77,7 @@ Expected<std::optional<int>> resolve_dev(const std::vector<Link>& links, const s
       }
     }
   }
-  return input_error(fmt::format("no interface named \"{}\"", escape_text(*dev)));
+  return input_error(fmt::format("no interface named \"{}\"", escape_arg(*dev)));
 }
 
 int run_links(const GlobalOptions& g, const std::vector<std::string>& args, LinkView view) {
@@ -166,7 +153,7 @@ Expected<RouteArgs> parse_route_args(const std::vector<std::string>& args) {
       } else if (auto id = route_table_id(t)) {
         out.table = *id;
       } else {
-        return input_error(fmt::format("no routing table named \"{}\"", escape_text(t)));
+        return input_error(fmt::format("no routing table named \"{}\"", escape_arg(t)));
       }
     } else if (!out.get && (a == "dev" || a == "oif")) {
       if (!has_value) return input_error("\"dev\" needs an interface name");
@@ -179,7 +166,7 @@ Expected<RouteArgs> parse_route_args(const std::vector<std::string>& args) {
         out.address = a;
       }
     } else {
-      return input_error(fmt::format("unexpected argument \"{}\"", escape_text(a)));
+      return input_error(fmt::format("unexpected argument \"{}\"", escape_arg(a)));
     }
   }
   if (out.get && !out.address) return input_error("route get needs an address");
@@ -188,9 +175,9 @@ Expected<RouteArgs> parse_route_args(const std::vector<std::string>& args) {
 
 int route_get_command(const GlobalOptions& g, Rtnl& rtnl, const std::string& text) {
   auto addr = IpAddr::parse(text);
-  if (!addr) return fail(fmt::format("bad address \"{}\"", escape_text(text)));
+  if (!addr) return fail(fmt::format("bad address \"{}\"", escape_arg(text)));
   if (g.family != Family::unspec && addr->family != g.family) {
-    return fail(fmt::format("address \"{}\" is not {}", escape_text(text), g.family == Family::inet ? "IPv4" : "IPv6"));
+    return fail(fmt::format("address \"{}\" is not {}", escape_arg(text), g.family == Family::inet ? "IPv4" : "IPv6"));
   }
   auto links = read_links(rtnl, AF_UNSPEC);
   if (!links) return fail(links.error());

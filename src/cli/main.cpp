@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "netwhy/text.hpp"
@@ -38,6 +39,18 @@ std::vector<std::string> normalize_args(int argc, char** argv) {
     out.push_back(std::move(a));
   }
   return out;
+}
+
+// CLI11's messages quote what was typed: every word escaped, a long one cut.
+std::string escape_typed(std::string_view message) {
+  std::string out;
+  for (std::size_t i = 0;;) {
+    const std::size_t space = message.find(' ', i);
+    out += netwhy::escape_arg(message.substr(i, space == std::string_view::npos ? space : space - i));
+    if (space == std::string_view::npos) return out;
+    out += ' ';
+    i = space + 1;
+  }
 }
 
 }  // namespace
@@ -119,7 +132,7 @@ int main(int argc, char** argv) {
     netwhy::cli::write_stdout(std::string(e.what()) + "\n");
     return netwhy::cli::exit_ok;
   } catch (const CLI::ParseError& e) {
-    return netwhy::cli::fail(netwhy::escape_text(e.what()));  // it quotes what was typed
+    return netwhy::cli::fail(escape_typed(e.what()));
   }
 
   if (v4 && v6) return netwhy::cli::fail("-4 and -6 exclude each other");

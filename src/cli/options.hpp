@@ -9,6 +9,7 @@
 #include "netwhy/inet.hpp"
 #include "netwhy/error.hpp"
 #include "netwhy/json_writer.hpp"
+#include "netwhy/services.hpp"
 #include "netwhy/sockets.hpp"
 
 namespace netwhy::cli {
@@ -28,6 +29,9 @@ struct GlobalOptions {
   [[nodiscard]] Palette palette() const;
 };
 
+// Enters -n's namespace, when one was asked for.
+[[nodiscard]] Expected<void> enter_requested_netns(const GlobalOptions& g);
+
 // Exit statuses.
 inline constexpr int exit_ok = 0;
 inline constexpr int exit_negative = 1;  // the answer is "no" (port: not reachable)
@@ -39,9 +43,6 @@ struct PortsOptions {
   bool udp = false;
   std::string source = "auto";  // auto | netlink | proc
 };
-
-// A port number (1-65535) or a service name from /etc/services.
-[[nodiscard]] Expected<std::uint16_t> parse_port_arg(std::string_view text, Protocol protocol);
 
 int run_ports(const GlobalOptions& g, const PortsOptions& o);
 

@@ -1,17 +1,16 @@
-// netwhy port PORT [--host HOST]: the diagnosis. netwhy snapshot: the facts
-// behind it, as a file another host can diagnose.
+// netwhy port PORT [--host HOST]: the diagnosis, of this host or of a
+// snapshot file.
 #include <netdb.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <fstream>
 #include <sstream>
 
 #include <fmt/format.h>
 
 #include "netwhy/diagnose.hpp"
-#include "netwhy/netns.hpp"
+#include "netwhy/file.hpp"
 #include "netwhy/render_diagnosis.hpp"
 #include "netwhy/snapshot.hpp"
 #include "netwhy/text.hpp"
@@ -28,13 +27,13 @@ constexpr std::size_t max_snapshot_bytes = 64U << 20;
 Expected<std::vector<IpAddr>> resolve(const std::string& host, Family family) {
   if (auto literal = IpAddr::parse(host)) {
     if (family != Family::unspec && literal->family != family) {
-      return input_error(fmt::format("\"{}\" is not an {} address", escape_text(host),
+      return input_error(fmt::format("\"{}\" is not an {} address", escape_arg(host),
                                      family == Family::inet ? "IPv4" : "IPv6"));
     }
     return std::vector<IpAddr>{*literal};
   }
   if (host.empty() || host.size() > 253 || host.find('\0') != std::string::npos) {
-    return input_error(fmt::format("bad host \"{}\"", escape_text(host)));
+    return input_error(fmt::format("bad host \"{}\"", escape_arg(host)));
   }
   addrinfo hints{};
   hints.ai_family = family == Family::inet ? AF_INET : family == Family::inet6 ? AF_INET6 : AF_UNSPEC;
@@ -42,7 +41,7 @@ Expected<std::vector<IpAddr>> resolve(const std::string& host, Family family) {
   addrinfo* res = nullptr;
   const int rc = getaddrinfo(host.c_str(), nullptr, &hints, &res);
   if (rc != 0) {
-    return input_error(fmt::format("cannot resolve \"{}\": {}", escape_text(host), gai_strerror(rc)));
+    return input_error(fmt::format("cannot resolve \"{}\": {}", escape_arg(host), gai_strerror(rc)));
   }
   std::vector<IpAddr> out;
   for (const addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
@@ -55,27 +54,8 @@ Expected<std::vector<IpAddr>> resolve(const std::string& host, Family family) {
     if (a && std::find(out.begin(), out.end(), *a) == out.end()) out.push_back(*a);
   }
   freeaddrinfo(res);
-  if (out.empty()) return input_error(fmt::format("\"{}\" has no IP address", escape_text(host)));
+  if (out.empty()) return input_error(fmt::format("\"{}\" has no IP address", escape_arg(host)));
   return out;
-}
-
-Expected<std::string> read_file_limited(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return system_error(fmt::format("open {}", escape_text(path)));
-  std::string text(max_snapshot_bytes + 1, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<std::size_t>(in.gcount()));
-  if (text.size() > max_snapshot_bytes) {
-    return input_error(fmt::format("{}: larger than {} MiB, not a snapshot", escape_text(path), max_snapshot_bytes >> 20));
-  }
-  return text;
-}
-
-Expected<void> enter(const GlobalOptions& g) {
-  if (!g.netns) return {};
-  auto target = parse_netns_spec(*g.netns);
-  if (!target) return target.error();
-  return enter_netns(*target);
 }
 
 }  // namespace
@@ -93,10 +73,10 @@ int run_port(const GlobalOptions& g, const PortOptions& o) {
   Snapshot snap;
   if (o.snapshot) {
     if (g.netns) return fail("--snapshot diagnoses a file; -n does not apply to it");
-    auto text = read_file_limited(*o.snapshot);
+    auto text = read_file(*o.snapshot, max_snapshot_bytes);
     if (!text) return fail(text.error());
     auto loaded = snapshot_from_json(*text);
-    if (!loaded) return fail(fmt::format("{}: {}", escape_text(*o.snapshot), loaded.error().message()));
+    if (!loaded) return fail(fmt::format("{}: {}", escape_arg(*o.snapshot), loaded.error().message()));
     snap = std::move(*loaded);
     if (o.host) {
       auto addrs = resolve(*o.host, g.family);
@@ -104,7 +84,7 @@ int run_port(const GlobalOptions& g, const PortOptions& o) {
       q.addresses = std::move(*addrs);
     }
   } else {
-    if (auto entered = enter(g); !entered) return fail(entered.error());
+    if (auto entered = enter_requested_netns(g); !entered) return fail(entered.error());
     if (o.host) {
       auto addrs = resolve(*o.host, g.family);
       if (!addrs) return fail(addrs.error());
@@ -132,17 +112,6 @@ int run_port(const GlobalOptions& g, const PortOptions& o) {
     write_stdout(render_diagnosis_text(d, g.palette()));
   }
   return exit_status(d.verdict);
-}
-
-int run_snapshot(const GlobalOptions& g) {
-  if (auto entered = enter(g); !entered) return fail(entered.error());
-  SnapshotRequest req;
-  req.all_protocols = true;
-  req.with_routes = true;
-  auto snap = read_snapshot(req);
-  if (!snap) return fail(snap.error());
-  write_stdout(snapshot_to_json(*snap, g.pretty));
-  return exit_ok;
 }
 
 }  // namespace netwhy::cli

@@ -1,8 +1,5 @@
 // netwhy ports [PORT]: every listening socket and every process holding it.
-#include <netdb.h>
 #include <unistd.h>
-
-#include <charconv>
 
 #include <fmt/format.h>
 
@@ -13,22 +10,6 @@
 #include "report.hpp"
 
 namespace netwhy::cli {
-
-Expected<std::uint16_t> parse_port_arg(std::string_view text, Protocol protocol) {
-  unsigned long n = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (!text.empty() && ec == std::errc{} && end == text.data() + text.size()) {
-    if (n == 0 || n > 65535) return input_error(fmt::format("bad port \"{}\": ports are 1 to 65535", escape_text(text)));
-    return static_cast<std::uint16_t>(n);
-  }
-  if (!text.empty() && text.size() < 64 && text.find('\0') == std::string_view::npos) {
-    const std::string name(text);
-    if (const servent* s = getservbyname(name.c_str(), protocol == Protocol::tcp ? "tcp" : "udp")) {
-      return ntohs(static_cast<std::uint16_t>(s->s_port));
-    }
-  }
-  return input_error(fmt::format("bad port \"{}\": not a number or a service name", escape_text(text)));
-}
 
 int run_ports(const GlobalOptions& g, const PortsOptions& o) {
   ListenerQuery q;

@@ -1,5 +1,7 @@
 #include "netwhy/text.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace netwhy {
@@ -57,6 +59,17 @@ bool is_plain_text(std::string_view raw) {
     i += len;
   }
   return true;
+}
+
+std::string escape_arg(std::string_view raw, std::size_t max) {
+  if (raw.size() <= max) return escape_text(raw);
+  std::size_t cut = 0;
+  while (cut < max) {
+    const std::size_t len = std::max<std::size_t>(1, utf8_sequence_length(raw, cut));
+    if (cut + len > max) break;
+    cut += len;
+  }
+  return escape_text(raw.substr(0, cut)) + "...";
 }
 
 std::string escape_text(std::string_view raw) {

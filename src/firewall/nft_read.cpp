@@ -3,9 +3,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <fstream>
-#include <sstream>
+#include <charconv>
 
+#include "netwhy/fd.hpp"
+#include "netwhy/file.hpp"
 #include "netwhy/firewall.hpp"
 #include "netwhy/text.hpp"
 
@@ -28,9 +29,11 @@ namespace {
 std::vector<std::string> legacy_tables() {
   std::vector<std::string> out;
   for (const char* file : {"/proc/net/ip_tables_names", "/proc/net/ip6_tables_names"}) {
-    std::ifstream in(file);
-    std::string name;
-    while (in >> name) out.push_back(std::string(file).find("ip6") != std::string::npos ? "ip6 " + name : "ip " + name);
+    const std::string names = read_file(file, 1U << 20, OverLimit::truncate).value_or(std::string());
+    const std::string_view prefix = std::string_view(file).find("ip6") != std::string_view::npos ? "ip6 " : "ip ";
+    for (const std::string_view line : split_lines(names)) {
+      for (const std::string_view name : split_fields(line)) out.push_back(std::string(prefix) + std::string(name));
+    }
   }
   return out;
 }
@@ -39,11 +42,13 @@ std::vector<std::string> legacy_tables() {
 // CAP_NET_ADMIN in the effective set: without it the kernel refuses every
 // nftables request (and libnftables says so on stderr by itself).
 bool can_admin_net() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("CapEff:", 0) != 0) continue;
-    const std::uint64_t caps = std::stoull(line.substr(7), nullptr, 16);
+  const std::string status = read_file("/proc/self/status", 1U << 20, OverLimit::truncate).value_or(std::string());
+  for (const std::string_view line : split_lines(status)) {
+    const auto f = split_fields(line);
+    if (f.size() != 2 || f[0] != "CapEff:") continue;
+    std::uint64_t caps = 0;
+    const auto [end, ec] = std::from_chars(f[1].data(), f[1].data() + f[1].size(), caps, 16);
+    if (ec != std::errc{} || end != f[1].data() + f[1].size()) return false;
     constexpr unsigned cap_net_admin = 12;
     return (caps >> cap_net_admin) & 1U;
   }
@@ -54,24 +59,18 @@ bool can_admin_net() {
 // in its own words.
 class QuietStderr {
  public:
-  QuietStderr() : saved_(::dup(STDERR_FILENO)) {
-    const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
-    if (null >= 0) {
-      ::dup2(null, STDERR_FILENO);
-      ::close(null);
-    }
+  QuietStderr() : saved_(::fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 0)) {
+    const UniqueFd null(::open("/dev/null", O_WRONLY | O_CLOEXEC));
+    if (null.valid()) ::dup2(null.get(), STDERR_FILENO);
   }
   ~QuietStderr() {
-    if (saved_ >= 0) {
-      ::dup2(saved_, STDERR_FILENO);
-      ::close(saved_);
-    }
+    if (saved_.valid()) ::dup2(saved_.get(), STDERR_FILENO);
   }
   QuietStderr(const QuietStderr&) = delete;
   QuietStderr& operator=(const QuietStderr&) = delete;
 
  private:
-  int saved_;
+  UniqueFd saved_;
 };
 
 struct Ctx {

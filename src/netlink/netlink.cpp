@@ -283,13 +283,13 @@ namespace {
 
 // Interface tx queue length by ioctl, for link messages that lack IFLA_TXQLEN
 // (IPv6's link dump); ip does the same.
-std::optional<std::uint32_t> txqlen_by_ioctl(int& sock, const std::string& name) {
+std::optional<std::uint32_t> txqlen_by_ioctl(UniqueFd& sock, const std::string& name) {
   if (name.size() >= IFNAMSIZ) return std::nullopt;
-  if (sock < 0) sock = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (sock < 0) return std::nullopt;
+  if (!sock.valid()) sock.reset(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!sock.valid()) return std::nullopt;
   ifreq ifr{};
   std::memcpy(ifr.ifr_name, name.data(), name.size());
-  if (ioctl(sock, SIOCGIFTXQLEN, &ifr) < 0) return std::nullopt;
+  if (ioctl(sock.get(), SIOCGIFTXQLEN, &ifr) < 0) return std::nullopt;
   return static_cast<std::uint32_t>(ifr.ifr_qlen);
 }
 
@@ -315,11 +315,10 @@ Expected<std::vector<Link>> read_links(Rtnl& rtnl, std::uint8_t dump_family) {
     if (out.failed()) return out.error("dump links");
     if (!out.interrupted) break;
   }
-  int sock = -1;
+  UniqueFd sock;
   for (Link& l : links) {
     if (!l.txqlen && l.name) l.txqlen = txqlen_by_ioctl(sock, *l.name);
   }
-  if (sock >= 0) ::close(sock);
   return links;
 }
 
@@ -403,9 +402,9 @@ Expected<Route> route_get(Rtnl& rtnl, const IpAddr& dst) {
 
 std::vector<std::pair<int, std::string>> read_netns_ids(Rtnl& rtnl) {
   std::vector<std::pair<int, std::string>> ids;
-  DIR* dir = opendir("/run/netns");
+  const UniqueDir dir(opendir("/run/netns"));
   if (dir == nullptr) return ids;
-  while (const dirent* e = readdir(dir)) {
+  while (const dirent* e = readdir(dir.get())) {
     const std::string name = e->d_name;
     if (name == "." || name == "..") continue;
     const UniqueFd fd(::open(("/run/netns/" + name).c_str(), O_RDONLY | O_CLOEXEC));
@@ -427,7 +426,6 @@ std::vector<std::pair<int, std::string>> read_netns_ids(Rtnl& rtnl) {
     });
     if (nsid && *nsid >= 0) ids.emplace_back(*nsid, name);
   }
-  closedir(dir);
   return ids;
 }
 

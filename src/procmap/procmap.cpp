@@ -1,6 +1,7 @@
 #include "netwhy/procmap.hpp"
 
 #include "netwhy/fd.hpp"
+#include "netwhy/file.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -97,19 +98,9 @@ std::optional<pid_t> as_pid(std::string_view name) {
   return pid;
 }
 
+// A command line is bounded; so is this read. Empty when the process is gone.
 std::string read_small(int dirfd, const char* name) {
-  const int fd = ::openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return {};
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n <= 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-    if (out.size() > (1U << 20)) break;  // a command line is bounded; so is this read
-  }
-  ::close(fd);
-  return out;
+  return read_file_at(dirfd, name, 1U << 20, OverLimit::truncate).value_or(std::string());
 }
 
 struct Partial {
@@ -264,14 +255,13 @@ std::vector<NetnsMember> other_network_namespaces(const std::string& proc_root) 
 
 std::map<std::uint64_t, std::string> named_network_namespaces(const std::string& dir) {
   std::map<std::uint64_t, std::string> out;
-  DIR* d = opendir(dir.c_str());
+  const UniqueDir d(opendir(dir.c_str()));
   if (d == nullptr) return out;
-  while (const dirent* e = readdir(d)) {
+  while (const dirent* e = readdir(d.get())) {
     if (e->d_name[0] == '.') continue;
     struct stat st {};
     if (::stat((dir + "/" + e->d_name).c_str(), &st) == 0) out.emplace(st.st_ino, e->d_name);
   }
-  closedir(d);
   return out;
 }
 

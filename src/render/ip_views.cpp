@@ -17,23 +17,6 @@
 
 namespace netwhy {
 
-LinkIndex::LinkIndex(const std::vector<Link>& links) {
-  by_index_.reserve(links.size());
-  for (const Link& l : links) by_index_.emplace(l.ifindex, &l);
-}
-
-const Link* LinkIndex::find(int ifindex) const {
-  const auto it = by_index_.find(ifindex);
-  return it == by_index_.end() ? nullptr : it->second;
-}
-
-std::string LinkIndex::name(int ifindex) const {
-  if (ifindex == 0) return "*";
-  const Link* l = find(ifindex);
-  if (l != nullptr && l->name) return *l->name;
-  return fmt::format("if{}", ifindex);
-}
-
 std::vector<LinkAddrs> select_links(const std::vector<Link>& links, const std::vector<Address>& addrs,
                                     LinkView view, Family family, std::optional<int> only_ifindex) {
   std::unordered_map<int, std::vector<const Address*>> by_link;

@@ -1,5 +1,7 @@
 #include "netwhy/iproute_names.hpp"
 
+#include "netwhy/fd.hpp"
+#include "netwhy/file.hpp"
 #include "netwhy/text.hpp"
 
 #include <dirent.h>
@@ -7,9 +9,7 @@
 #include <linux/rtnetlink.h>
 
 #include <charconv>
-#include <fstream>
 #include <map>
-#include <sstream>
 
 #include <fmt/format.h>
 
@@ -49,12 +49,9 @@ namespace {
 
 constexpr const char* config_dir = "/etc/iproute2";
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return {};
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+// A configuration file of names; missing is as good as empty.
+std::string read_names_file(const std::string& path) {
+  return read_file(path, 1U << 20, OverLimit::truncate).value_or(std::string());
 }
 
 // One table: the built-in names, then the file's, loaded the first time an id
@@ -88,14 +85,13 @@ class NameTable {
   void load() {
     loaded_ = true;
     const std::string base = fmt::format("{}/{}", config_dir, file_);
-    add(read_file(base));
+    add(read_names_file(base));
     const std::string dir = base + ".d";
-    if (DIR* d = opendir(dir.c_str())) {
-      while (const dirent* e = readdir(d)) {
+    if (const UniqueDir d{opendir(dir.c_str())}) {
+      while (const dirent* e = readdir(d.get())) {
         const std::string_view n = e->d_name;
-        if (n.size() > 5 && n.substr(n.size() - 5) == ".conf") add(read_file(dir + "/" + std::string(n)));
+        if (n.size() > 5 && n.substr(n.size() - 5) == ".conf") add(read_names_file(dir + "/" + std::string(n)));
       }
-      closedir(d);
     }
   }
   const char* file_;

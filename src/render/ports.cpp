@@ -5,7 +5,7 @@
 
 #include <fmt/format.h>
 
-#include "netwhy/ports.hpp"
+#include "netwhy/render_ports.hpp"
 #include "netwhy/text.hpp"
 
 namespace netwhy {

@@ -1,27 +1,23 @@
 // Gathering a snapshot of this host for the diagnosis: the only place where
 // the port command touches the kernel, /proc and the network.
-#include <fcntl.h>
-#include <sched.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <netinet/in.h>
 #include <linux/rtnetlink.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <charconv>
-#include <chrono>
-#include <thread>
-#include <cstring>
-#include <fstream>
 #include <sstream>
 
 #include <fmt/format.h>
 
+#include "netwhy/file.hpp"
 #include "netwhy/netlink.hpp"
+#include "netwhy/netns.hpp"
+#include "netwhy/ports.hpp"
 #include "netwhy/snapshot.hpp"
 #include "netwhy/text.hpp"
+#include "probe.hpp"
 
 namespace netwhy {
 
@@ -62,13 +58,9 @@ bool parse_hidepid(std::string_view mountinfo) {
 
 namespace {
 
+// A /proc or script file read for a few fields: empty when unreadable.
 std::string read_text(const std::string& path, std::size_t limit = 1U << 20) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {};
-  std::string out(limit, '\0');
-  in.read(out.data(), static_cast<std::streamsize>(limit));
-  out.resize(static_cast<std::size_t>(in.gcount()));
-  return out;
+  return read_file(path, limit, OverLimit::truncate).value_or(std::string());
 }
 
 std::optional<std::int64_t> read_sysctl(const std::string& name) {
@@ -79,72 +71,6 @@ std::optional<std::int64_t> read_sysctl(const std::string& name) {
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (text.empty() || ec != std::errc{}) return std::nullopt;
   return v;
-}
-
-Probe connect_probe(const IpAddr& addr, std::uint16_t port, double timeout_s) {
-  Probe p;
-  p.address = addr;
-  p.port = port;
-  const auto start = std::chrono::steady_clock::now();
-  const auto elapsed = [&] {
-    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  };
-  const int af = addr.family == Family::inet6 ? AF_INET6 : AF_INET;
-  const int fd = ::socket(af, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    p.error = errno;
-    return p;
-  }
-  sockaddr_storage ss{};
-  socklen_t len = 0;
-  if (af == AF_INET) {
-    auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
-    sin->sin_family = AF_INET;
-    sin->sin_port = htons(port);
-    std::memcpy(&sin->sin_addr, addr.bytes.data(), 4);
-    len = sizeof *sin;
-  } else {
-    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    sin6->sin6_family = AF_INET6;
-    sin6->sin6_port = htons(port);
-    std::memcpy(&sin6->sin6_addr, addr.bytes.data(), 16);
-    len = sizeof *sin6;
-  }
-  int err = 0;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
-    err = errno;
-    if (err == EINPROGRESS) {
-      pollfd pfd{fd, POLLOUT, 0};
-      const int ms = static_cast<int>(timeout_s * 1000);
-      int rc = 0;
-      do {
-        rc = ::poll(&pfd, 1, std::max(0, ms - static_cast<int>(elapsed())));
-      } while (rc < 0 && errno == EINTR);
-      if (rc == 0) {
-        ::close(fd);
-        p.result = ProbeResult::timeout;
-        p.millis = elapsed();
-        return p;
-      }
-      socklen_t elen = sizeof err;
-      if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0) err = errno;
-    }
-  }
-  ::close(fd);
-  p.millis = elapsed();
-  p.error = err;
-  if (err == 0) {
-    p.result = ProbeResult::ok;
-  } else if (err == ECONNREFUSED) {
-    p.result = ProbeResult::refused;
-  } else if (err == EHOSTUNREACH || err == ENETUNREACH) {
-    p.result = ProbeResult::unreachable;
-  } else if (err == ETIMEDOUT) {
-    p.result = ProbeResult::timeout;
-  } else {
-    p.result = ProbeResult::error;
-  }
-  return p;
 }
 
 // A python process running a script that imports Flask: its fix is
@@ -168,24 +94,6 @@ std::string detect_framework(const Process& p) {
   return {};
 }
 
-// sock_diag inside another network namespace: a thread enters it (setns
-// moves only the calling thread) and dumps there. Needs CAP_SYS_ADMIN.
-Expected<SocketRead> read_sockets_diag_in(pid_t pid, const SocketQuery& q) {
-  const int fd = ::open(fmt::format("/proc/{}/ns/net", pid).c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return system_error(fmt::format("open /proc/{}/ns/net", pid));
-  Expected<SocketRead> result = Error{ErrorKind::system, EPERM, "enter namespace"};
-  std::thread worker([&] {
-    if (setns(fd, CLONE_NEWNET) != 0) {
-      result = system_error(fmt::format("enter the network namespace of pid {}", pid));
-      return;
-    }
-    result = read_sockets_diag(q);
-  });
-  worker.join();
-  ::close(fd);
-  return result;
-}
-
 // The addresses of another namespace (with their interfaces), read from a
 // thread that enters it. Empty when it can't be entered (not root).
 struct NamespaceAddresses {
@@ -195,23 +103,17 @@ struct NamespaceAddresses {
 
 NamespaceAddresses addresses_in(pid_t pid) {
   NamespaceAddresses out;
-  const int fd = ::open(fmt::format("/proc/{}/ns/net", pid).c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return out;
-  std::thread worker([&] {
-    if (setns(fd, CLONE_NEWNET) != 0) return;
+  (void)run_in_netns_of(pid, [&] {
     auto rtnl = Rtnl::open();
     if (!rtnl) return;
     auto links = read_links(*rtnl, AF_UNSPEC);
     auto addrs = read_addresses(*rtnl, Family::unspec);
     if (!links || !addrs) return;
+    const LinkIndex index(*links);
     for (const Address& a : *addrs) {
       const auto ip = a.local ? a.local : a.address;
       if (!ip) continue;
-      std::string ifname = fmt::format("if{}", a.ifindex);
-      for (const Link& l : *links) {
-        if (l.ifindex == a.ifindex && l.name) ifname = *l.name;
-      }
-      out.addresses.emplace_back(*ip, ifname);
+      out.addresses.emplace_back(*ip, index.name(a.ifindex));
     }
     if (auto routes = read_routes(*rtnl, RouteDump{Family::unspec, RT_TABLE_MAIN})) {
       for (const Route& r : *routes) {
@@ -222,9 +124,23 @@ NamespaceAddresses addresses_in(pid_t pid) {
       }
     }
   });
-  worker.join();
-  ::close(fd);
   return out;
+}
+
+// The listeners of another namespace on one port (0: every port): sock_diag
+// from a thread inside it when netwhy may enter it, else /proc/PID/net.
+// Without processes (looked up with the others) or device names.
+Expected<ListenerRead> read_listeners_in(pid_t pid, const ListenerQuery& here, std::uint16_t port) {
+  ListenerQuery q = here;
+  if (port != 0) q.sockets.port = port;
+  q.source = SocketSource::netlink;
+  q.links.reset();  // inside, its own links name its devices
+  Expected<ListenerRead> got = Error{ErrorKind::system, EPERM, "enter namespace"};
+  if (run_in_netns_of(pid, [&] { got = read_listeners(q); }) && got) return got;
+  q.source = SocketSource::proc;
+  q.proc = ProcSource{"/proc", pid};
+  q.links = std::vector<Link>{};  // from outside, devices are only numbers
+  return read_listeners(q);
 }
 
 }  // namespace
@@ -258,16 +174,17 @@ Expected<Snapshot> read_snapshot(const SnapshotRequest& req) {
   }
 
   // Sockets here: every listener of the protocol (the nearby ones name a
-  // port mismatch), and TIME_WAIT leftovers on the port.
-  SocketQuery sq;
-  sq.tcp = req.all_protocols || req.protocol == Protocol::tcp;
-  sq.udp = req.all_protocols || req.protocol == Protocol::udp;
-  auto sockets = read_sockets_diag(sq);
-  bool from_proc = false;
-  if (!sockets) {
-    sockets = read_sockets_proc(sq, ProcSource{});
-    if (!sockets) return sockets.error();
-    from_proc = true;
+  // port mismatch), and TIME_WAIT leftovers on the port. Their processes are
+  // looked up below, once, with those of other namespaces.
+  ListenerQuery lq;
+  lq.sockets.tcp = req.all_protocols || req.protocol == Protocol::tcp;
+  lq.sockets.udp = req.all_protocols || req.protocol == Protocol::udp;
+  lq.with_processes = false;
+  lq.links = s.links;
+  auto here = read_listeners(lq);
+  if (!here) return here.error();
+  s.listeners = std::move(here->listeners);
+  if (here->used == SocketSource::proc) {
     s.gaps.notes.push_back("sock_diag is unavailable: sockets were read from /proc/net (no v6only, backlog or "
                            "bound device)");
   }
@@ -276,17 +193,17 @@ Expected<Snapshot> read_snapshot(const SnapshotRequest& req) {
   // When something listens on the port here, the leftovers of a stopped
   // server and the other namespaces do not change the answer: skip them
   // (walking TIME_WAIT sockets costs a pass over every connection).
-  const bool any_on_port = req.port && std::any_of(sockets->sockets.begin(), sockets->sockets.end(),
-                                                   [&](const Socket& k) { return k.port == *req.port; });
-  if (!any_on_port && sq.tcp) {
-    SocketQuery tw = sq;
-    tw.udp = false;
-    tw.time_wait_only = true;
-    tw.port = req.port;
-    auto waits = from_proc ? read_sockets_proc(tw, ProcSource{}) : read_sockets_diag(tw);
-    if (waits) {
+  const bool any_on_port = req.port && std::any_of(s.listeners.begin(), s.listeners.end(),
+                                                   [&](const Listener& l) { return l.socket.port == *req.port; });
+  if (!any_on_port && lq.sockets.tcp) {
+    ListenerQuery tw = lq;
+    tw.source = here->used;
+    tw.sockets.udp = false;
+    tw.sockets.time_wait_only = true;
+    tw.sockets.port = req.port;
+    if (auto waits = read_listeners(tw)) {
       std::map<std::uint16_t, std::size_t> per_port;
-      for (const Socket& w : waits->sockets) ++per_port[w.port];
+      for (const Listener& w : waits->listeners) ++per_port[w.socket.port];
       for (const auto& [port, count] : per_port) s.time_wait.push_back({Protocol::tcp, port, count});
     }
   }
@@ -295,8 +212,6 @@ Expected<Snapshot> read_snapshot(const SnapshotRequest& req) {
   // namespace when netwhy may enter it, else through /proc/PID/net. Looked
   // at when nothing listens on the port here, and for the destinations of
   // DNAT rules (a published container port).
-  std::vector<std::pair<std::string, std::uint64_t>> foreign_ns;
-  std::vector<Socket> foreign;
   const auto targets = port_forward_targets(s.firewall);
   if (!any_on_port || !targets.empty()) {
     const auto names = named_network_namespaces();
@@ -318,18 +233,12 @@ Expected<Snapshot> read_snapshot(const SnapshotRequest& req) {
       std::sort(ports.begin(), ports.end());
       ports.erase(std::unique(ports.begin(), ports.end()), ports.end());
       for (const std::uint16_t port : ports) {
-        SocketQuery fq = sq;
-        if (port != 0) fq.port = port;
-        auto got = read_sockets_diag_in(m.pid, fq);
-        if (!got) got = read_sockets_proc(fq, ProcSource{"/proc", m.pid});
+        auto got = read_listeners_in(m.pid, lq, port);
         if (!got) {
           s.gaps.other_netns_unreadable = true;
           continue;
         }
-        for (const Socket& fs : got->sockets) {
-          foreign.push_back(fs);
-          foreign_ns.emplace_back(label, m.inode);
-        }
+        for (Listener& l : got->listeners) s.other_netns.push_back({label, m.inode, std::move(l)});
       }
     }
   }
@@ -338,21 +247,16 @@ Expected<Snapshot> read_snapshot(const SnapshotRequest& req) {
   // port, or, when nothing is there, every listener (a port mismatch names
   // the nearby ones and the programs that usually serve the port).
   std::vector<std::uint64_t> inodes;
-  for (const Socket& k : sockets->sockets) {
-    if (!any_on_port || k.port == *req.port) inodes.push_back(k.inode);
+  for (const Listener& l : s.listeners) {
+    if (!any_on_port || l.socket.port == *req.port) inodes.push_back(l.socket.inode);
   }
-  for (const Socket& k : foreign) inodes.push_back(k.inode);
+  for (const ForeignListener& f : s.other_netns) inodes.push_back(f.listener.socket.inode);
   const ProcessMap map = map_socket_owners(inodes);
-  s.listeners = join_listeners(sockets->sockets, map);
-  for (std::size_t i = 0; i < foreign.size(); ++i) {
-    auto joined = join_listeners({foreign[i]}, map);
-    s.other_netns.push_back({foreign_ns[i].first, foreign_ns[i].second, std::move(joined.front())});
-  }
-  for (Listener& l : s.listeners) {
-    if (l.socket.bound_ifindex == 0) continue;
-    for (const Link& link : s.links) {
-      if (link.ifindex == l.socket.bound_ifindex) l.interface = link.name;
-    }
+  attach_processes(s.listeners, map);
+  for (ForeignListener& f : s.other_netns) {
+    std::vector<Listener> one{std::move(f.listener)};
+    attach_processes(one, map);
+    f.listener = std::move(one.front());
   }
   for (Listener& l : s.listeners) {
     if (req.port && l.socket.port != *req.port) continue;

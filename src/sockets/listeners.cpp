@@ -12,28 +12,21 @@
 
 namespace netwhy {
 
-const Process* main_process(const Listener& l) {
-  for (const Process& p : l.processes) {
-    const bool parent_holds = std::any_of(l.processes.begin(), l.processes.end(),
-                                          [&](const Process& q) { return q.pid == p.ppid; });
-    if (!parent_holds) return &p;
+void attach_processes(std::vector<Listener>& listeners, const ProcessMap& map) {
+  for (Listener& l : listeners) {
+    const auto it = map.holders.find(l.socket.inode);
+    if (it == map.holders.end()) continue;
+    for (const pid_t pid : it->second) {
+      if (auto p = map.processes.find(pid); p != map.processes.end()) l.processes.push_back(p->second);
+    }
   }
-  return l.processes.empty() ? nullptr : &l.processes.front();
 }
 
 std::vector<Listener> join_listeners(const std::vector<Socket>& sockets, const ProcessMap& map) {
   std::vector<Listener> out;
   out.reserve(sockets.size());
-  for (const Socket& s : sockets) {
-    Listener l;
-    l.socket = s;
-    if (auto it = map.holders.find(s.inode); it != map.holders.end()) {
-      for (const pid_t pid : it->second) {
-        if (auto p = map.processes.find(pid); p != map.processes.end()) l.processes.push_back(p->second);
-      }
-    }
-    out.push_back(std::move(l));
-  }
+  for (const Socket& s : sockets) out.push_back(Listener{s, std::nullopt, {}});
+  attach_processes(out, map);
   std::sort(out.begin(), out.end(), [](const Listener& a, const Listener& b) {
     const auto key = [](const Listener& l) {
       return std::tuple(l.socket.protocol, l.socket.port, l.socket.family, l.socket.local.bytes, l.socket.inode);
@@ -86,15 +79,16 @@ Expected<ListenerRead> read_listeners(const ListenerQuery& q) {
   out.listeners = join_listeners(sockets, map);
 
   if (std::any_of(sockets.begin(), sockets.end(), [](const Socket& s) { return s.bound_ifindex != 0; })) {
-    if (auto rtnl = Rtnl::open()) {
-      if (auto links = read_links(*rtnl, AF_PACKET)) {
-        for (Listener& l : out.listeners) {
-          if (l.socket.bound_ifindex == 0) continue;
-          for (const Link& link : *links) {
-            if (link.ifindex == l.socket.bound_ifindex && link.name) l.interface = *link.name;
-          }
-          if (!l.interface) l.interface = fmt::format("if{}", l.socket.bound_ifindex);
-        }
+    std::optional<std::vector<Link>> links = q.links;
+    if (!links) {
+      if (auto rtnl = Rtnl::open()) {
+        if (auto got = read_links(*rtnl, AF_PACKET)) links = std::move(*got);
+      }
+    }
+    if (links) {
+      const LinkIndex index(*links);
+      for (Listener& l : out.listeners) {
+        if (l.socket.bound_ifindex != 0) l.interface = index.name(l.socket.bound_ifindex);
       }
     }
   }

@@ -1,13 +1,11 @@
 // /proc/net/{tcp,tcp6,udp,udp6}: one socket a line, addresses in hex in the
 // kernel's byte order.
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <charconv>
 #include <cstring>
 
 #include <fmt/format.h>
 
+#include "netwhy/file.hpp"
 #include "netwhy/sockets.hpp"
 #include "netwhy/text.hpp"
 
@@ -95,25 +93,8 @@ ProcNetParse parse_proc_net(std::string_view text, Protocol protocol, Family fam
 
 namespace {
 
-Expected<std::string> read_whole(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return system_error(fmt::format("open {}", path));
-  std::string text;
-  char buf[65536];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      return system_error(fmt::format("read {}", path), err);
-    }
-    if (n == 0) break;
-    text.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return text;
-}
+// About 150 bytes a socket: room for millions of connections.
+constexpr std::size_t max_proc_net_bytes = std::size_t{1} << 30;
 
 bool wanted(const Socket& s, const SocketQuery& q) {
   if (q.port && s.port != *q.port) return false;
@@ -139,7 +120,7 @@ Expected<SocketRead> read_sockets_proc(const SocketQuery& q, const ProcSource& s
     if ((f.protocol == Protocol::tcp && !q.tcp) || (f.protocol == Protocol::udp && !q.udp)) continue;
     if (q.family != Family::unspec && q.family != f.family) continue;
     const std::string path = fmt::format("{}/{}", base, f.name);
-    auto text = read_whole(path);
+    auto text = read_file(path, max_proc_net_bytes);
     if (!text) {
       // No IPv6 in this kernel: its files are missing, not an error.
       if (text.error().code == ENOENT && f.family == Family::inet6) continue;

@@ -42,3 +42,13 @@ TEST_CASE("to_valid_utf8 replaces each invalid byte with U+FFFD") {
   CHECK(to_valid_utf8("\xe2\x82\xac") == "\xe2\x82\xac");  // €
   CHECK(to_valid_utf8("\xf4\x90\x80\x80") == "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");  // > U+10FFFF
 }
+
+TEST_CASE("an echoed argument is escaped, and cut when long") {
+  using netwhy::escape_arg;
+  CHECK(escape_arg("eth0") == "eth0");
+  CHECK(escape_arg(std::string(60, 'a')) == std::string(60, 'a'));
+  CHECK(escape_arg(std::string(10240, 'a')) == std::string(60, 'a') + "...");
+  CHECK(escape_arg("\x1b[2J" + std::string(100, 'b'), 10) == "\\x1b[2Jbbbbbb...");
+  // A cut never splits a character: 59 bytes, then a 2-byte é that would end at 61.
+  CHECK(escape_arg(std::string(59, 'a') + "\xc3\xa9" + std::string(10, 'c')) == std::string(59, 'a') + "...");
+}

@@ -6,9 +6,11 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <thread>
 
 #include <fmt/format.h>
 
+#include "netwhy/fd.hpp"
 #include "netwhy/text.hpp"
 
 namespace netwhy {
@@ -23,7 +25,7 @@ Expected<NetnsTarget> parse_netns_spec(std::string_view spec) {
     if (num.empty() || ec != std::errc{} || end != num.data() + num.size() || pid <= 0 ||
         pid > 0x3fffffff) {
       return input_error(fmt::format("bad netns \"{}\": expected pid:PID with a process id",
-                                     escape_text(spec)));
+                                     escape_arg(spec)));
     }
     t.pid = static_cast<pid_t>(pid);
     t.path = fmt::format("/proc/{}/ns/net", pid);
@@ -31,16 +33,16 @@ Expected<NetnsTarget> parse_netns_spec(std::string_view spec) {
   }
   if (spec.empty() || spec == "." || spec == ".." || spec.find('/') != std::string_view::npos ||
       spec.find('\0') != std::string_view::npos) {
-    return input_error(fmt::format("bad netns name \"{}\"", escape_text(spec)));
+    return input_error(fmt::format("bad netns name \"{}\"", escape_arg(spec)));
   }
   t.path = fmt::format("/run/netns/{}", spec);
   return t;
 }
 
 Expected<void> enter_netns(const NetnsTarget& target) {
-  const std::string shown = escape_text(target.display);
-  const int fd = ::open(target.path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+  const std::string shown = escape_arg(target.display);
+  const UniqueFd fd(::open(target.path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
     const int err = errno;
     if (err == ENOENT) {
       if (target.pid != 0) return input_error(fmt::format("no process with pid {}", target.pid));
@@ -52,9 +54,8 @@ Expected<void> enter_netns(const NetnsTarget& target) {
     }
     return system_error(fmt::format("open {}", target.path), err);
   }
-  const int rc = setns(fd, CLONE_NEWNET);
+  const int rc = setns(fd.get(), CLONE_NEWNET);
   const int err = errno;
-  ::close(fd);
   if (rc != 0) {
     if (err == EPERM) {
       return Error{ErrorKind::system, err,
@@ -67,6 +68,22 @@ Expected<void> enter_netns(const NetnsTarget& target) {
     return system_error(fmt::format("enter network namespace \"{}\"", shown), err);
   }
   return {};
+}
+
+Expected<void> run_in_netns_of(pid_t pid, const std::function<void()>& fn) {
+  const std::string path = fmt::format("/proc/{}/ns/net", pid);
+  const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return system_error(fmt::format("open {}", path));
+  Expected<void> result;
+  std::thread worker([&] {
+    if (setns(fd.get(), CLONE_NEWNET) != 0) {
+      result = system_error(fmt::format("enter the network namespace of pid {}", pid));
+      return;
+    }
+    fn();
+  });
+  worker.join();
+  return result;
 }
 
 }  // namespace netwhy
