@@ -79,7 +79,11 @@ std::string detect_framework(const Process& p) {
   if (p.comm.rfind("python", 0) != 0) return {};
   std::string lower = p.cmdline;
   std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-  if (lower.find("flask") != std::string::npos) return "flask";
+  // Named by its command line: "flask run", "python3 -m flask run".
+  if (lower.find("flask run") != std::string::npos || lower.find("-m flask") != std::string::npos ||
+      lower.find("/flask ") != std::string::npos) {
+    return "flask";
+  }
   std::istringstream words(p.cmdline);
   std::string w;
   while (words >> w) {
@@ -195,6 +199,18 @@ Expected<Snapshot> read_snapshot(const SnapshotRequest& req) {
   // (walking TIME_WAIT sockets costs a pass over every connection).
   const bool any_on_port = req.port && std::any_of(s.listeners.begin(), s.listeners.end(),
                                                    [&](const Listener& l) { return l.socket.port == *req.port; });
+  // Nothing of the protocol asked on the port: does the other protocol
+  // listen there (a UDP service asked about with TCP, or the reverse)?
+  if (!any_on_port && !req.all_protocols) {
+    ListenerQuery other = lq;
+    other.source = here->used;
+    other.sockets.tcp = !lq.sockets.tcp;
+    other.sockets.udp = !lq.sockets.udp;
+    other.sockets.port = req.port;
+    if (auto got = read_listeners(other)) {
+      for (Listener& l : got->listeners) s.listeners.push_back(std::move(l));
+    }
+  }
   if (!any_on_port && lq.sockets.tcp) {
     ListenerQuery tw = lq;
     tw.source = here->used;
