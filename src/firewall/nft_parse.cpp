@@ -8,6 +8,7 @@
 
 #include "netwhy/firewall.hpp"
 #include "netwhy/text.hpp"
+#include "../common/json_error.hpp"
 
 namespace netwhy {
 
@@ -219,8 +220,8 @@ Expected<Firewall> parse_nft_ruleset(std::string_view json_text, std::string_vie
   json doc;
   try {
     doc = json::parse(json_text.begin(), json_text.end());
-  } catch (const json::exception& e) {
-    return Error{ErrorKind::parse, 0, fmt::format("nftables ruleset: not JSON ({})", e.what())};
+  } catch (const json::parse_error& e) {
+    return Error{ErrorKind::parse, 0, "nftables ruleset: not JSON: " + describe_json_parse_error(e, json_text)};
   }
   if (!doc.is_object() || !doc.contains("nftables") || !doc["nftables"].is_array()) {
     return Error{ErrorKind::parse, 0, "nftables ruleset: no \"nftables\" array"};
@@ -267,7 +268,7 @@ Expected<Firewall> parse_nft_ruleset(std::string_view json_text, std::string_vie
       }
     }
   } catch (const json::exception& e) {
-    return Error{ErrorKind::parse, 0, fmt::format("nftables ruleset: {}", e.what())};
+    return Error{ErrorKind::parse, 0, "nftables ruleset: " + describe_json_error(e)};
   }
   return fw;
 }
