@@ -35,10 +35,14 @@ TEST_CASE("/proc/net/tcp: listeners and established sockets, addresses in host b
   CHECK_FALSE(ssh.queued.has_value());
 }
 
+// The first line of /proc/net/tcp6, as the kernel writes it.
+#define TCP6_HEADER                                                                                        \
+  "  sl  local_address                         remote_address                        st tx_queue rx_queue tr " \
+  "tm->when retrnsmt   uid  timeout inode\n"
+
 TEST_CASE("/proc/net/tcp6: IPv6, the wildcard and v4-mapped addresses") {
   const char* text =
-      "  sl  local_address                         remote_address                        st tx_queue rx_queue tr "
-      "tm->when retrnsmt   uid  timeout inode\n"
+      TCP6_HEADER
       "   0: 00000000000000000000000000000000:0016 00000000000000000000000000000000:0000 0A 00000000:00000000 "
       "00:00000000 00000000     0        0 20013 1 0000000000000000 100 0 0 10 0\n"
       "   1: 00000000000000000000000001000000:1F90 00000000000000000000000000000000:0000 0A 00000000:00000000 "
@@ -65,8 +69,7 @@ TEST_CASE("/proc/net/tcp6: IPv6, the wildcard and v4-mapped addresses") {
 TEST_CASE("/proc/net/tcp6: a Java listener on ::ffff:127.0.0.1 reads as IPv4 127.0.0.1") {
   // Tomcat with address="127.0.0.1": an AF_INET6 socket bound to the mapped address.
   const char* text =
-      "  sl  local_address                         remote_address                        st tx_queue rx_queue tr "
-      "tm->when retrnsmt   uid  timeout inode\n"
+      TCP6_HEADER
       "   0: 0000000000000000FFFF00000100007F:2382 00000000000000000000000000000000:0000 0A 00000000:00000000 "
       "00:00000000 00000000   998        0 4242 1 0000000000000000 100 0 0 10 0\n"
       "   1: 0000000000000000FFFF00000F02000A:1F90 00000000000000000000000000000000:0000 0A 00000000:00000000 "
