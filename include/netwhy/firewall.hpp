@@ -92,6 +92,9 @@ struct Firewall {
 // libnftables' JSON (`nft -j list ruleset`) and, optionally, the text
 // listing with handles (`nft -a list ruleset`) for the rules' text.
 [[nodiscard]] Expected<Firewall> parse_nft_ruleset(std::string_view json_text, std::string_view text_listing = {});
+// A rule's text without its live counter values: "tcp dport 8080 counter
+// packets 8 bytes 480 drop" -> "tcp dport 8080 counter drop".
+[[nodiscard]] std::string strip_counter_values(std::string_view rule);
 // Reads this namespace's ruleset (needs CAP_NET_ADMIN) and iptables-legacy tables.
 [[nodiscard]] Firewall read_firewall();
 [[nodiscard]] bool firewall_support_built();

@@ -48,6 +48,13 @@ struct Socket {
   }
 };
 
+// An IPv4-mapped IPv6 socket is its IPv4 address: a Java server bound to
+// 127.0.0.1 holds an AF_INET6 socket on ::ffff:127.0.0.1. When the local
+// address is ::ffff:a.b.c.d the socket becomes family inet, local a.b.c.d,
+// v6only unknown, and its remote address (mapped, or the wildcard) IPv4 too.
+// Every decoder applies it. Returns whether it changed anything.
+bool unmap_ipv4(Socket& s);
+
 struct SocketQuery {
   bool tcp = true;
   bool udp = true;

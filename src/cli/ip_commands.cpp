@@ -110,9 +110,9 @@ int run_links(const GlobalOptions& g, const std::vector<std::string>& args, Link
     std::erase_if(shown, [](const LinkAddrs& la) { return (la.link->flags & IFF_UP) == 0; });
   }
   if (g.json) {
-    JsonWriter out(g.json_style(), stdout);
+    JsonWriter out(g.json_style());
     render_links_json(out, shown, index, opt);
-    out.flush();
+    write_stdout(out.text());
     return exit_ok;
   }
   const bool any_peer_ns =
@@ -193,11 +193,11 @@ int route_get_command(const GlobalOptions& g, Rtnl& rtnl, const std::string& tex
   const LinkIndex index(*links);
   const RouteOptions opt{true, false, g.palette()};
   if (g.json) {
-    JsonWriter out(g.json_style(), stdout);
+    JsonWriter out(g.json_style());
     out.begin_array();
     render_route_json(out, *route, index, opt);
     out.end_array();
-    out.flush();
+    write_stdout(out.text());
   } else {
     write_stdout(render_route_text(*route, index, opt));
   }
@@ -238,30 +238,24 @@ int run_route(const GlobalOptions& g, const std::vector<std::string>& args) {
   what.table = parsed->table;
   const RouteOptions opt{!parsed->table.has_value(), oif.has_value(), g.palette()};
 
+  // Rendered into memory and printed only when the whole dump succeeded: a
+  // dump that fails partway prints nothing but the error.
   const auto keep = [&](const Route& r) { return !oif || (r.oif && *r.oif == *oif); };
-  Expected<DumpResult> result = DumpResult{};
-  if (g.json) {
-    JsonWriter out(g.json_style(), stdout);
-    out.begin_array();
-    result = for_each_route(*rtnl, what, [&](const Route& r) {
-      if (keep(r)) render_route_json(out, r, index, opt);
-    });
-    out.end_array();
-    out.flush();
-  } else {
-    std::string text;
-    result = for_each_route(*rtnl, what, [&](const Route& r) {
-      if (!keep(r)) return;
+  JsonWriter json(g.json_style());
+  std::string text;
+  if (g.json) json.begin_array();
+  const auto result = for_each_route(*rtnl, what, [&](const Route& r) {
+    if (!keep(r)) return;
+    if (g.json) {
+      render_route_json(json, r, index, opt);
+    } else {
       text += render_route_text(r, index, opt);
-      if (text.size() >= (1U << 16)) {
-        write_stdout(text);
-        text.clear();
-      }
-    });
-    write_stdout(text);
-  }
+    }
+  });
   if (!result) return fail(result.error());
+  if (g.json) json.end_array();
   if (result->interrupted) warn("the routing table changed during the dump; it may be inconsistent");
+  write_stdout(g.json ? json.text() : text);
   return exit_ok;
 }
 

@@ -2,10 +2,9 @@
 // snapshot file.
 #include <netdb.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 
 #include <algorithm>
-#include <sstream>
+#include <memory>
 
 #include <fmt/format.h>
 
@@ -38,13 +37,14 @@ Expected<std::vector<IpAddr>> resolve(const std::string& host, Family family) {
   addrinfo hints{};
   hints.ai_family = family == Family::inet ? AF_INET : family == Family::inet6 ? AF_INET6 : AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  const int rc = getaddrinfo(host.c_str(), nullptr, &hints, &res);
+  addrinfo* got = nullptr;
+  const int rc = getaddrinfo(host.c_str(), nullptr, &hints, &got);
+  const std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> res(got, &freeaddrinfo);
   if (rc != 0) {
     return input_error(fmt::format("cannot resolve \"{}\": {}", escape_arg(host), gai_strerror(rc)));
   }
   std::vector<IpAddr> out;
-  for (const addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
+  for (const addrinfo* ai = res.get(); ai != nullptr; ai = ai->ai_next) {
     std::optional<IpAddr> a;
     if (ai->ai_family == AF_INET) {
       a = IpAddr::from_bytes(Family::inet, &reinterpret_cast<const sockaddr_in*>(ai->ai_addr)->sin_addr, 4);
@@ -53,7 +53,6 @@ Expected<std::vector<IpAddr>> resolve(const std::string& host, Family family) {
     }
     if (a && std::find(out.begin(), out.end(), *a) == out.end()) out.push_back(*a);
   }
-  freeaddrinfo(res);
   if (out.empty()) return input_error(fmt::format("\"{}\" has no IP address", escape_arg(host)));
   return out;
 }

@@ -8,6 +8,7 @@
 
 #include "netwhy/firewall.hpp"
 #include "netwhy/text.hpp"
+#include "../common/json_error.hpp"
 
 namespace netwhy {
 
@@ -186,6 +187,44 @@ FwRule parse_rule(const json& r) {
   return rule;
 }
 
+// The length of the run of digits at s[i].
+std::size_t digits_at(std::string_view s, std::size_t i) {
+  std::size_t n = 0;
+  while (i + n < s.size() && s[i + n] >= '0' && s[i + n] <= '9') ++n;
+  return n;
+}
+
+}  // namespace
+
+std::string strip_counter_values(std::string_view rule) {
+  // "counter packets 8 bytes 480": the numbers change with every packet; a
+  // rule's text names the rule, so " packets N bytes N" goes.
+  static constexpr std::string_view counter = "counter";
+  static constexpr std::string_view packets = " packets ";
+  static constexpr std::string_view bytes = " bytes ";
+  std::string out;
+  std::size_t from = 0;
+  for (std::size_t at = rule.find(counter); at != std::string_view::npos; at = rule.find(counter, at + 1)) {
+    const bool word_start = at == 0 || rule[at - 1] == ' ' || rule[at - 1] == '\t';
+    std::size_t i = at + counter.size();
+    if (!word_start || rule.substr(i, packets.size()) != packets) continue;
+    i += packets.size();
+    const std::size_t n_packets = digits_at(rule, i);
+    i += n_packets;
+    if (n_packets == 0 || rule.substr(i, bytes.size()) != bytes) continue;
+    i += bytes.size();
+    const std::size_t n_bytes = digits_at(rule, i);
+    i += n_bytes;
+    if (n_bytes == 0 || (i < rule.size() && rule[i] != ' ')) continue;
+    out.append(rule.substr(from, at + counter.size() - from));
+    from = i;
+  }
+  out.append(rule.substr(from));
+  return out;
+}
+
+namespace {
+
 // "\t\ttcp dport 9000 reject with tcp reset # handle 9" per (family, table, chain, handle)
 std::map<std::string, std::string> rule_texts(std::string_view listing) {
   std::map<std::string, std::string> out;
@@ -208,7 +247,7 @@ std::map<std::string, std::string> rule_texts(std::string_view listing) {
     std::string_view text = line.substr(0, h);
     while (!text.empty() && (text.front() == '\t' || text.front() == ' ')) text.remove_prefix(1);
     const std::string handle(line.substr(h + 10));
-    out[fmt::format("{} {} {} {}", family, table, chain, handle)] = std::string(text);
+    out[fmt::format("{} {} {} {}", family, table, chain, handle)] = strip_counter_values(text);
   }
   return out;
 }
@@ -219,8 +258,8 @@ Expected<Firewall> parse_nft_ruleset(std::string_view json_text, std::string_vie
   json doc;
   try {
     doc = json::parse(json_text.begin(), json_text.end());
-  } catch (const json::exception& e) {
-    return Error{ErrorKind::parse, 0, fmt::format("nftables ruleset: not JSON ({})", e.what())};
+  } catch (const json::parse_error& e) {
+    return Error{ErrorKind::parse, 0, "nftables ruleset: not JSON: " + describe_json_parse_error(e, json_text)};
   }
   if (!doc.is_object() || !doc.contains("nftables") || !doc["nftables"].is_array()) {
     return Error{ErrorKind::parse, 0, "nftables ruleset: no \"nftables\" array"};
@@ -267,7 +306,7 @@ Expected<Firewall> parse_nft_ruleset(std::string_view json_text, std::string_vie
       }
     }
   } catch (const json::exception& e) {
-    return Error{ErrorKind::parse, 0, fmt::format("nftables ruleset: {}", e.what())};
+    return Error{ErrorKind::parse, 0, "nftables ruleset: " + describe_json_error(e)};
   }
   return fw;
 }

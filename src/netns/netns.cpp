@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <climits>
 #include <charconv>
 #include <thread>
 
@@ -35,6 +36,9 @@ Expected<NetnsTarget> parse_netns_spec(std::string_view spec) {
       spec.find('\0') != std::string_view::npos) {
     return input_error(fmt::format("bad netns name \"{}\"", escape_arg(spec)));
   }
+  if (spec.size() > NAME_MAX) {
+    return input_error(fmt::format("bad netns name \"{}\": longer than {} bytes", escape_arg(spec), NAME_MAX));
+  }
   t.path = fmt::format("/run/netns/{}", spec);
   return t;
 }
@@ -52,7 +56,7 @@ Expected<void> enter_netns(const NetnsTarget& target) {
       return Error{ErrorKind::system, err,
                    fmt::format("cannot open network namespace \"{}\" (run as root)", shown)};
     }
-    return system_error(fmt::format("open {}", target.path), err);
+    return system_error(fmt::format("open {}", escape_arg(target.path)), err);
   }
   const int rc = setns(fd.get(), CLONE_NEWNET);
   const int err = errno;

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "netwhy/snapshot.hpp"
+#include "../common/json_error.hpp"
 
 namespace netwhy {
 
@@ -276,8 +277,10 @@ Expected<Snapshot> snapshot_from_json(std::string_view text) {
     });
   } catch (const Bad& b) {
     return input_error("snapshot: " + b.what);
+  } catch (const json::parse_error& e) {
+    return input_error("not JSON: " + describe_json_parse_error(e, text));
   } catch (const json::exception& e) {
-    return input_error(fmt::format("snapshot: not JSON ({})", e.what()));
+    return input_error("not JSON: " + describe_json_error(e));
   }
   Snapshot s;
   try {
@@ -414,7 +417,7 @@ Expected<Snapshot> snapshot_from_json(std::string_view text) {
   } catch (const Bad& b) {
     return input_error("snapshot: " + b.what);
   } catch (const json::exception& e) {
-    return input_error(fmt::format("snapshot: {}", e.what()));
+    return input_error("snapshot: " + describe_json_error(e));
   }
   return s;
 }

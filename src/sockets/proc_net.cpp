@@ -11,14 +11,6 @@
 
 namespace netwhy {
 
-std::string_view to_string(Protocol p) {
-  switch (p) {
-    case Protocol::tcp: return "tcp";
-    case Protocol::udp: return "udp";
-  }
-  return "tcp";
-}
-
 namespace {
 
 template <class T>
@@ -86,6 +78,7 @@ ProcNetParse parse_proc_net(std::string_view text, Protocol protocol, Family fam
       continue;
     }
     if (protocol == Protocol::tcp && s.state == tcp_listen) s.queued = rx;
+    unmap_ipv4(s);
     out.sockets.push_back(s);
   }
   return out;
@@ -98,6 +91,7 @@ constexpr std::size_t max_proc_net_bytes = std::size_t{1} << 30;
 
 bool wanted(const Socket& s, const SocketQuery& q) {
   if (q.port && s.port != *q.port) return false;
+  if (q.family != Family::unspec && s.family != q.family) return false;  // an unmapped one, in tcp6
   if (q.time_wait_only) return s.protocol == Protocol::tcp && s.state == tcp_time_wait;
   return !q.listening_only || s.listening();
 }
@@ -118,12 +112,14 @@ Expected<SocketRead> read_sockets_proc(const SocketQuery& q, const ProcSource& s
                                    {"udp6", Protocol::udp, Family::inet6}};
   for (const File& f : files) {
     if ((f.protocol == Protocol::tcp && !q.tcp) || (f.protocol == Protocol::udp && !q.udp)) continue;
-    if (q.family != Family::unspec && q.family != f.family) continue;
+    // IPv4 sockets are in tcp6 too (IPv4-mapped): read it also for -4.
+    if (q.family == Family::inet6 && f.family == Family::inet) continue;
     const std::string path = fmt::format("{}/{}", base, f.name);
     auto text = read_file(path, max_proc_net_bytes);
     if (!text) {
       // No IPv6 in this kernel: its files are missing, not an error.
       if (text.error().code == ENOENT && f.family == Family::inet6) continue;
+      if (q.family == Family::inet && f.family == Family::inet6) continue;  // looked at only for mapped ones
       return text.error();
     }
     auto parsed = parse_proc_net(*text, f.protocol, f.family);

@@ -72,6 +72,7 @@ Expected<Socket> socket_from_diag(const nlmsghdr* msg, Protocol protocol) {
   if (f == Family::inet6 && tb[INET_DIAG_SKV6ONLY] != nullptr && nla_len(tb[INET_DIAG_SKV6ONLY]) >= 1) {
     s.v6only = nla_get_u8(tb[INET_DIAG_SKV6ONLY]) != 0;
   }
+  unmap_ipv4(s);
   return s;
 }
 
@@ -84,7 +85,9 @@ Expected<SocketRead> read_sockets_diag(const SocketQuery& q) {
   for (const Protocol proto : {Protocol::tcp, Protocol::udp}) {
     if ((proto == Protocol::tcp && !q.tcp) || (proto == Protocol::udp && !q.udp)) continue;
     for (const Family fam : {Family::inet, Family::inet6}) {
-      if (q.family != Family::unspec && q.family != fam) continue;
+      // IPv4 sockets are in the IPv6 dump too (IPv4-mapped): asked for -4 also.
+      if (q.family == Family::inet6 && fam == Family::inet) continue;
+      const bool only_mapped = q.family == Family::inet && fam == Family::inet6;
       inet_diag_req_v2 req{};
       req.sdiag_family = static_cast<std::uint8_t>(fam);
       req.sdiag_protocol = proto == Protocol::tcp ? IPPROTO_TCP : IPPROTO_UDP;
@@ -105,8 +108,11 @@ Expected<SocketRead> read_sockets_diag(const SocketQuery& q) {
       const auto result = nl::exchange(sk->get(), msg.get(), [&](const nlmsghdr* m) {
         auto s = socket_from_diag(m, proto);
         // A port filter the kernel could not apply is applied here.
-        if (s && (!q.port || s->port == *q.port)) out.sockets.push_back(*s);
+        if (s && (!q.port || s->port == *q.port) && (q.family == Family::unspec || s->family == q.family)) {
+          out.sockets.push_back(*s);
+        }
       });
+      if (only_mapped && result.failed()) continue;  // no IPv6: no mapped sockets either
       if (result.kernel_errno == ENOENT || result.kernel_errno == EAFNOSUPPORT) {
         // No UDP diag module, or no IPv6: the kernel cannot answer that part.
         out.warnings.push_back(fmt::format("the kernel has no sock_diag for {} over {}; not listed",

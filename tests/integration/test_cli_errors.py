@@ -5,8 +5,10 @@ never break JSON."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(__file__))
 import nwtest  # noqa: E402
@@ -15,14 +17,22 @@ nwtest.require_root()
 checks = nwtest.Checks()
 
 
-def expect_usage_error(args, mentions, env=None, prefix=()):
+def expect_usage_error(args, mentions, env=None, prefix=(), shown=None):
     cmd = [*prefix, nwtest.NETWHY, *args]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=30, env=env)
     lines = r.stderr.splitlines()
     ok = (r.returncode == 2 and r.stdout == "" and len(lines) == 1
           and lines[0].startswith("netwhy: ") and mentions in lines[0])
-    checks.check(ok, f"error for {' '.join(args)}",
-                 f"rc={r.returncode} stdout={r.stdout[:80]!r} stderr={r.stderr!r}")
+    name = shown or " ".join(args)
+    checks.check(ok, f"error for {name}",
+                 f"rc={r.returncode} stdout={r.stdout[:80]!r} stderr={r.stderr[:300]!r}")
+    return lines[0] if lines else ""
+
+
+def expect_shortened(args, what):
+    """A 10 KB argument is echoed as its first 60 characters and '...'."""
+    line = expect_usage_error(args, "a" * 50 + "...", shown=what)
+    checks.check(len(line) < 200, f"{what}: the error line stays short", f"{len(line)} characters")
 
 
 OUR_SGR = [b"\x1b[0m", b"\x1b[1m", b"\x1b[2m"] + [f"\x1b[{n}m".encode() for n in range(31, 37)]
@@ -48,6 +58,52 @@ with nwtest.Namespaces("srv") as ns:
     expect_usage_error(["frobnicate"], "frobnicate")
     expect_usage_error([], "command")
     expect_usage_error(["--color=sometimes", "link"], "sometimes")
+    # Long arguments are cut in the message, and still escaped.
+    long_arg = "a" * 10240
+    expect_shortened(["-n", ns["srv"], "link", "show", "dev", long_arg], "link show dev <10 KB>")
+    expect_shortened(["-n", ns["srv"], "route", "get", long_arg], "route get <10 KB>")
+    expect_shortened(["-n", long_arg, "link"], "-n <10 KB>")
+    expect_shortened(["port", long_arg], "port <10 KB>")
+    expect_shortened([long_arg], "<10 KB> as a command (CLI11's message)")
+    expect_shortened(["--" + long_arg, "link"], "--<10 KB> as an option (CLI11's message)")
+    line = expect_usage_error(["-n", ns["srv"], "link", "show", "dev", "\x1b[2J" + long_arg], "\\x1b[2J",
+                              shown="link show dev <escape + 10 KB>")
+    checks.check("\x1b" not in line and line.endswith("...\""), "a long hostile argument is escaped and cut", line[-80:])
+
+    # Snapshot files: a directory, and text that is not JSON, said plainly.
+    with tempfile.TemporaryDirectory() as tmp:
+        expect_usage_error(["port", "80", "--snapshot", tmp], f"{tmp}: is a directory")
+        bad = os.path.join(tmp, "snapshot.json")
+        with open(bad, "w") as f:
+            f.write('{"netwhy_snapshot": 1, x}')
+        line = expect_usage_error(["port", "80", "--snapshot", bad], f"{bad}: not JSON: syntax error at byte ")
+        checks.check("json.exception" not in line and "parse_error" not in line,
+                     "a snapshot that is not JSON: no nlohmann text", line)
+        with open(bad, "w") as f:
+            f.write('{"netwhy_snapshot": 1, "links": [{"ifindex": "one"}]}')
+        line = expect_usage_error(["port", "80", "--snapshot", bad], "links[0].ifindex: expected an integer")
+        checks.check("json.exception" not in line, "a malformed snapshot: no nlohmann text", line)
+
+    # A dump that fails partway prints nothing on stdout: the error alone,
+    # exit 2 (strace makes the kernel's answer fail after the first reads).
+    ns.ip("srv", "link", "add", "rt0", "type", "ifb")
+    ns.ip("srv", "link", "set", "rt0", "up")
+    batch = "".join(f"route add 10.{i // 250}.{i % 250}.0/24 dev rt0\n" for i in range(3000))
+    subprocess.run(["ip", "-n", ns["srv"], "-batch", "-"], input=batch, text=True, check=True)
+    strace = shutil.which("strace")
+    if strace is None:
+        print("SKIP: no strace: partial dump failures not tested")
+    else:
+        for args in (["route", "-j"], ["route"], ["-j", "route", "show", "table", "all"]):
+            full = subprocess.run([nwtest.NETWHY, "-n", ns["srv"], *args], capture_output=True, text=True)
+            # The 6th receive on the socket is in the middle of the route dump.
+            expect_usage_error(["-n", ns["srv"], *args], "dump routes",
+                               prefix=[strace, "-f", "-o", "/dev/null", "-e", "trace=recvmsg",
+                                       "-e", "inject=recvmsg:error=EIO:when=6"],
+                               shown=f"{' '.join(args)} failing partway")
+            checks.check(full.returncode == 0 and len(full.stdout) > 100000,
+                         f"{' '.join(args)}: the whole dump is large enough to fail partway", str(len(full.stdout)))
+
     # Entering a namespace needs privileges: said plainly, not a stack trace.
     expect_usage_error(["-n", ns["srv"], "link"], "root", prefix=UNPRIVILEGED)
     expect_usage_error(["-n", "pid:1", "link"], "root", prefix=UNPRIVILEGED)

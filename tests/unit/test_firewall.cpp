@@ -219,3 +219,22 @@ TEST_CASE("goto does not come back: the calling chain's later rules are skipped"
   REQUIRE(r.rule);
   CHECK(r.rule->handle == 4);
 }
+
+TEST_CASE("rule text carries no live counter values") {
+  using netwhy::strip_counter_values;
+  CHECK(strip_counter_values("tcp dport 8080 counter packets 8 bytes 480 drop") == "tcp dport 8080 counter drop");
+  CHECK(strip_counter_values("counter packets 0 bytes 0") == "counter");
+  CHECK(strip_counter_values("ip saddr 10.0.0.1 counter packets 12 bytes 720 counter packets 3 bytes 9 accept") ==
+        "ip saddr 10.0.0.1 counter counter accept");
+  CHECK(strip_counter_values("tcp dport 22 accept") == "tcp dport 22 accept");
+  CHECK(strip_counter_values("counter name \"web\" accept") == "counter name \"web\" accept");
+  CHECK(strip_counter_values("comment \"mycounter packets 1 bytes 2x\" accept") ==
+        "comment \"mycounter packets 1 bytes 2x\" accept");
+  CHECK(strip_counter_values("") == "");
+
+  // The same when read from nft's listing: rule 7 of the fixture counts.
+  const Firewall fw = ruleset();
+  const auto counted = std::find_if(fw.rules.begin(), fw.rules.end(), [](const FwRule& r) { return r.handle == 7; });
+  REQUIRE(counted != fw.rules.end());
+  CHECK(counted->text == "iifname \"eth0\" tcp dport { 22, 80-90 } counter accept");
+}

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <string>
+
 #include "netwhy/netns.hpp"
 
 using netwhy::parse_netns_spec;
@@ -25,4 +27,11 @@ TEST_CASE("spellings that could escape /run/netns or are not pids are refused") 
     REQUIRE_FALSE(t.has_value());
     CHECK(t.error().kind == netwhy::ErrorKind::input);
   }
+}
+
+TEST_CASE("a netns name longer than a file name is refused, and cut in the message") {
+  const auto r = parse_netns_spec(std::string(10240, 'n'));
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().message() == "bad netns name \"" + std::string(60, 'n') + "...\": longer than 255 bytes");
+  CHECK(parse_netns_spec(std::string(255, 'n')).has_value());
 }

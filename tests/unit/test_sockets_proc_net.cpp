@@ -35,10 +35,14 @@ TEST_CASE("/proc/net/tcp: listeners and established sockets, addresses in host b
   CHECK_FALSE(ssh.queued.has_value());
 }
 
+// The first line of /proc/net/tcp6, as the kernel writes it.
+#define TCP6_HEADER                                                                                        \
+  "  sl  local_address                         remote_address                        st tx_queue rx_queue tr " \
+  "tm->when retrnsmt   uid  timeout inode\n"
+
 TEST_CASE("/proc/net/tcp6: IPv6, the wildcard and v4-mapped addresses") {
   const char* text =
-      "  sl  local_address                         remote_address                        st tx_queue rx_queue tr "
-      "tm->when retrnsmt   uid  timeout inode\n"
+      TCP6_HEADER
       "   0: 00000000000000000000000000000000:0016 00000000000000000000000000000000:0000 0A 00000000:00000000 "
       "00:00000000 00000000     0        0 20013 1 0000000000000000 100 0 0 10 0\n"
       "   1: 00000000000000000000000001000000:1F90 00000000000000000000000000000000:0000 0A 00000000:00000000 "
@@ -53,8 +57,36 @@ TEST_CASE("/proc/net/tcp6: IPv6, the wildcard and v4-mapped addresses") {
   CHECK(got.sockets[1].local.to_string() == "::1");
   CHECK(got.sockets[1].port == 8080);
   CHECK(got.sockets[1].uid == 33U);
-  CHECK(got.sockets[2].local.to_string() == "::ffff:127.0.0.1");
+  // A v4-mapped socket is its IPv4 address, remote end included.
+  CHECK(got.sockets[2].family == Family::inet);
+  CHECK(got.sockets[2].local.to_string() == "127.0.0.1");
+  CHECK(got.sockets[2].remote.to_string() == "127.0.0.1");
+  CHECK(got.sockets[2].remote_port == 0xD0F2);
   CHECK(got.sockets[3].local.to_string() == "2001:db8::1");
+  CHECK(got.sockets[3].family == Family::inet6);
+}
+
+TEST_CASE("/proc/net/tcp6: a Java listener on ::ffff:127.0.0.1 reads as IPv4 127.0.0.1") {
+  // Tomcat with address="127.0.0.1": an AF_INET6 socket bound to the mapped address.
+  const char* text =
+      TCP6_HEADER
+      "   0: 0000000000000000FFFF00000100007F:2382 00000000000000000000000000000000:0000 0A 00000000:00000000 "
+      "00:00000000 00000000   998        0 4242 1 0000000000000000 100 0 0 10 0\n"
+      "   1: 0000000000000000FFFF00000F02000A:1F90 00000000000000000000000000000000:0000 0A 00000000:00000000 "
+      "00:00000000 00000000   998        0 4243 1 0000000000000000 100 0 0 10 0\n";
+  const auto got = parse_proc_net(text, Protocol::tcp, Family::inet6);
+  REQUIRE(got.sockets.size() == 2);
+  const Socket& java = got.sockets[0];
+  CHECK(java.family == Family::inet);
+  CHECK(java.local.to_string() == "127.0.0.1");
+  CHECK(java.local.is_loopback());
+  CHECK(java.port == 9090);
+  CHECK(java.remote.family == Family::inet);
+  CHECK(java.remote.to_string() == "0.0.0.0");
+  CHECK_FALSE(java.v6only.has_value());
+  CHECK(java.listening());
+  CHECK(got.sockets[1].local.to_string() == "10.0.2.15");
+  CHECK(got.sockets[1].family == Family::inet);
 }
 
 TEST_CASE("/proc/net/udp: bound unconnected sockets are listeners, connected ones are not") {

@@ -62,6 +62,52 @@ TEST_CASE("sock_diag: a UDP socket bound to a device, no v6only for IPv4, no que
   CHECK_FALSE(s->backlog.has_value());
 }
 
+TEST_CASE("sock_diag: a Java listener on ::ffff:127.0.0.1 reads as IPv4 127.0.0.1") {
+  inet_diag_msg d{};
+  d.idiag_family = AF_INET6;
+  d.idiag_state = tcp_listen;
+  d.id.idiag_sport = htons(9090);
+  REQUIRE(inet_pton(AF_INET6, "::ffff:127.0.0.1", d.id.idiag_src) == 1);
+  d.idiag_wqueue = 100;
+  d.idiag_inode = 4242;
+  const std::uint8_t v6only = 0;
+  nltest::Msg m(SOCK_DIAG_BY_FAMILY, d);
+  m.attr(INET_DIAG_SKV6ONLY, &v6only, sizeof v6only);
+  auto s = socket_from_diag(m.hdr(), Protocol::tcp);
+  REQUIRE(s);
+  CHECK(s->family == Family::inet);
+  CHECK(s->local.to_string() == "127.0.0.1");
+  CHECK(s->local.is_loopback());
+  CHECK(s->port == 9090);
+  CHECK(s->remote.family == Family::inet);
+  CHECK(s->remote.to_string() == "0.0.0.0");
+  CHECK_FALSE(s->v6only.has_value());
+  CHECK(s->backlog == 100U);
+
+  SUBCASE("a connection between mapped addresses: both ends IPv4") {
+    inet_diag_msg c = d;
+    c.idiag_state = tcp_established;
+    REQUIRE(inet_pton(AF_INET6, "::ffff:10.0.0.9", c.id.idiag_dst) == 1);
+    c.id.idiag_dport = htons(40000);
+    nltest::Msg cm(SOCK_DIAG_BY_FAMILY, c);
+    auto conn = socket_from_diag(cm.hdr(), Protocol::tcp);
+    REQUIRE(conn);
+    CHECK(conn->family == Family::inet);
+    CHECK(conn->remote.to_string() == "10.0.0.9");
+    CHECK(conn->remote_port == 40000);
+  }
+  SUBCASE("a plain IPv6 socket is left alone") {
+    inet_diag_msg v6 = d;
+    REQUIRE(inet_pton(AF_INET6, "::1", v6.id.idiag_src) == 1);
+    nltest::Msg vm(SOCK_DIAG_BY_FAMILY, v6);
+    vm.attr(INET_DIAG_SKV6ONLY, &v6only, sizeof v6only);
+    auto plain = socket_from_diag(vm.hdr(), Protocol::tcp);
+    REQUIRE(plain);
+    CHECK(plain->family == Family::inet6);
+    CHECK(plain->v6only == false);
+  }
+}
+
 TEST_CASE("sock_diag: truncated answers and foreign families are errors") {
   inet_diag_msg d{};
   d.idiag_family = AF_UNIX;
