@@ -133,7 +133,7 @@ NamespaceAddresses addresses_in(pid_t pid) {
 
 // The listeners of another namespace on one port (0: every port): sock_diag
 // from a thread inside it when netwhy may enter it, else /proc/PID/net.
-// Without processes (looked up with the others) or device names.
+// Without processes: they are looked up once, with the others.
 Expected<ListenerRead> read_listeners_in(pid_t pid, const ListenerQuery& here, std::uint16_t port) {
   ListenerQuery q = here;
   if (port != 0) q.sockets.port = port;
