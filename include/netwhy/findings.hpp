@@ -69,7 +69,7 @@ inline constexpr std::array code_table{
              "a socket listens on PORT in another network namespace (a container): the namespace and process are "
              "named"},
     CodeInfo{Code::accept_queue_full, "accept-queue-full", Severity::error,
-             "the listener's accept queue is full (queued >= backlog) or the kernel counted listen overflows: new "
+             "the listener's accept queue is full (queued > backlog) or the kernel counted listen overflows: new "
              "connections time out"},
     CodeInfo{Code::bound_to_loopback, "bound-to-loopback", Severity::error,
              "the listener accepts only on 127.0.0.0/8 or ::1 (an IPv4-mapped ::ffff:127.0.0.1 too): other hosts "

@@ -23,6 +23,10 @@ struct IpAddr {
   [[nodiscard]] std::string to_string() const;
   [[nodiscard]] bool is_loopback() const;
   [[nodiscard]] bool is_unspecified() const;
+  // ::ffff:a.b.c.d, an IPv4 address as an IPv6 socket sees it
+  [[nodiscard]] bool is_v4_mapped() const;
+  // The IPv4 address of a mapped one; any other address as it is.
+  [[nodiscard]] IpAddr unmapped() const;
   bool operator==(const IpAddr&) const = default;
 
   // A bare address in either family ("10.0.0.1", "fe80::1"); no brackets,

@@ -29,7 +29,7 @@ Expected<std::vector<IpAddr>> resolve(const std::string& host, Family family) {
       return input_error(fmt::format("\"{}\" is not an {} address", escape_arg(host),
                                      family == Family::inet ? "IPv4" : "IPv6"));
     }
-    return std::vector<IpAddr>{*literal};
+    return std::vector<IpAddr>{literal->unmapped()};  // ::ffff:a.b.c.d connects to a.b.c.d
   }
   if (host.empty() || host.size() > 253 || host.find('\0') != std::string::npos) {
     return input_error(fmt::format("bad host \"{}\"", escape_arg(host)));
@@ -51,6 +51,7 @@ Expected<std::vector<IpAddr>> resolve(const std::string& host, Family family) {
     } else if (ai->ai_family == AF_INET6) {
       a = IpAddr::from_bytes(Family::inet6, &reinterpret_cast<const sockaddr_in6*>(ai->ai_addr)->sin6_addr, 16);
     }
+    if (a) a = a->unmapped();
     if (a && std::find(out.begin(), out.end(), *a) == out.end()) out.push_back(*a);
   }
   if (out.empty()) return input_error(fmt::format("\"{}\" has no IP address", escape_arg(host)));

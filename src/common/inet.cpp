@@ -46,6 +46,19 @@ bool IpAddr::is_unspecified() const {
                      [](std::uint8_t b) { return b == 0; });
 }
 
+bool IpAddr::is_v4_mapped() const {
+  static constexpr std::array<std::uint8_t, 12> prefix{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  return family == Family::inet6 && std::equal(prefix.begin(), prefix.end(), bytes.begin());
+}
+
+IpAddr IpAddr::unmapped() const {
+  if (!is_v4_mapped()) return *this;
+  IpAddr v4;
+  v4.family = Family::inet;
+  std::copy(bytes.begin() + 12, bytes.end(), v4.bytes.begin());
+  return v4;
+}
+
 std::optional<IpAddr> IpAddr::parse(std::string_view text) {
   if (text.empty() || text.size() >= INET6_ADDRSTRLEN) return std::nullopt;
   char buf[INET6_ADDRSTRLEN] = {};

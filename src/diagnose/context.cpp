@@ -23,7 +23,35 @@ Context::Context(const Snapshot& snap, const Query& query) : s(snap), q(query) {
     link_by_index.emplace(l.ifindex, &l);
     if ((l.flags & IFF_LOOPBACK) != 0 && !lo) lo = l.ifindex;
   }
-  for (const Address& a : s.addresses) address_owner.emplace(address_of(a), &a);
+  for (const Address& a : s.addresses) {
+    address_owner.emplace(address_of(a), &a);
+    first_address.emplace((static_cast<std::uint64_t>(static_cast<unsigned>(a.ifindex)) << 8) |
+                              static_cast<std::uint8_t>(a.family),
+                          &a);
+  }
+  for (const Link& l : s.links) {
+    if ((l.flags & IFF_LOOPBACK) == 0 && is_up(&l) && has_carrier(&l)) arrivals.push_back(l.ifindex);
+  }
+  nat_prerouting = s.firewall.read && std::any_of(s.firewall.chains.begin(), s.firewall.chains.end(), [](const FwChain& ch) {
+    return ch.type == "nat" && ch.hook == "prerouting";
+  });
+}
+
+const Address* Context::first_address_on(int ifindex, Family family) const {
+  const auto it = first_address.find((static_cast<std::uint64_t>(static_cast<unsigned>(ifindex)) << 8) |
+                                     static_cast<std::uint8_t>(family));
+  return it == first_address.end() ? nullptr : it->second;
+}
+
+void Context::add_listener(Listener l, bool stalled_queue) {
+  const std::size_t i = listeners.size();
+  if (l.socket.local.is_unspecified()) {
+    wildcard_listeners.push_back(i);
+  } else {
+    listeners_at[l.socket.local].push_back(i);
+  }
+  listeners.push_back(std::move(l));
+  stalled.push_back(stalled_queue);
 }
 
 const Link* Context::link(int ifindex) const {
@@ -54,19 +82,11 @@ std::optional<int> Context::local_interface(const IpAddr& addr) const {
   return std::nullopt;
 }
 
+// Loopback is 127.0.0.0/8 and ::1: a service address on lo (anycast, a
+// load balancer's VIP) is reached by other hosts like any other.
 Place Context::place(const IpAddr& addr) const {
   if (addr.is_loopback()) return Place::loopback;
-  const auto ifindex = local_interface(addr);
-  if (!ifindex) return Place::other;
-  return is_loopback_link(*ifindex) ? Place::loopback : Place::own;
-}
-
-std::vector<int> Context::arrival_interfaces() const {
-  std::vector<int> out;
-  for (const Link& l : s.links) {
-    if ((l.flags & IFF_LOOPBACK) == 0 && is_up(&l) && has_carrier(&l)) out.push_back(l.ifindex);
-  }
-  return out;
+  return local_interface(addr) ? Place::own : Place::other;
 }
 
 bool Context::v6only(const Socket& sk) const {
@@ -90,19 +110,26 @@ bool Context::covers(const Listener& l, const IpAddr& addr, int arrival_ifindex)
 }
 
 std::optional<std::size_t> Context::taker(const IpAddr& addr, int ifindex) const {
-  std::optional<std::size_t> best;
-  int best_score = -1;
-  for (std::size_t i = 0; i < listeners.size(); ++i) {
-    const Listener& l = listeners[i];
-    if (!covers(l, addr, ifindex)) continue;
-    const int score = (l.socket.local.is_unspecified() ? 0 : 2) + (l.socket.family == addr.family ? 1 : 0) +
-                      (l.socket.bound_ifindex != 0 ? 4 : 0);
-    if (score > best_score) {
-      best = i;
-      best_score = score;
+  const auto best_of = [&](const std::vector<std::size_t>& candidates) {
+    std::optional<std::size_t> best;
+    int best_score = -1;
+    for (const std::size_t i : candidates) {
+      const Listener& l = listeners[i];
+      if (!covers(l, addr, ifindex)) continue;
+      const int score = (l.socket.bound_ifindex != 0 ? 2 : 0) + (l.socket.family == addr.family ? 1 : 0);
+      if (score > best_score) {
+        best = i;
+        best_score = score;
+      }
     }
+    return best;
+  };
+  // The kernel looks up the bound address first, the wildcard only when
+  // nothing is bound there (__inet_lookup_listener).
+  if (const auto it = listeners_at.find(addr); it != listeners_at.end()) {
+    if (auto t = best_of(it->second)) return t;
   }
-  return best;
+  return best_of(wildcard_listeners);
 }
 
 const Endpoint* Context::endpoint(const IpAddr& addr) const {
@@ -164,7 +191,12 @@ std::string Context::owner_text(const Listener& l) const {
 // port shared with SO_REUSEPORT, each with its own process.
 std::string Context::owners_text(const Listener& l) const {
   std::vector<std::string> names;
-  for (const Listener& o : listeners) {
+  const auto at = listeners_at.find(l.socket.local);
+  const std::vector<std::size_t>& same = l.socket.local.is_unspecified() || at == listeners_at.end()
+                                             ? wildcard_listeners
+                                             : at->second;
+  for (const std::size_t i : same) {
+    const Listener& o = listeners[i];
     if (o.socket.local == l.socket.local && o.socket.family == l.socket.family &&
         o.socket.bound_ifindex == l.socket.bound_ifindex) {
       names.push_back(owner_text(o));

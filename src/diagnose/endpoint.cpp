@@ -28,12 +28,9 @@ FwPacket packet_from(const Context& c, const IpAddr& addr, int arrival, int addr
   if (arrival != addr_ifindex) {
     p.saddr = IpAddr{addr.family, {}};
     p.saddr_len = 0;  // anywhere: a routed client
-    for (const Address& a : c.s.addresses) {
-      if (a.ifindex == arrival && a.family == addr.family) {
-        p.saddr = address_of(a);
-        p.saddr_len = a.prefixlen;
-        break;
-      }
+    if (const Address* a = c.first_address_on(arrival, addr.family)) {
+      p.saddr = address_of(*a);
+      p.saddr_len = a->prefixlen;
     }
   }
   return p;
@@ -42,13 +39,22 @@ FwPacket packet_from(const Context& c, const IpAddr& addr, int arrival, int addr
 // Through one interface: nullopt when it can't be decided.
 std::optional<bool> remote_through(Context& c, const IpAddr& addr, int arrival, int addr_ifindex, unsigned prefixlen,
                                    std::optional<std::size_t>& listener) {
+  const auto taker = c.taker(addr, arrival);
+  if (!taker && !c.nat_prerouting) return false;  // no socket, and no rule that could send it elsewhere
   const FwPacket p = packet_from(c, addr, arrival, addr_ifindex, prefixlen);
   if (auto fwd = follow_forward(c, p, arrival)) return *fwd;
-  const auto taker = c.taker(addr, arrival);
   if (!taker) return false;
   if (!listener) listener = taker;
   if (c.stalled[*taker]) return false;
   return filter_input(c, p, addr, arrival, false);
+}
+
+// An IPv6 address still in duplicate address detection, or that failed it,
+// takes no packet.
+bool unusable(const Address* a) {
+  constexpr std::uint32_t tentative = 0x40, optimistic = 0x04, dadfailed = 0x08;  // IFA_F_*
+  return a != nullptr && a->family == Family::inet6 &&
+         (((a->flags & tentative) != 0 && (a->flags & optimistic) == 0) || (a->flags & dadfailed) != 0);
 }
 
 void add_endpoint(Context& c, const IpAddr& addr, int ifindex, bool from_host, unsigned prefixlen) {
@@ -63,8 +69,10 @@ void add_endpoint(Context& c, const IpAddr& addr, int ifindex, bool from_host, u
   e.from_host = from_host;
   // From this host: the connection goes over lo, but a socket bound to a
   // device still takes connections to that device's own addresses.
+  const auto owner = c.address_owner.find(addr);
+  const bool dead = unusable(owner == c.address_owner.end() ? nullptr : owner->second);
   const auto local_taker = c.taker(addr, ifindex);
-  e.local = local_taker.has_value() && !c.stalled[*local_taker];
+  e.local = local_taker.has_value() && !c.stalled[*local_taker] && !dead;
   if (e.local && c.s.firewall.read) {
     FwPacket p;
     p.family = addr.family;
@@ -81,13 +89,19 @@ void add_endpoint(Context& c, const IpAddr& addr, int ifindex, bool from_host, u
   // interface when it is up, or else any other one that is (the weak host
   // model).
   std::optional<std::size_t> remote_taker;
-  if (addr.is_loopback() || c.is_loopback_link(ifindex)) {
+  if (addr.is_loopback() || dead) {
     e.remote = false;
   } else {
     // Clients on the address's own network, when its interface can take
-    // packets; else clients that route it through the other interfaces.
-    std::vector<int> ways = c.arrival_interfaces();
-    if (std::find(ways.begin(), ways.end(), ifindex) != ways.end()) ways = {ifindex};
+    // packets; else, for IPv4 and for addresses on lo, clients that route it
+    // through the other interfaces (IPv6 drops the local route of an
+    // address whose interface goes down).
+    std::vector<int> ways;
+    if (std::find(c.arrivals.begin(), c.arrivals.end(), ifindex) != c.arrivals.end()) {
+      ways = {ifindex};
+    } else if (addr.family == Family::inet || c.is_loopback_link(ifindex)) {
+      ways = c.arrivals;
+    }
     bool any_unknown = false;
     bool ok = false;
     for (const int way : ways) {
@@ -150,11 +164,12 @@ void explain_interfaces(Context& c) {
     // another interface of this host that is up.
     std::string message;
     Effect effect = Effect::cause;
-    if (e->remote == true) {
+    if (e->remote != false) {  // through another interface: they connect, or it is unknown
       effect = Effect::partial;
       message = fmt::format("{}: clients on its network ({}) can't reach {}; clients that route {} through another "
-                            "interface of this host still connect.",
-                            state, net, addr.to_string(), addr.to_string());
+                            "interface of this host {}.",
+                            state, net, addr.to_string(), addr.to_string(),
+                            e->remote == true ? "still connect" : "may (see the other findings)");
     } else {
       message = fmt::format("{}: no packet from another host arrives on it, so clients on its network ({}) can't "
                             "reach {}.",

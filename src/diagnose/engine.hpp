@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "netwhy/diagnose.hpp"
@@ -54,10 +55,15 @@ struct Context {
   std::unordered_map<int, const Link*> link_by_index;
   std::unordered_map<IpAddr, const Address*, AddrHash> address_owner;  // first Address carrying it
   std::optional<int> lo;
+  std::vector<int> arrivals;  // interfaces a packet from another host can arrive on: up, carrier, not loopback
+  std::unordered_map<std::uint64_t, const Address*> first_address;  // (ifindex, family) -> its first address
+  bool nat_prerouting = false;  // a nat chain hooks prerouting: a packet may be sent elsewhere
 
   // ---- evidence ----
   std::vector<Listener> listeners;     // on the port, this namespace
   std::vector<bool> stalled;           // per listener: accept queue full, new connections time out
+  std::unordered_map<IpAddr, std::vector<std::size_t>, AddrHash> listeners_at;  // by bound address
+  std::vector<std::size_t> wildcard_listeners;
   std::vector<Endpoint> endpoints;
   std::unordered_map<IpAddr, std::size_t, AddrHash> endpoint_index;
   std::vector<Draft> drafts;
@@ -67,6 +73,7 @@ struct Context {
     std::vector<std::string> places;     // "10.0.0.5 (eth0)"
     std::vector<IpAddr> addresses;
     bool local = false;                  // on this host's own (loopback) path
+    std::unordered_set<IpAddr, AddrHash> seen;  // addresses, for a constant-time check
   };
   std::vector<FwHit> fw_hits;
 
@@ -80,15 +87,17 @@ struct Context {
   // counts: 127.0.0.2 is taken by 127.0.0.0/8 on lo); nullopt: not ours.
   [[nodiscard]] std::optional<int> local_interface(const IpAddr& addr) const;
   [[nodiscard]] Place place(const IpAddr& addr) const;
-  // Interfaces a packet from another host can arrive on: up, with carrier, not loopback.
-  [[nodiscard]] std::vector<int> arrival_interfaces() const;
+  [[nodiscard]] const Address* first_address_on(int ifindex, Family family) const;
 
   // ---- facts about sockets ----
   [[nodiscard]] bool v6only(const Socket& sk) const;
   // Does the socket take a connection to addr that arrives on arrival_ifindex?
   [[nodiscard]] bool covers(const Listener& l, const IpAddr& addr, int arrival_ifindex) const;
-  // The listener on the port that takes addr arriving on ifindex (the most specific).
+  // The listener on the port that takes addr arriving on ifindex, as the
+  // kernel picks it: a socket bound to the address before a wildcard; then
+  // one bound to the device; then one of the address's own family.
   [[nodiscard]] std::optional<std::size_t> taker(const IpAddr& addr, int ifindex) const;
+  void add_listener(Listener l, bool stalled_queue);
 
   [[nodiscard]] const Endpoint* endpoint(const IpAddr& addr) const;
   [[nodiscard]] const Probe* probe_for(const IpAddr& addr) const;

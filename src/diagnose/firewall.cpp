@@ -16,21 +16,23 @@ std::string rule_text(const FwRule& r) {
 }
 
 void note(Context& c, const FwResult& r, const IpAddr& addr, int ifindex, bool local) {
-  const auto own = c.local_interface(addr);
-  const std::string where = fmt::format("{} ({})", addr.to_string(), c.link_name(own.value_or(ifindex)));
+  const auto where = [&] {
+    const auto own = c.local_interface(addr);
+    return fmt::format("{} ({})", addr.to_string(), c.link_name(own.value_or(ifindex)));
+  };
   for (Context::FwHit& h : c.fw_hits) {
     const bool same_rule = h.result.rule && r.rule && h.result.rule->handle == r.rule->handle &&
                            h.result.rule->table == r.rule->table && h.result.rule->family == r.rule->family;
     const bool same_policy = !h.result.rule && !r.rule && h.result.chain == r.chain;
     if (h.result.decision == r.decision && h.local == local && (same_rule || same_policy)) {
-      if (std::find(h.addresses.begin(), h.addresses.end(), addr) == h.addresses.end()) {
+      if (h.seen.insert(addr).second) {
         h.addresses.push_back(addr);
-        h.places.push_back(where);
+        h.places.push_back(where());
       }
       return;
     }
   }
-  c.fw_hits.push_back({r, {where}, {addr}, local});
+  c.fw_hits.push_back({r, {where()}, {addr}, local, {addr}});
 }
 
 Finding& add_forward(Context& c, Effect effect, const IpAddr& addr, std::string message,

@@ -198,14 +198,15 @@ std::string headline_for_host(const Context& c, Verdict v, const std::vector<Fin
 }
 
 std::string headline(const Context& c, Verdict v, const std::vector<Finding>& findings) {
-  if (c.q.host && !c.q.addresses.empty()) return headline_for_host(c, v, findings);
+  if (c.q.host && c.q.addresses.empty()) return fmt::format("{} did not resolve to any address", *c.q.host);
+  if (c.q.host) return headline_for_host(c, v, findings);
   switch (v) {
     case Verdict::reachable:
       if (c.listeners.empty()) {
-        for (const Finding& f : findings) {
-          if (f.code == Code::port_forward) {
+        for (const Draft& f : c.drafts) {  // a forward that is taken, not one that fails elsewhere
+          if (f.finding.code == Code::port_forward && f.effect == Effect::context) {
             return fmt::format("Nothing listens on {} here, but other machines can connect: {}", c.what(),
-                               lower_first(f.message));
+                               lower_first(f.finding.message));
           }
         }
       }

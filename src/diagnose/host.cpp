@@ -158,7 +158,7 @@ void explain_own_addresses(Context& c) {
     const bool ok = e != nullptr && (where == Place::loopback ? e->local : e->remote == true);
     if (ok && !first_ok) first_ok = i;
   }
-  if (c.listeners.empty()) return;
+  if (c.listeners.empty() || c.q.addresses.empty()) return;
   const IpAddr& first = c.q.addresses.front();
   if (first_ok && *first_ok != 0 && c.place(first) != Place::other) {
     const Endpoint* e = c.endpoint(first);
@@ -197,7 +197,10 @@ void explain_own_addresses(Context& c) {
                             listener_text(l), fam, host)
               : fmt::format("{} resolves to {}, but {} listens only on {}: nothing takes {} connections.", host,
                             addr.to_string(), c.owners_text(l), listener_text(l), fam),
-          fmt::format("connect to {} instead, or make the server listen on {}", l.socket.local.to_string(),
+          fmt::format("connect to {} instead, or make the server listen on {}",
+                      !l.socket.local.is_unspecified()           ? l.socket.local.to_string()
+                      : l.socket.local.family == Family::inet6 ? std::string("::1 (or this host's IPv6 address)")
+                                                               : std::string("127.0.0.1 (or this host's IPv4 address)"),
                       addr.family == Family::inet6 ? ":: (both families)" : "0.0.0.0"),
           {addr})
         .finding.address = addr.to_string();

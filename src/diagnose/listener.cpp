@@ -14,20 +14,6 @@ namespace {
 
 constexpr std::int64_t default_unprivileged_port_start = 1024;
 
-// ::ffff:a.b.c.d is a.b.c.d: a Java server bound to 127.0.0.1 holds an IPv6
-// socket with the mapped address, and takes IPv4 connections to it only.
-Socket unmapped(Socket sk) {
-  static constexpr std::array<std::uint8_t, 12> prefix{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  if (sk.family != Family::inet6 || !std::equal(prefix.begin(), prefix.end(), sk.local.bytes.begin())) return sk;
-  IpAddr v4;
-  v4.family = Family::inet;
-  std::copy(sk.local.bytes.begin() + 12, sk.local.bytes.end(), v4.bytes.begin());
-  sk.family = Family::inet;
-  sk.local = v4;
-  sk.v6only.reset();
-  return sk;
-}
-
 bool stalled_queue(const Socket& sk) {
   // The kernel drops a SYN once more connections wait than the backlog
   // (sk_acceptq_is_full: ack_backlog > max_ack_backlog).
@@ -176,30 +162,43 @@ std::vector<std::string> with_interfaces(const Context& c, const std::vector<IpA
 }
 
 void explain_bindings(Context& c) {
+  std::map<Family, std::vector<IpAddr>> refused_by_family;  // the same for every listener of a family
+  const auto refused_of = [&](Family f) -> const std::vector<IpAddr>& {
+    auto it = refused_by_family.find(f);
+    if (it == refused_by_family.end()) it = refused_by_family.emplace(f, refused_addresses(c, f)).first;
+    return it->second;
+  };
   const bool all_loopback = std::all_of(c.listeners.begin(), c.listeners.end(), [&](const Listener& l) {
     return l.socket.local.is_loopback() || (l.socket.bound_ifindex != 0 && c.is_loopback_link(l.socket.bound_ifindex));
   });
   if (all_loopback) {
     const Listener& l = c.listeners.front();
-    std::vector<IpAddr> about = refused_addresses(c, Family::inet);
-    const auto v6 = refused_addresses(c, Family::inet6);
+    std::vector<IpAddr> about = refused_of(Family::inet);
+    const auto& v6 = refused_of(Family::inet6);
     about.insert(about.end(), v6.begin(), v6.end());
     Finding& f = c.add(Code::bound_to_loopback, Effect::cause,
                        fmt::format("{} listens on {} only: other machines can't connect, only this host can.",
                                    c.owners_text(l), listener_text(l)),
-                       fix_to_listen_everywhere(l, c.q.port), std::move(about))
+                       l.socket.local.is_loopback()
+                           ? fix_to_listen_everywhere(l, c.q.port)
+                           : fmt::format("start {} without binding its socket to lo (SO_BINDTODEVICE): it listens on "
+                                         "{} already, but takes only what arrives on lo",
+                                         c.owner_text(l), endpoint_text(l.socket.local, l.socket.port)),
+                       std::move(about))
                      .finding;
     if (const Process* p = main_process(l)) f.pid = p->pid;
     f.address = l.socket.local.to_string();
   }
+  std::set<std::pair<IpAddr, int>, bool (*)(const std::pair<IpAddr, int>&, const std::pair<IpAddr, int>&)> seen(
+      [](const std::pair<IpAddr, int>& a, const std::pair<IpAddr, int>& b) {
+        return std::tie(a.first.family, a.first.bytes, a.second) < std::tie(b.first.family, b.first.bytes, b.second);
+      });
   for (std::size_t i = 0; i < c.listeners.size(); ++i) {
     const Listener& l = c.listeners[i];
     const Socket& sk = l.socket;
     const Process* owner = main_process(l);
-    const bool twin = std::any_of(c.listeners.begin(), c.listeners.begin() + static_cast<long>(i), [&](const Listener& o) {
-      return o.socket.local == sk.local && o.socket.family == sk.family && o.socket.bound_ifindex == sk.bound_ifindex;
-    });
-    if (twin) continue;  // SO_REUSEPORT: one finding names every process sharing the socket's address
+    // SO_REUSEPORT: one finding names every process sharing the socket's address
+    if (!seen.insert({sk.local, sk.bound_ifindex}).second) continue;
     if (!sk.local.is_unspecified() && !sk.local.is_loopback() && !c.local_interface(sk.local)) {
       Finding& f = c.add(Code::address_not_local, Effect::cause,
                          fmt::format("{} listens on {}, an address no interface here has: nobody can connect to it.",
@@ -212,7 +211,7 @@ void explain_bindings(Context& c) {
       if (owner != nullptr) f.pid = owner->pid;
     }
     if (!sk.local.is_unspecified() && !sk.local.is_loopback() && !all_loopback && c.local_interface(sk.local)) {
-      const std::vector<IpAddr> missed = refused_addresses(c, sk.family);
+      const std::vector<IpAddr>& missed = refused_of(sk.family);
       if (!missed.empty()) {
         Finding& f = c.add(Code::bound_to_other_address, Effect::cause,
                            fmt::format("{} listens on {} only: connections to {} are refused.", c.owners_text(l),
@@ -313,10 +312,12 @@ void explain_bindings(Context& c) {
 void collect_listeners(Context& c) {
   for (const Listener& l : c.s.listeners) {
     if (l.socket.port == c.q.port && l.socket.protocol == c.q.protocol && l.socket.listening()) {
+      // ::ffff:a.b.c.d is a.b.c.d (a snapshot from an older netwhy may
+      // still hold the mapped form).
       Listener copy = l;
-      copy.socket = unmapped(l.socket);
-      c.stalled.push_back(stalled_queue(copy.socket));
-      c.listeners.push_back(std::move(copy));
+      unmap_ipv4(copy.socket);
+      const bool stalled = stalled_queue(copy.socket);
+      c.add_listener(std::move(copy), stalled);
     }
   }
 }

@@ -161,3 +161,43 @@ def load_json(text):
         return json.loads(text), None
     except ValueError as e:
         return None, str(e)
+
+
+EXIT_OF = {"reachable": 0, "local-only": 1, "not-listening": 1, "unreachable": 1, "unknown": 3}
+
+
+def finding_codes():
+    """The one list of finding codes, read from include/netwhy/findings.hpp."""
+    import re
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "include", "netwhy", "findings.hpp")) as f:
+        return set(re.findall(r"CodeInfo\{Code::\w+,\s*\"([a-z0-9-]+)\"", f.read()))
+
+
+CODES = finding_codes()
+
+
+def check_answer(checks, what, r, doc):
+    """The invariants every `netwhy port -j` answer keeps: the exit status follows the verdict;
+    reachable never stands beside an error; the headline answers the question asked (for a
+    HOST on another machine: names it, and is not about what listens here); known codes."""
+    if not isinstance(doc, dict):
+        checks.check(False, f"{what}: stdout is one JSON document", r.stderr.strip())
+        return
+    verdict = doc.get("verdict")
+    checks.check(verdict in EXIT_OF and r.returncode == EXIT_OF[verdict],
+                 f"{what}: exit status {r.returncode} is the one of verdict {verdict}", r.stderr.strip())
+    errors = [f["code"] for f in doc.get("findings", []) if f.get("severity") == "error"]
+    checks.check(not (verdict == "reachable" and errors), f"{what}: no reachable verdict beside an error finding",
+                 f"errors {errors}")
+    head = doc.get("headline")
+    checks.check(isinstance(head, str) and head.strip() != "", f"{what}: the headline is a non-empty string",
+                 repr(head))
+    q = doc.get("query", {})
+    elsewhere = q.get("host") and not any(e.get("from_host") and e.get("interface") for e in doc.get("endpoints", []))
+    if elsewhere and isinstance(head, str):
+        named = q["host"] in head or any(a in head for a in q.get("addresses", []))
+        checks.check(named and not head.lower().startswith("nothing listens"),
+                     f"{what}: the headline is about {q['host']}, not about this host", head)
+    unknown = [f.get("code") for f in doc.get("findings", []) if f.get("code") not in CODES]
+    checks.check(not unknown, f"{what}: every finding code is in findings.hpp", f"unknown codes {unknown}")

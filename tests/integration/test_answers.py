@@ -37,9 +37,8 @@ SERVERS = os.path.join(HERE, "servers.py")
 CONNECT = os.path.join(HERE, "connect.py")
 STARTED = time.monotonic()
 
-EXIT_OF = {"reachable": 0, "local-only": 1, "not-listening": 1, "unreachable": 1, "unknown": 3}
-with open(os.path.join(ROOT, "include", "netwhy", "findings.hpp")) as f:
-    CODES = set(re.findall(r"CodeInfo\{Code::\w+,\s*\"([a-z0-9-]+)\"", f.read()))
+EXIT_OF = nwtest.EXIT_OF
+CODES = nwtest.CODES
 if len(CODES) < 20:
     print(f"FAIL: read only {len(CODES)} finding codes from include/netwhy/findings.hpp")
     sys.exit(1)
@@ -114,21 +113,10 @@ def answer(what, args, where=None, exec_in=None, user=None, timeout=60):
     if exec_in:
         cmd = ["ip", "netns", "exec", exec_in] + cmd
     r = subprocess.run(cmd, capture_output=True, text=True, errors="surrogateescape", timeout=timeout)
-    doc, err = nwtest.load_json(r.stdout)
-    checks.check(err is None and isinstance(doc, dict), f"{what}: stdout is one JSON document",
-                 err or r.stderr.strip())
+    doc, _ = nwtest.load_json(r.stdout)
+    nwtest.check_answer(checks, what, r, doc)
     if not isinstance(doc, dict):
         return r, None
-    verdict = doc.get("verdict")
-    checks.check(verdict in EXIT_OF and r.returncode == EXIT_OF[verdict],
-                 f"{what}: exit status {r.returncode} is the one of verdict {verdict}", r.stderr.strip())
-    errors = [f["code"] for f in doc.get("findings", []) if f.get("severity") == "error"]
-    checks.check(not (verdict == "reachable" and errors), f"{what}: no reachable verdict beside an error finding",
-                 f"errors {errors}")
-    checks.check(isinstance(doc.get("headline"), str) and doc["headline"].strip() != "",
-                 f"{what}: the headline is a non-empty string", repr(doc.get("headline")))
-    unknown = [f.get("code") for f in doc.get("findings", []) if f.get("code") not in CODES]
-    checks.check(not unknown, f"{what}: every finding code is in findings.hpp", f"unknown codes {unknown}")
     return r, doc
 
 

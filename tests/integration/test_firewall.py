@@ -53,6 +53,7 @@ with nwtest.Namespaces("srv", "cli") as ns:
         r = nwtest.run("-n", S, "-j", "port", str(port), timeout=60)
         doc, err = nwtest.load_json(r.stdout)
         checks.check(err is None, f"{name}: one JSON document", err or r.stderr)
+        nwtest.check_answer(checks, name, r, doc)
         if doc is None:
             return
         ep = next(e for e in doc["endpoints"] if e["address"] == ADDR)

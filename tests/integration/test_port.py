@@ -109,6 +109,7 @@ with nwtest.Namespaces("srv", "cli", "ctr") as ns:
         args = ["-n", where, "-j", "port", str(port)] + (["--udp"] if udp else []) + list(extra)
         r = nwtest.run(*args, timeout=60)
         doc, err = nwtest.load_json(r.stdout)
+        nwtest.check_answer(checks, "port " + " ".join(args[3:]), r, doc)
         return r, doc, err
 
     def scenario(name, servers, port, codes, udp=False, pids=1, fix_has=None, absent=(), server_port=None):

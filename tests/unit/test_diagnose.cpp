@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <cerrno>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -619,4 +620,122 @@ TEST_CASE("invariants: the exit status follows the verdict, and reachable never 
     CHECK_FALSE((d.verdict == Verdict::reachable && has_error(d)));
     CHECK_FALSE(d.headline.empty());
   }
+}
+
+TEST_CASE("the kernel's choice: a listener bound to the address wins over a device-bound wildcard") {
+  Host h;
+  Listener& any = h.listen("0.0.0.0", 8080, {proc(9, 1, "nginx", "nginx: worker")});
+  any.socket.bound_ifindex = 2;
+  any.interface = "eth0";
+  Listener& specific = h.listen("10.0.2.15", 8080, {proc(10, 1, "python3", "python3 app.py")});
+  specific.socket.queued = 129;  // full: the kernel drops SYNs for 10.0.2.15 there
+  specific.socket.backlog = 128;
+  const auto d = diagnose(h.s, query(8080, "10.0.2.15", {"10.0.2.15"}));
+  CHECK(d.verdict == Verdict::unreachable);
+  CHECK(d.headline.find("python3 (pid 10) has stopped accepting") == 0);
+}
+
+TEST_CASE("an IPv6 address still in DAD (or on a down interface) takes nothing; no weak host for IPv6") {
+  Host h;
+  h.addr(2, "2001:db8::15", 64);
+  h.link(3, "eth1", IFF_BROADCAST).addr(3, "2001:db8:1::1", 64);  // down
+  h.listen("::", 8080, {proc(9, 1, "python3", "python3 app.py")});
+  auto d = diagnose(h.s, query(8080, "2001:db8:1::1", {"2001:db8:1::1"}));
+  CHECK(endpoint(d, "2001:db8:1::1").remote == false);
+  CHECK(d.verdict == Verdict::unreachable);
+  h.link_named("eth1").flags = up_flags;
+  h.s.addresses.back().flags = 0x40;  // IFA_F_TENTATIVE
+  d = diagnose(h.s, query(8080, "2001:db8:1::1", {"2001:db8:1::1"}));
+  CHECK(endpoint(d, "2001:db8:1::1").remote == false);
+  CHECK_FALSE(endpoint(d, "2001:db8:1::1").local);
+}
+
+TEST_CASE("a service address on lo (a VIP) is reached by other hosts through their interfaces") {
+  Host h;
+  h.addr(1, "192.0.2.10", 32);
+  h.listen("192.0.2.10", 80, {proc(9, 1, "nginx", "nginx: master process")});
+  const auto asked = diagnose(h.s, query(80, "192.0.2.10", {"192.0.2.10"}));
+  CHECK(endpoint(asked, "192.0.2.10").remote == true);
+  CHECK(asked.headline.rfind("Other machines can connect to 192.0.2.10:80", 0) == 0);
+  CHECK(diagnose(h.s, query(80)).verdict == Verdict::reachable);
+}
+
+TEST_CASE("bound to lo with SO_BINDTODEVICE: the fix removes the device binding") {
+  Host h;
+  Listener& l = h.listen("0.0.0.0", 8080, {proc(9, 1, "python3", "python3 app.py")});
+  l.socket.bound_ifindex = 1;
+  l.interface = "lo";
+  const auto f = finding(diagnose(h.s, query(8080)), "bound-to-loopback");
+  REQUIRE(f != std::nullopt);
+  CHECK(f->fix->find("without binding its socket to lo") != std::string::npos);
+}
+
+TEST_CASE("interface down with the firewall unread: not an error, since other ways in are unknown") {
+  Host h;
+  h.s.firewall.read = false;
+  h.link(3, "eth1", IFF_BROADCAST).addr(3, "10.1.0.1", 24);
+  h.listen("0.0.0.0", 8080, {proc(9, 1, "python3", "python3 app.py")});
+  const auto d = diagnose(h.s, query(8080, "10.1.0.1", {"10.1.0.1"}));
+  CHECK(d.verdict == Verdict::unknown);
+  CHECK(finding(d, "interface-down")->severity == Severity::warning);
+  CHECK_FALSE(has_error(d));
+}
+
+TEST_CASE("family-mismatch with a wildcard listener names an address that connects") {
+  Host h;
+  h.listen("0.0.0.0", 8080, {proc(9, 1, "python3", "python3 app.py")});
+  const auto f = finding(diagnose(h.s, query(8080, "::1", {"::1"})), "family-mismatch");
+  REQUIRE(f != std::nullopt);
+  CHECK(f->fix->rfind("connect to 127.0.0.1", 0) == 0);
+}
+
+TEST_CASE("reachable through a forward: the headline quotes the forward that is taken, not one that fails") {
+  Host h;
+  h.link(3, "eth1", up_flags).addr(3, "192.168.1.10", 24);
+  h.s.sysctls["net.ipv4.ip_forward"] = 1;
+  for (const auto& [ns, ip, listens] : {std::tuple{"web", "10.0.3.2", true}, std::tuple{"db", "10.0.4.2", false}}) {
+    ForeignAddress fa;
+    fa.netns = ns;
+    fa.address = *IpAddr::parse(ip);
+    fa.interface = "eth0";
+    fa.routes = {{*IpAddr::parse("0.0.0.0"), 0}};
+    h.s.other_netns_addresses.push_back(fa);
+    if (!listens) continue;
+    ForeignListener fl;
+    fl.netns = ns;
+    fl.listener.socket.local = *IpAddr::parse("0.0.0.0");
+    fl.listener.socket.port = 80;
+    fl.listener.socket.state = tcp_listen;
+    fl.listener.processes = {proc(5151, 5150, "nginx", "nginx: master process")};
+    h.s.other_netns.push_back(fl);
+  }
+  FwChain pre;
+  pre.family = "ip";
+  pre.table = "nat";
+  pre.name = "prerouting";
+  pre.type = "nat";
+  pre.hook = "prerouting";
+  pre.priority = -100;
+  h.s.firewall.chains = {pre};
+  const auto rule = [](std::uint64_t handle, const char* iif, const char* to) {
+    FwRule r;
+    r.family = "ip";
+    r.table = "nat";
+    r.chain = "prerouting";
+    r.handle = handle;
+    FwMatch in{FwKey::iifname, "", "==", {FwValue{FwValue::Kind::text, 0, 0, iif, {}, {}, 0}}, ""};
+    FwMatch port{FwKey::dport, "tcp", "==", {FwValue{FwValue::Kind::number, 9000, 0, "", {}, {}, 0}}, ""};
+    r.matches = {in, port};
+    r.verdict = FwVerdict::dnat;
+    r.nat_addr = *IpAddr::parse(to);
+    r.nat_port = 80;
+    r.text = fmt::format("iifname {} tcp dport 9000 dnat to {}:80", iif, to);
+    return r;
+  };
+  h.s.firewall.rules = {rule(2, "eth0", "10.0.3.2"), rule(3, "eth1", "10.0.4.2")};
+  const auto d = diagnose(h.s, query(9000));
+  CHECK(d.verdict == Verdict::reachable);
+  CHECK(d.headline.find("10.0.3.2:80") != std::string::npos);
+  CHECK(d.headline.find("nothing listens") == std::string::npos);
+  CHECK_FALSE(has_error(d));
 }
