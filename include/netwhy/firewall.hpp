@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -35,6 +36,7 @@ enum class FwKey {
   sport, dport,        // tcp / udp / th
   ct_state,
   unknown,
+  fib_daddr_type,      // fib daddr type local / unicast / ...
 };
 
 struct FwMatch {
@@ -68,6 +70,7 @@ struct FwChain {
   std::string hook;             // input, forward, prerouting, ...; empty for regular chains
   std::int64_t priority = 0;
   std::string policy = "accept";
+  std::vector<std::string> devices;  // netdev ingress: the interfaces it hooks
   bool operator==(const FwChain&) const = default;
 };
 
@@ -110,8 +113,18 @@ struct FwPacket {
   // client on the interface's network).
   IpAddr saddr;
   unsigned saddr_len = 0;  // 0 with saddr unspecified: anywhere
-  std::string iifname;     // the interface the packet arrives on
+  std::string iifname;     // the interface the packet arrives on ("" when it leaves this host)
   int iif = 0;
+  std::string oifname;     // the interface it leaves through (output, forward, postrouting)
+  int oif = 0;
+  // The server's answer going back (ct state established): its source is
+  // the server (sport known), its destination the client, whose port is the
+  // client's own choice.
+  bool reply = false;
+  std::optional<std::uint16_t> sport;
+  std::optional<unsigned> daddr_len;  // nullopt: daddr is one address; else a client's network
+  bool dport_known = true;
+  bool daddr_local = true;            // fib daddr type local
 };
 
 enum class FwDecision { accept, drop, reject, unknown };
@@ -121,19 +134,45 @@ struct FwResult {
   std::optional<FwRule> rule;  // the rule that decided (or could not be evaluated)
   std::optional<FwChain> chain;  // the base chain whose policy decided, when no rule did
   std::string why;             // for unknown: what could not be evaluated
+  std::string hook;            // where it was decided: ingress, prerouting, input, forward, output, postrouting
 };
-
-// The packet's fate in the given hook ("input", "forward", "prerouting"
-// filter chains), base chains in priority order.
-[[nodiscard]] FwResult evaluate_hook(const Firewall& fw, std::string_view hook, const FwPacket& p);
 
 struct FwForward {
   FwRule rule;  // the dnat/redirect rule
   IpAddr to;    // where it sends the packet (daddr itself for redirect)
   std::uint16_t port = 0;
 };
-// NAT rules that rewrite the packet's destination: hook "prerouting" for
-// packets from other hosts, "output" for this host's own.
+
+// A ruleset prepared for evaluation: rules indexed by chain, base chains by
+// hook. Each evaluation memoises chain results for its packet, so a ruleset
+// that jumps from every rule costs one pass over the rules, not one per path.
+class FwEvaluator {
+ public:
+  explicit FwEvaluator(const Firewall& fw);
+  // The packet's fate in one hook: the filter (and route) base chains of
+  // every table hooked there, in priority order; for "ingress", the netdev
+  // chains of the arrival interface.
+  [[nodiscard]] FwResult hook(std::string_view hook, const FwPacket& p) const;
+  // The nat chains of the hook ("prerouting" for packets from other hosts,
+  // "output" for this host's own), jumps followed: the dnat/redirect that
+  // rewrites the packet's destination; a result when a rule that could
+  // decide can't be evaluated (decision unknown) or a nat chain drops it.
+  struct Nat {
+    std::optional<FwForward> forward;
+    std::optional<FwResult> stop;  // unknown, or a drop in a nat chain
+  };
+  [[nodiscard]] Nat nat(std::string_view hook, const FwPacket& p) const;
+  [[nodiscard]] const Firewall& firewall() const { return fw_; }
+
+  struct Index;
+
+ private:
+  const Firewall& fw_;
+  std::shared_ptr<const Index> index_;
+};
+
+// One-shot forms of the above (they prepare the ruleset each time).
+[[nodiscard]] FwResult evaluate_hook(const Firewall& fw, std::string_view hook, const FwPacket& p);
 [[nodiscard]] std::optional<FwForward> find_port_forward(const Firewall& fw, std::string_view hook, const FwPacket& p);
 // Every destination a dnat rule in those hooks can send a packet to (for
 // gathering what listens there).

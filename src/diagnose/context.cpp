@@ -18,7 +18,7 @@ std::size_t AddrHash::operator()(const IpAddr& a) const noexcept {
   return h;
 }
 
-Context::Context(const Snapshot& snap, const Query& query) : s(snap), q(query) {
+Context::Context(const Snapshot& snap, const Query& query) : s(snap), q(query), fw(snap.firewall) {
   for (const Link& l : s.links) {
     link_by_index.emplace(l.ifindex, &l);
     if ((l.flags & IFF_LOOPBACK) != 0 && !lo) lo = l.ifindex;

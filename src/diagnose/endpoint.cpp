@@ -42,11 +42,18 @@ std::optional<bool> remote_through(Context& c, const IpAddr& addr, int arrival, 
   const auto taker = c.taker(addr, arrival);
   if (!taker && !c.nat_prerouting) return false;  // no socket, and no rule that could send it elsewhere
   const FwPacket p = packet_from(c, addr, arrival, addr_ifindex, prefixlen);
+  // The kernel's order: ingress of the arrival interface, prerouting (raw,
+  // mangle, ...), the nat decision, input; then the answer leaves through
+  // output and postrouting.
+  if (const auto early = filter_hooks(c, {"ingress", "prerouting"}, p, addr, arrival, false); early != true) {
+    return early;
+  }
   if (auto fwd = follow_forward(c, p, arrival)) return *fwd;
   if (!taker) return false;
   if (!listener) listener = taker;
   if (c.stalled[*taker]) return false;
-  return filter_input(c, p, addr, arrival, false);
+  if (const auto in = filter_hooks(c, {"input"}, p, addr, arrival, false); in != true) return in;
+  return filter_hooks(c, {"output", "postrouting"}, reply_to(p, p.iifname, arrival), addr, arrival, false, true);
 }
 
 // An IPv6 address still in duplicate address detection, or that failed it,
@@ -74,6 +81,9 @@ void add_endpoint(Context& c, const IpAddr& addr, int ifindex, bool from_host, u
   const auto local_taker = c.taker(addr, ifindex);
   e.local = local_taker.has_value() && !c.stalled[*local_taker] && !dead;
   if (e.local && c.s.firewall.read) {
+    // output and postrouting on the way out, over lo, then prerouting and
+    // input on the way in; the answer goes back the same way.
+    const std::string lo_name = c.lo ? c.link_name(*c.lo) : "lo";
     FwPacket p;
     p.family = addr.family;
     p.protocol = c.q.protocol;
@@ -81,9 +91,18 @@ void add_endpoint(Context& c, const IpAddr& addr, int ifindex, bool from_host, u
     p.dport = c.q.port;
     p.saddr = addr;
     p.saddr_len = addr.bits();
-    p.iifname = c.lo ? c.link_name(*c.lo) : "lo";
-    p.iif = c.lo.value_or(1);
-    if (filter_input(c, p, addr, ifindex, true) == false) e.local = false;
+    p.oifname = lo_name;
+    p.oif = c.lo.value_or(1);
+    FwPacket in = p;
+    in.oifname.clear();
+    in.oif = 0;
+    in.iifname = lo_name;
+    in.iif = c.lo.value_or(1);
+    const bool blocked = filter_hooks(c, {"output", "postrouting"}, p, addr, ifindex, true) == false ||
+                         filter_hooks(c, {"prerouting", "input"}, in, addr, ifindex, true) == false ||
+                         filter_hooks(c, {"output", "postrouting"}, reply_to(in, lo_name, c.lo.value_or(1)), addr,
+                                      ifindex, true, true) == false;
+    if (blocked) e.local = false;
   }
   // From another host: never for loopback; else through the address's own
   // interface when it is up, or else any other one that is (the weak host

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -73,9 +74,12 @@ struct Context {
     std::vector<std::string> places;     // "10.0.0.5 (eth0)"
     std::vector<IpAddr> addresses;
     bool local = false;                  // on this host's own (loopback) path
+    bool reply = false;                  // the server's answer, going back
+    std::string accept_match;            // what an accept rule for this packet matches, there
     std::unordered_set<IpAddr, AddrHash> seen;  // addresses, for a constant-time check
   };
   std::vector<FwHit> fw_hits;
+  FwEvaluator fw;  // the ruleset, prepared once
 
   // ---- facts about the host ----
   [[nodiscard]] const Link* link(int ifindex) const;
@@ -137,9 +141,15 @@ void explain_host(Context& c);          // host.cpp: HOST's addresses: family, p
 // grade.cpp: severities, the verdict, the headline; the only place deciding them.
 [[nodiscard]] Diagnosis grade(Context& c);
 
-// firewall.cpp: the firewall's say on a packet, noted for explain_firewall.
-[[nodiscard]] std::optional<bool> filter_input(Context& c, const FwPacket& p, const IpAddr& addr, int ifindex,
-                                               bool from_this_host);
+// firewall.cpp: the firewall's say on a packet through the given hooks in
+// order (the first that does not accept is noted for explain_firewall);
+// nullopt when it can't be decided. `reply`: the packet is the server's
+// answer going back.
+[[nodiscard]] std::optional<bool> filter_hooks(Context& c, std::initializer_list<std::string_view> hooks,
+                                               const FwPacket& p, const IpAddr& addr, int ifindex,
+                                               bool from_this_host, bool reply = false);
+// The server's answer to p (ct state established), leaving through oif.
+[[nodiscard]] FwPacket reply_to(const FwPacket& p, const std::string& oifname, int oif);
 // firewall.cpp: a DNAT/redirect that takes a packet from another host; nullopt: none.
 [[nodiscard]] std::optional<std::optional<bool>> follow_forward(Context& c, const FwPacket& p, int ifindex);
 

@@ -15,7 +15,20 @@ std::string rule_text(const FwRule& r) {
                      r.text.empty() ? "" : ": " + r.text);
 }
 
-void note(Context& c, const FwResult& r, const IpAddr& addr, int ifindex, bool local) {
+// What a rule accepting the packet matches where it was stopped: the port;
+// after a DNAT, the rewritten destination; for a reply, its state.
+std::string accept_match(const Context& c, bool reply, const std::optional<FwForward>& via = std::nullopt) {
+  const std::string proto = c.q.protocol == Protocol::tcp ? "tcp" : "udp";
+  if (reply) return "ct state established,related";
+  if (via) {
+    return fmt::format("{} daddr {} {} dport {}", via->to.family == Family::inet6 ? "ip6" : "ip", via->to.to_string(),
+                       proto, via->port);
+  }
+  return fmt::format("{} dport {}", proto, c.q.port);
+}
+
+void note(Context& c, const FwResult& r, const IpAddr& addr, int ifindex, bool local, bool reply = false,
+          const std::optional<FwForward>& via = std::nullopt) {
   const auto where = [&] {
     const auto own = c.local_interface(addr);
     return fmt::format("{} ({})", addr.to_string(), c.link_name(own.value_or(ifindex)));
@@ -24,7 +37,8 @@ void note(Context& c, const FwResult& r, const IpAddr& addr, int ifindex, bool l
     const bool same_rule = h.result.rule && r.rule && h.result.rule->handle == r.rule->handle &&
                            h.result.rule->table == r.rule->table && h.result.rule->family == r.rule->family;
     const bool same_policy = !h.result.rule && !r.rule && h.result.chain == r.chain;
-    if (h.result.decision == r.decision && h.local == local && (same_rule || same_policy)) {
+    if (h.result.decision == r.decision && h.local == local && h.reply == reply && h.result.hook == r.hook &&
+        (same_rule || same_policy)) {
       if (h.seen.insert(addr).second) {
         h.addresses.push_back(addr);
         h.places.push_back(where());
@@ -32,7 +46,7 @@ void note(Context& c, const FwResult& r, const IpAddr& addr, int ifindex, bool l
       return;
     }
   }
-  c.fw_hits.push_back({r, {where()}, {addr}, local, {addr}});
+  c.fw_hits.push_back({r, {where()}, {addr}, local, reply, accept_match(c, reply, via), {addr}});
 }
 
 Finding& add_forward(Context& c, Effect effect, const IpAddr& addr, std::string message,
@@ -85,12 +99,14 @@ std::optional<bool> forwarded(Context& c, const FwForward& f, const FwPacket& p,
                 fmt::format("sysctl -w {}=1", fwd_sysctl->first));
     return false;
   }
+  // The forward hook sees the packet as the DNAT rewrote it.
   FwPacket through = p;
   through.daddr = f.to;
   through.dport = f.port;
-  const FwResult fr = evaluate_hook(c.s.firewall, "forward", through);
+  through.daddr_local = false;
+  const FwResult fr = c.fw.hook("forward", through);
   if (fr.decision != FwDecision::accept) {
-    note(c, fr, addr, ifindex, false);
+    note(c, fr, addr, ifindex, false, false, f);
     if (fr.decision == FwDecision::unknown) return std::nullopt;
     return false;
   }
@@ -162,7 +178,8 @@ std::optional<bool> forwarded(Context& c, const FwForward& f, const FwPacket& p,
   return false;
 }
 
-std::string firewall_fix(const Context& c, const FwResult& r) {
+std::string firewall_fix(const Context& c, const Context::FwHit& h) {
+  const FwResult& r = h.result;
   const std::string proto = c.q.protocol == Protocol::tcp ? "tcp" : "udp";
   FwChain chain;
   const FwChain* where = nullptr;
@@ -182,32 +199,56 @@ std::string firewall_fix(const Context& c, const FwResult& r) {
     return fmt::format("firewall-cmd --add-port={}/{} && firewall-cmd --runtime-to-permanent", c.q.port, proto);
   }
   if (r.rule) {
-    return fmt::format("nft insert rule {} {} {} position {} {} dport {} accept (or nft delete rule {} {} {} handle {} "
-                       "if the rule is not wanted)",
-                       where->family, where->table, where->name, r.rule->handle, proto, c.q.port, where->family,
+    return fmt::format("nft insert rule {} {} {} position {} {} accept (or nft delete rule {} {} {} handle {} if the "
+                       "rule is not wanted)",
+                       where->family, where->table, where->name, r.rule->handle, h.accept_match, where->family,
                        where->table, where->name, r.rule->handle);
   }
-  return fmt::format("nft add rule {} {} {} {} dport {} accept", where->family, where->table, where->name, proto,
-                     c.q.port);
+  return fmt::format("nft add rule {} {} {} {} accept", where->family, where->table, where->name, h.accept_match);
 }
 
 }  // namespace
 
-std::optional<bool> filter_input(Context& c, const FwPacket& p, const IpAddr& addr, int ifindex, bool from_this_host) {
-  const FwResult r = evaluate_hook(c.s.firewall, "input", p);
-  if (r.decision == FwDecision::accept) return true;
-  // A local connect whose fate is unknown stays "accepted" (local is a
-  // bool in the contract): only a rule that decides is worth a finding.
-  if (from_this_host && r.decision == FwDecision::unknown) return std::nullopt;
-  note(c, r, addr, ifindex, from_this_host);
-  if (r.decision == FwDecision::unknown) return std::nullopt;
-  return false;
+std::optional<bool> filter_hooks(Context& c, std::initializer_list<std::string_view> hooks, const FwPacket& p,
+                                 const IpAddr& addr, int ifindex, bool from_this_host, bool reply) {
+  for (const std::string_view hook : hooks) {
+    const FwResult r = c.fw.hook(hook, p);
+    if (r.decision == FwDecision::accept) continue;
+    // A local connect whose fate is unknown stays "accepted" (local is a
+    // bool in the contract): only a rule that decides is worth a finding.
+    if (from_this_host && r.decision == FwDecision::unknown) return std::nullopt;
+    note(c, r, addr, ifindex, from_this_host, reply);
+    if (r.decision == FwDecision::unknown) return std::nullopt;
+    return false;
+  }
+  return true;
+}
+
+FwPacket reply_to(const FwPacket& p, const std::string& oifname, int oif) {
+  FwPacket r;
+  r.family = p.family;
+  r.protocol = p.protocol;
+  r.reply = true;
+  r.saddr = p.daddr;
+  r.saddr_len = p.daddr.bits();
+  r.sport = p.dport;
+  r.daddr = p.saddr;
+  r.daddr_len = p.saddr_len;
+  r.dport_known = false;
+  r.daddr_local = false;
+  r.oifname = oifname;
+  r.oif = oif;
+  return r;
 }
 
 std::optional<std::optional<bool>> follow_forward(Context& c, const FwPacket& p, int ifindex) {
-  auto fwd = find_port_forward(c.s.firewall, "prerouting", p);
-  if (!fwd) return std::nullopt;
-  return forwarded(c, *fwd, p, ifindex);
+  const FwEvaluator::Nat n = c.fw.nat("prerouting", p);
+  if (n.stop) {
+    note(c, *n.stop, p.daddr, ifindex, false);
+    return n.stop->decision == FwDecision::unknown ? std::optional<bool>() : std::optional<bool>(false);
+  }
+  if (!n.forward) return std::nullopt;
+  return forwarded(c, *n.forward, p, ifindex);
 }
 
 void explain_firewall(Context& c) {
@@ -260,11 +301,18 @@ void explain_firewall(Context& c) {
     const std::string seen = drop       ? "clients time out"
                              : no_route ? "clients see \"No route to host\""
                                         : "clients see \"connection refused\"";
+    const std::string where = h.result.hook.empty() ? by : fmt::format("hook {}, {}", h.result.hook, by);
+    const std::string message =
+        h.reply ? fmt::format("The firewall {} the server's answers on {} to clients {}, from {}, as they leave ({}): "
+                              "{}{}.",
+                              drop ? "drops" : "rejects", what, h.local ? "on this host" : "on other hosts", list,
+                              where, seen, fails ? "" : " on that way, though others get through")
+                : fmt::format("The firewall {} {} {} to {} ({}): {}{}.", drop ? "drops" : "rejects", what, who, list,
+                              where, seen,
+                              fails ? "" : " on that way in, though they get in through another interface");
     Finding& f = c.add(drop ? Code::firewall_drop : Code::firewall_reject, fails ? Effect::cause : Effect::partial,
-                       fmt::format("The firewall {} {} {} to {} ({}): {}{}.", drop ? "drops" : "rejects", what, who,
-                                   list, by, seen,
-                                   fails ? "" : " on that way in, though they get in through another interface"),
-                       firewall_fix(c, h.result), h.addresses)
+                       message,
+                       firewall_fix(c, h), h.addresses)
                      .finding;
     if (h.result.rule) f.rule = rule_text(*h.result.rule);
   }

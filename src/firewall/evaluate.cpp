@@ -1,8 +1,11 @@
 // A packet's path through the nftables hooks, three-valued: each match is
 // true, false or unknown, and an unknown match on a rule that could decide
 // makes the whole answer unknown.
-#include <algorithm>
 #include <fnmatch.h>
+
+#include <algorithm>
+#include <unordered_map>
+#include <unordered_set>
 
 #include <fmt/format.h>
 
@@ -39,9 +42,31 @@ bool addr_le(const IpAddr& a, const IpAddr& b) {
          a == b;
 }
 
+// Rules by chain, base chains by hook: built once per ruleset.
+struct ChainKey {
+  static std::string of(const std::string& family, const std::string& table, const std::string& name) {
+    std::string k;
+    k.reserve(family.size() + table.size() + name.size() + 2);
+    k.append(family).push_back('\0');
+    k.append(table).push_back('\0');
+    k.append(name);
+    return k;
+  }
+};
+
+}  // namespace
+
+struct FwEvaluator::Index {
+  std::unordered_map<std::string, std::vector<const FwRule*>> rules;  // by chain, in order
+  std::unordered_map<std::string, const FwChain*> chains;
+  std::vector<const FwChain*> bases;  // every base chain, by priority
+};
+
+namespace {
+
 class Eval {
  public:
-  Eval(const Firewall& fw, const FwPacket& p) : fw_(fw), p_(p) {}
+  Eval(const Firewall& fw, const FwEvaluator::Index& ix, const FwPacket& p) : fw_(fw), ix_(ix), p_(p) {}
 
   // Does one value match the packet's field? An address prefix against a
   // source that is itself a prefix (a client anywhere on a network) may
@@ -55,9 +80,14 @@ class Eval {
         if (v.kind == FwValue::Kind::text) return tri(v.text == p_.iifname);
         if (v.kind == FwValue::Kind::number) return tri(static_cast<int>(v.number) == p_.iif);
         return Tri::unknown;
-      case FwKey::oif:
       case FwKey::oifname:
-        return Tri::unknown;  // input has no output interface
+        if (v.kind != FwValue::Kind::text || p_.oifname.empty()) return Tri::unknown;
+        return tri(fnmatch(v.text.c_str(), p_.oifname.c_str(), 0) == 0);
+      case FwKey::oif:
+        if (p_.oifname.empty()) return Tri::unknown;
+        if (v.kind == FwValue::Kind::text) return tri(v.text == p_.oifname);
+        if (v.kind == FwValue::Kind::number) return tri(static_cast<int>(v.number) == p_.oif);
+        return Tri::unknown;
       case FwKey::l4proto: {
         const unsigned proto = p_.protocol == Protocol::tcp ? 6 : 17;
         if (v.kind == FwValue::Kind::number) return tri(v.number == proto);
@@ -68,23 +98,35 @@ class Eval {
         if (v.kind != FwValue::Kind::text) return Tri::unknown;
         return tri(v.text == (p_.family == Family::inet ? "ipv4" : "ipv6"));
       case FwKey::dport:
-        if (v.kind == FwValue::Kind::number) return tri(v.number == p_.dport);
-        if (v.kind == FwValue::Kind::range && v.text.empty()) return tri(v.number <= p_.dport && p_.dport <= v.number_hi);
-        if (v.kind == FwValue::Kind::set_ref) return set_matches(key, v.text, table, family);
-        return Tri::unknown;
+        if (!p_.dport_known) return Tri::unknown;  // a reply's destination: the client's own port
+        return port_matches(v, p_.dport, key, table, family);
       case FwKey::sport:
-        return Tri::unknown;  // the client's port is its own choice
+        if (!p_.sport) return Tri::unknown;  // the client's port is its own choice
+        return port_matches(v, *p_.sport, key, table, family);
       case FwKey::daddr:
-        return addr_matches(v, p_.daddr, p_.daddr.bits(), table, family, key);
+        return addr_matches(v, p_.daddr, p_.daddr_len.value_or(p_.daddr.bits()), table, family, key);
       case FwKey::saddr:
         return addr_matches(v, p_.saddr, p_.saddr_len, table, family, key);
       case FwKey::ct_state:
-        // The first packet of a connection: state new, nothing else.
+        // A new connection's first packet is "new"; its replies are "established".
         if (v.kind != FwValue::Kind::text) return Tri::unknown;
-        return tri(v.text == "new");
+        return tri(v.text == (p_.reply ? "established" : "new"));
+      case FwKey::fib_daddr_type:
+        if (v.kind != FwValue::Kind::text) return Tri::unknown;
+        if (v.text == "local") return tri(p_.daddr_local);
+        if (v.text == "unicast") return tri(!p_.daddr_local);
+        return Tri::no;  // broadcast, multicast, ...: not a connection to a server
       case FwKey::unknown:
         return Tri::unknown;
     }
+    return Tri::unknown;
+  }
+
+  Tri port_matches(const FwValue& v, std::uint16_t port, FwKey key, const std::string& table,
+                   const std::string& family) const {
+    if (v.kind == FwValue::Kind::number) return tri(v.number == port);
+    if (v.kind == FwValue::Kind::range && v.text.empty()) return tri(v.number <= port && port <= v.number_hi);
+    if (v.kind == FwValue::Kind::set_ref) return set_matches(key, v.text, table, family);
     return Tri::unknown;
   }
 
@@ -158,34 +200,53 @@ class Eval {
     return all;
   }
 
+  // Filter chains decide accept/drop/reject; nat chains also stop at the
+  // first dnat or redirect.
+  enum class Mode { filter, nat };
   enum class Flow { fall_through, returned, decided };
 
   struct ChainResult {
     Flow flow = Flow::fall_through;
     FwResult result;
+    const FwRule* nat = nullptr;  // the dnat/redirect that decided (nat mode)
   };
 
-  ChainResult run(const FwChain& chain, int depth) const {
+  ChainResult unknown(const FwRule* r, std::string why) const {
     ChainResult out;
-    if (depth > 16) {
-      out.flow = Flow::decided;
-      out.result.decision = FwDecision::unknown;
-      out.result.why = "jumps nest deeper than 16 chains";
-      return out;
-    }
-    for (const FwRule& r : fw_.rules) {
-      if (r.family != chain.family || r.table != chain.table || r.chain != chain.name) continue;
+    out.flow = Flow::decided;
+    out.result.decision = FwDecision::unknown;
+    if (r != nullptr) out.result.rule = *r;
+    out.result.why = std::move(why);
+    return out;
+  }
+
+  // One chain's result for this packet, computed once: the packet does not
+  // change on its way through the chains, so a chain reached by a hundred
+  // jumps answers the same each time.
+  ChainResult run(const FwChain& chain, Mode mode) {
+    if (const auto it = memo_.find(&chain); it != memo_.end()) return it->second;
+    if (!active_.insert(&chain).second) return unknown(nullptr, "its chains jump in a loop");
+    ChainResult out = run_rules(chain, mode);
+    active_.erase(&chain);
+    memo_.emplace(&chain, out);
+    return out;
+  }
+
+  ChainResult run_rules(const FwChain& chain, Mode mode) {
+    ChainResult out;
+    const auto rules = ix_.rules.find(ChainKey::of(chain.family, chain.table, chain.name));
+    if (rules == ix_.rules.end()) return out;
+    for (const FwRule* rp : rules->second) {
+      const FwRule& r = *rp;
       const Tri m = rule_matches(r);
       if (m == Tri::no) continue;
-      const bool deciding = r.verdict != FwVerdict::none || !r.not_understood.empty();
-      if (!deciding) continue;  // counters, logs
+      const bool nat_verdict = r.verdict == FwVerdict::dnat || r.verdict == FwVerdict::redirect;
+      const bool deciding = (r.verdict != FwVerdict::none && (mode == Mode::nat || !nat_verdict)) ||
+                            !r.not_understood.empty();
+      if (!deciding) continue;  // counters, logs; a dnat outside nat chains
       if (m == Tri::unknown || !r.not_understood.empty() || r.verdict == FwVerdict::other) {
-        out.flow = Flow::decided;
-        out.result.decision = FwDecision::unknown;
-        out.result.rule = r;
-        out.result.why = !r.not_understood.empty() ? "it uses " + r.not_understood
-                                                    : "it matches on something netwhy does not evaluate";
-        return out;
+        return unknown(&r, !r.not_understood.empty() ? "it uses " + r.not_understood
+                                                     : "it matches on something netwhy does not evaluate");
       }
       switch (r.verdict) {
         case FwVerdict::accept:
@@ -197,17 +258,18 @@ class Eval {
                                                                 : FwDecision::reject;
           out.result.rule = r;
           return out;
+        case FwVerdict::dnat:
+        case FwVerdict::redirect:
+          out.flow = Flow::decided;
+          out.result.decision = FwDecision::accept;
+          out.result.rule = r;
+          out.nat = &r;
+          return out;
         case FwVerdict::jump:
         case FwVerdict::go_to: {
-          const FwChain* target = find_chain(chain.family, chain.table, r.target);
-          if (target == nullptr) {
-            out.flow = Flow::decided;
-            out.result.decision = FwDecision::unknown;
-            out.result.rule = r;
-            out.result.why = "it jumps to a chain the listing does not have";
-            return out;
-          }
-          ChainResult sub = run(*target, depth + 1);
+          const auto target = ix_.chains.find(ChainKey::of(chain.family, chain.table, r.target));
+          if (target == ix_.chains.end()) return unknown(&r, "it jumps to a chain the listing does not have");
+          ChainResult sub = run(*target->second, mode);
           if (sub.flow == Flow::decided) return sub;
           if (r.verdict == FwVerdict::go_to) {  // goto does not come back here
             out.flow = Flow::returned;
@@ -218,8 +280,6 @@ class Eval {
         case FwVerdict::ret:
           out.flow = Flow::returned;
           return out;
-        case FwVerdict::dnat:
-        case FwVerdict::redirect:
         case FwVerdict::none:
         case FwVerdict::other:
           continue;
@@ -228,23 +288,22 @@ class Eval {
     return out;
   }
 
-  const FwChain* find_chain(const std::string& family, const std::string& table, const std::string& name) const {
-    for (const FwChain& c : fw_.chains) {
-      if (c.family == family && c.table == table && c.name == name) return &c;
+  bool hooked_here(const FwChain& c, std::string_view hook_name) const {
+    if (c.hook != hook_name) return false;
+    if (hook_name == "ingress") {  // netdev (or inet) ingress: the arrival interface's chains
+      if (c.family != "netdev" && c.family != "inet") return false;
+      if (c.family == "inet" && !family_applies(c.family, p_.family)) return false;
+      return std::find(c.devices.begin(), c.devices.end(), p_.iifname) != c.devices.end();
     }
-    return nullptr;
+    return family_applies(c.family, p_.family);
   }
 
-  FwResult hook(std::string_view hook_name) const {
-    std::vector<const FwChain*> bases;
-    for (const FwChain& c : fw_.chains) {
-      if (c.hook == hook_name && c.type == "filter" && family_applies(c.family, p_.family)) bases.push_back(&c);
-    }
-    std::stable_sort(bases.begin(), bases.end(),
-                     [](const FwChain* a, const FwChain* b) { return a->priority < b->priority; });
+  FwResult hook(std::string_view hook_name) {
     FwResult last;  // accepted by every base chain
-    for (const FwChain* base : bases) {
-      ChainResult r = run(*base, 0);
+    last.hook = std::string(hook_name);
+    for (const FwChain* base : ix_.bases) {
+      if (!hooked_here(*base, hook_name) || (base->type != "filter" && base->type != "route")) continue;
+      ChainResult r = run(*base, Mode::filter);
       if (r.flow != Flow::decided) {  // the policy decides
         r.result = FwResult{};
         r.result.chain = *base;
@@ -252,32 +311,88 @@ class Eval {
       } else if (!r.result.chain) {
         r.result.chain = *base;
       }
+      r.result.hook = std::string(hook_name);
       if (r.result.decision != FwDecision::accept) return r.result;
       last = r.result;
     }
     return last;
   }
 
+  FwEvaluator::Nat nat(std::string_view hook_name) {
+    FwEvaluator::Nat out;
+    for (const FwChain* base : ix_.bases) {
+      if (!hooked_here(*base, hook_name) || base->type != "nat") continue;
+      memo_.clear();  // nat mode: other results than the filter pass
+      ChainResult r = run(*base, Mode::nat);
+      if (r.flow != Flow::decided) continue;  // no NAT in this chain (its policy is accept)
+      r.result.hook = std::string(hook_name);
+      if (!r.result.chain) r.result.chain = *base;
+      if (r.nat != nullptr) {
+        FwForward f;
+        f.rule = *r.nat;
+        f.to = r.nat->verdict == FwVerdict::redirect || !r.nat->nat_addr ? p_.daddr : *r.nat->nat_addr;
+        f.port = r.nat->nat_port.value_or(p_.dport);
+        out.forward = std::move(f);
+        return out;
+      }
+      if (r.result.decision != FwDecision::accept) {
+        out.stop = std::move(r.result);
+        return out;
+      }
+      // accept in a nat chain: no NAT from this chain; later ones still run
+    }
+    return out;
+  }
+
  private:
   const Firewall& fw_;
+  const FwEvaluator::Index& ix_;
   const FwPacket& p_;
+  std::unordered_map<const FwChain*, ChainResult> memo_;
+  std::unordered_set<const FwChain*> active_;
 };
 
 }  // namespace
 
-FwResult evaluate_hook(const Firewall& fw, std::string_view hook, const FwPacket& p) {
+FwEvaluator::FwEvaluator(const Firewall& fw) : fw_(fw) {
+  auto ix = std::make_shared<Index>();
+  for (const FwChain& c : fw.chains) {
+    ix->chains.emplace(ChainKey::of(c.family, c.table, c.name), &c);
+    if (!c.hook.empty()) ix->bases.push_back(&c);
+  }
+  std::stable_sort(ix->bases.begin(), ix->bases.end(),
+                   [](const FwChain* a, const FwChain* b) { return a->priority < b->priority; });
+  for (const FwRule& r : fw.rules) ix->rules[ChainKey::of(r.family, r.table, r.chain)].push_back(&r);
+  index_ = std::move(ix);
+}
+
+FwResult FwEvaluator::hook(std::string_view hook, const FwPacket& p) const {
   FwResult out;
-  if (!fw.read) {
+  out.hook = std::string(hook);
+  if (!fw_.read) {
     out.decision = FwDecision::unknown;
-    out.why = fw.unreadable.empty() ? "the ruleset was not read" : fw.unreadable;
+    out.why = fw_.unreadable.empty() ? "the ruleset was not read" : fw_.unreadable;
     return out;
   }
-  out = Eval(fw, p).hook(hook);
-  if (out.decision == FwDecision::accept && !fw.legacy_tables.empty()) {
+  out = Eval(fw_, *index_, p).hook(hook);
+  if (out.decision == FwDecision::accept && !fw_.legacy_tables.empty()) {
     out.decision = FwDecision::unknown;
     out.why = "iptables-legacy tables exist, which nftables cannot show";
   }
   return out;
+}
+
+FwEvaluator::Nat FwEvaluator::nat(std::string_view hook, const FwPacket& p) const {
+  if (!fw_.read) return {};
+  return Eval(fw_, *index_, p).nat(hook);
+}
+
+FwResult evaluate_hook(const Firewall& fw, std::string_view hook, const FwPacket& p) {
+  return FwEvaluator(fw).hook(hook, p);
+}
+
+std::optional<FwForward> find_port_forward(const Firewall& fw, std::string_view hook, const FwPacket& p) {
+  return FwEvaluator(fw).nat(hook, p).forward;
 }
 
 std::vector<FwForward> port_forward_targets(const Firewall& fw) {
@@ -291,29 +406,6 @@ std::vector<FwForward> port_forward_targets(const Firewall& fw) {
     out.push_back(std::move(f));
   }
   return out;
-}
-
-std::optional<FwForward> find_port_forward(const Firewall& fw, std::string_view hook, const FwPacket& p) {
-  if (!fw.read) return std::nullopt;
-  std::vector<const FwChain*> bases;
-  for (const FwChain& c : fw.chains) {
-    if (c.hook == hook && c.type == "nat" && family_applies(c.family, p.family)) bases.push_back(&c);
-  }
-  std::stable_sort(bases.begin(), bases.end(), [](const FwChain* a, const FwChain* b) { return a->priority < b->priority; });
-  const Eval e(fw, p);
-  for (const FwChain* c : bases) {
-    for (const FwRule& r : fw.rules) {
-      if (r.family != c->family || r.table != c->table || r.chain != c->name) continue;
-      if (r.verdict != FwVerdict::dnat && r.verdict != FwVerdict::redirect) continue;
-      if (e.rule_matches(r) != Tri::yes) continue;
-      FwForward f;
-      f.rule = r;
-      f.to = r.verdict == FwVerdict::redirect || !r.nat_addr ? p.daddr : *r.nat_addr;
-      f.port = r.nat_port.value_or(p.dport);
-      return f;
-    }
-  }
-  return std::nullopt;
 }
 
 }  // namespace netwhy

@@ -128,6 +128,10 @@ FwMatch parse_match(const json& m) {
   } else if (left.is_object() && left.contains("ct") && left["ct"].is_object() && left["ct"].contains("key") &&
              left["ct"]["key"] == "state") {
     key = FwKey::ct_state;
+  } else if (left.is_object() && left.contains("fib") && left["fib"].is_object() &&
+             left["fib"].value("result", "") == "type" && left["fib"].contains("flags") &&
+             left["fib"]["flags"] == json::array({"daddr"})) {
+    key = FwKey::fib_daddr_type;  // "fib daddr type local": Docker's way to its DOCKER chain
   }
   if (key == FwKey::unknown) return out;
   if (!parse_values(m["right"], out.values)) return out;
@@ -282,6 +286,12 @@ Expected<Firewall> parse_nft_ruleset(std::string_view json_text, std::string_vie
         c.hook = o.value("hook", "");
         c.priority = o.value("prio", std::int64_t{0});
         c.policy = o.value("policy", "accept");
+        if (o.contains("dev") && o["dev"].is_string()) c.devices.push_back(o["dev"].get<std::string>());
+        if (o.contains("dev") && o["dev"].is_array()) {
+          for (const json& d : o["dev"]) {
+            if (d.is_string()) c.devices.push_back(d.get<std::string>());
+          }
+        }
         fw.chains.push_back(std::move(c));
       } else if (kind == "rule") {
         FwRule r = parse_rule(o);

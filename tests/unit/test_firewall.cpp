@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 #include "netwhy/firewall.hpp"
 
 using namespace netwhy;
@@ -237,4 +239,129 @@ TEST_CASE("rule text carries no live counter values") {
   const auto counted = std::find_if(fw.rules.begin(), fw.rules.end(), [](const FwRule& r) { return r.handle == 7; });
   REQUIRE(counted != fw.rules.end());
   CHECK(counted->text == "iifname \"eth0\" tcp dport { 22, 80-90 } counter accept");
+}
+
+namespace {
+
+std::string jump_heavy(int chains, int jumps) {
+  std::string out = R"({"nftables": [
+    {"chain": {"family": "inet", "table": "t", "name": "in", "handle": 1, "type": "filter", "hook": "input", "prio": 0,
+               "policy": "accept"}},
+    {"rule": {"family": "inet", "table": "t", "chain": "in", "handle": 2, "expr": [{"jump": {"target": "c0"}}]}})";
+  std::uint64_t handle = 10;
+  for (int i = 0; i < chains; ++i) {
+    out += fmt::format(R"(, {{"chain": {{"family": "inet", "table": "t", "name": "c{}", "handle": {}}}}})", i, handle++);
+    for (int j = 0; j < jumps && i + 1 < chains; ++j) {
+      out += fmt::format(R"(, {{"rule": {{"family": "inet", "table": "t", "chain": "c{}", "handle": {}, "expr": [{{"jump": {{"target": "c{}"}}}}]}}}})",
+                         i, handle++, i + 1);
+    }
+  }
+  out += fmt::format(R"(, {{"rule": {{"family": "inet", "table": "t", "chain": "c{}", "handle": {}, "expr": [{{"match": {{"op": "==", "left": {{"payload": {{"protocol": "tcp", "field": "dport"}}}}, "right": 9999}}}}, {{"drop": null}}]}}}})",
+                     chains - 1, handle);
+  return out + "]}";
+}
+
+}  // namespace
+
+TEST_CASE("jumps are evaluated once per chain: 16 chains of four jumps each answer at once") {
+  // 4^15 paths through the chains; each chain's result is the same for one
+  // packet, so it is computed once.
+  auto fw = parse_nft_ruleset(jump_heavy(16, 4));
+  REQUIRE(fw);
+  CHECK(evaluate_hook(*fw, "input", packet(8080)).decision == FwDecision::accept);
+  const auto dropped = evaluate_hook(*fw, "input", packet(9999));
+  CHECK(dropped.decision == FwDecision::drop);
+  REQUIRE(dropped.rule);
+  CHECK(dropped.rule->chain == "c15");
+  auto deep = parse_nft_ruleset(jump_heavy(200, 3));  // deeper than any path limit, still linear
+  REQUIRE(deep);
+  CHECK(evaluate_hook(*deep, "input", packet(9999)).decision == FwDecision::drop);
+}
+
+TEST_CASE("a jump loop is unknown, not a hang") {
+  const char* rules = R"({"nftables": [
+    {"chain": {"family": "inet", "table": "t", "name": "in", "handle": 1, "type": "filter", "hook": "input", "prio": 0, "policy": "accept"}},
+    {"chain": {"family": "inet", "table": "t", "name": "a", "handle": 2}},
+    {"rule": {"family": "inet", "table": "t", "chain": "in", "handle": 3, "expr": [{"jump": {"target": "a"}}]}},
+    {"rule": {"family": "inet", "table": "t", "chain": "a", "handle": 4, "expr": [{"jump": {"target": "a"}}]}}
+  ]})";
+  auto fw = parse_nft_ruleset(rules);
+  REQUIRE(fw);
+  CHECK(evaluate_hook(*fw, "input", packet(80)).decision == FwDecision::unknown);
+}
+
+TEST_CASE("every hook on the path: netdev ingress of the arrival interface, prerouting at raw, output for replies") {
+  const char* rules = R"({"nftables": [
+    {"chain": {"family": "netdev", "table": "n", "name": "in", "handle": 1, "type": "filter", "hook": "ingress", "prio": 0, "dev": "eth1", "policy": "accept"}},
+    {"rule": {"family": "netdev", "table": "n", "chain": "in", "handle": 2, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 7000}}, {"drop": null}]}},
+    {"chain": {"family": "inet", "table": "r", "name": "pre", "handle": 1, "type": "filter", "hook": "prerouting", "prio": -300, "policy": "accept"}},
+    {"rule": {"family": "inet", "table": "r", "chain": "pre", "handle": 2, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 7001}}, {"drop": null}]}},
+    {"chain": {"family": "inet", "table": "o", "name": "out", "handle": 1, "type": "filter", "hook": "output", "prio": 0, "policy": "drop"}},
+    {"rule": {"family": "inet", "table": "o", "chain": "out", "handle": 2, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "sport"}}, "right": 7002}}, {"accept": null}]}}
+  ]})";
+  auto parsed = parse_nft_ruleset(rules);
+  REQUIRE(parsed);
+  const FwEvaluator ev(*parsed);
+  CHECK(ev.hook("ingress", packet(7000, "172.16.5.0", 24, "eth1")).decision == FwDecision::drop);
+  CHECK(ev.hook("ingress", packet(7000, "172.16.5.0", 24, "eth0")).decision == FwDecision::accept);  // not its device
+  const auto raw = ev.hook("prerouting", packet(7001));
+  CHECK(raw.decision == FwDecision::drop);
+  CHECK(raw.hook == "prerouting");
+  // The answer to a client: from the server's port, ct state established.
+  FwPacket reply;
+  reply.reply = true;
+  reply.saddr = *IpAddr::parse("10.0.0.5");
+  reply.saddr_len = 32;
+  reply.daddr = *IpAddr::parse("172.16.5.0");
+  reply.daddr_len = 24;
+  reply.dport_known = false;
+  reply.sport = 7002;
+  reply.oifname = "eth1";
+  CHECK(ev.hook("output", reply).decision == FwDecision::accept);  // the rule for the server's port
+  reply.sport = 7003;
+  const auto out = ev.hook("output", reply);
+  CHECK(out.decision == FwDecision::drop);  // the policy: replies never leave
+  CHECK_FALSE(out.rule.has_value());
+  REQUIRE(out.chain);
+  CHECK(out.chain->name == "out");
+}
+
+TEST_CASE("ct state: a new connection's first packet is new; its replies are established") {
+  const char* rules = R"({"nftables": [
+    {"chain": {"family": "inet", "table": "t", "name": "in", "handle": 1, "type": "filter", "hook": "input", "prio": 0, "policy": "drop"}},
+    {"rule": {"family": "inet", "table": "t", "chain": "in", "handle": 2, "expr": [{"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["established", "related"]}}, {"accept": null}]}},
+    {"chain": {"family": "inet", "table": "t", "name": "out", "handle": 3, "type": "filter", "hook": "output", "prio": 0, "policy": "drop"}},
+    {"rule": {"family": "inet", "table": "t", "chain": "out", "handle": 4, "expr": [{"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["established", "related"]}}, {"accept": null}]}}
+  ]})";
+  auto fw = parse_nft_ruleset(rules);
+  REQUIRE(fw);
+  CHECK(evaluate_hook(*fw, "input", packet(80)).decision == FwDecision::drop);  // related/established can't match a SYN
+  FwPacket reply;
+  reply.reply = true;
+  reply.sport = 80;
+  reply.dport_known = false;
+  CHECK(evaluate_hook(*fw, "output", reply).decision == FwDecision::accept);
+}
+
+TEST_CASE("Docker's DNAT: fib daddr type local jumps to a regular chain that rewrites the destination") {
+  const char* rules = R"({"nftables": [
+    {"chain": {"family": "ip", "table": "nat", "name": "PREROUTING", "handle": 1, "type": "nat", "hook": "prerouting", "prio": -100, "policy": "accept"}},
+    {"chain": {"family": "ip", "table": "nat", "name": "DOCKER", "handle": 2}},
+    {"rule": {"family": "ip", "table": "nat", "chain": "PREROUTING", "handle": 3, "expr": [{"match": {"op": "==", "left": {"fib": {"result": "type", "flags": ["daddr"]}}, "right": "local"}}, {"jump": {"target": "DOCKER"}}]}},
+    {"rule": {"family": "ip", "table": "nat", "chain": "DOCKER", "handle": 4, "expr": [{"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": "docker0"}}, {"return": null}]}},
+    {"rule": {"family": "ip", "table": "nat", "chain": "DOCKER", "handle": 5, "expr": [{"match": {"op": "!=", "left": {"meta": {"key": "iifname"}}, "right": "docker0"}}, {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 8080}}, {"dnat": {"addr": "172.17.0.2", "port": 80}}]}}
+  ]})";
+  auto fw = parse_nft_ruleset(rules);
+  REQUIRE(fw);
+  const FwEvaluator ev(*fw);
+  const auto n = ev.nat("prerouting", packet(8080, "172.16.5.0", 24, "eth0"));
+  REQUIRE(n.forward);
+  CHECK(n.forward->to == *IpAddr::parse("172.17.0.2"));
+  CHECK(n.forward->port == 80);
+  CHECK(n.forward->rule.handle == 5);
+  CHECK_FALSE(ev.nat("prerouting", packet(8081, "172.16.5.0", 24, "eth0")).forward);
+  CHECK_FALSE(ev.nat("prerouting", packet(8080, "172.17.0.0", 16, "docker0")).forward);  // returns first
+  FwPacket elsewhere = packet(8080, "172.16.5.0", 24, "eth0");
+  elsewhere.daddr_local = false;  // not to this host: fib daddr type local is false
+  CHECK_FALSE(ev.nat("prerouting", elsewhere).forward);
 }
