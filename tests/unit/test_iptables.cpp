@@ -933,3 +933,49 @@ TEST_CASE("built-in chain table: only real chains of real tables") {
   CHECK(iptables_table_name("raw", IptBackend::legacy) == "iptables-legacy:raw");
   CHECK(iptables_table_name("raw", IptBackend::nft) == "raw");
 }
+
+TEST_CASE("odd but valid iptables text: netmasks, NAT ranges, negated protocols, wildcard-only interfaces") {
+  const auto r = parsed(R"(*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A PREROUTING -p tcp -m tcp --dport 80 -j DNAT --to-destination 10.0.0.2-10.0.0.4:80
+-A PREROUTING -p tcp -m tcp --dport 81 -j REDIRECT --to-ports 8000-8010
+-A PREROUTING -p tcp -m tcp --dport 82 -j DNAT --to-destination :8082
+COMMIT
+*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A INPUT -s 10.0.0.0/255.255.0.0 -j ACCEPT
+-A INPUT ! -p tcp -i + -j DROP
+-A INPUT -m conntrack --ctstate DNAT -j ACCEPT
+-A INPUT -i we*ird -m conntrack ! --ctstate NEW -j ACCEPT
+COMMIT
+)",
+                        Family::inet);
+  const FwRule& dnat_range = rule(r, "nat", "PREROUTING", 1);
+  CHECK(dnat_range.verdict == FwVerdict::dnat);
+  CHECK_FALSE(dnat_range.nat_addr.has_value());
+  CHECK_FALSE(dnat_range.not_understood.empty());  // several destinations: not followed
+  const FwRule& ports = rule(r, "nat", "PREROUTING", 2);
+  CHECK(ports.verdict == FwVerdict::redirect);
+  CHECK_FALSE(ports.nat_port.has_value());
+  CHECK_FALSE(ports.not_understood.empty());
+  const FwRule& port_only = rule(r, "nat", "PREROUTING", 3);
+  CHECK_FALSE(port_only.nat_addr.has_value());
+  CHECK(port_only.nat_port == 8082);
+  CHECK(port_only.not_understood.empty());
+
+  CHECK(rule(r, "filter", "INPUT", 1).matches.at(0).values == std::vector{prefix("10.0.0.0", 16)});
+  const FwRule& not_tcp = rule(r, "filter", "INPUT", 2);
+  CHECK(not_tcp.matches.at(0).key == FwKey::l4proto);
+  CHECK(not_tcp.matches.at(0).op == "!=");
+  CHECK(not_tcp.matches.at(1).values == std::vector{text("*")});
+  CHECK(rule(r, "filter", "INPUT", 3).matches.at(0).key == FwKey::unknown);  // DNAT is a conntrack status
+  const FwRule& weird = rule(r, "filter", "INPUT", 4);
+  CHECK(weird.matches.at(0).values == std::vector{text("we\\*ird")});  // a literal '*' in a name
+  CHECK(weird.matches.at(1).op == "!=");
+  CHECK(weird.matches.at(1).values == std::vector{text("new")});
+}
