@@ -80,6 +80,15 @@ struct FwSet {
   bool operator==(const FwSet&) const = default;
 };
 
+// What iptables-save printed for one family and backend: decoded into the
+// chains and rules below, and kept for snapshot files.
+struct FwIptablesSave {
+  Family family = Family::inet;
+  bool legacy = false;
+  std::string text;
+  bool operator==(const FwIptablesSave&) const = default;
+};
+
 struct Firewall {
   bool read = false;                       // the nftables ruleset was read
   std::string unreadable;                  // why not: "needs root", "built without libnftables"
@@ -87,6 +96,7 @@ struct Firewall {
   std::vector<FwChain> chains;
   std::vector<FwRule> rules;               // in chain order
   std::vector<FwSet> sets;
+  std::vector<FwIptablesSave> iptables;    // iptables-save output, decoded into chains and rules
   std::string raw_json;                    // what libnftables said, for snapshot files
   std::string raw_text;
   bool operator==(const Firewall&) const = default;

@@ -73,6 +73,7 @@ enum class IptBackend { nft, legacy };
 struct IptablesRuleset {
   Family family = Family::inet;
   IptBackend backend = IptBackend::nft;
+  std::string text;  // the iptables-save output it was decoded from
   std::vector<FwChain> chains;
   std::vector<FwRule> rules;
   bool operator==(const IptablesRuleset&) const = default;
@@ -127,6 +128,16 @@ struct IptTableRef {
 // nothing is replaced. fw.read and fw.legacy_tables are left as they are
 // (the caller decides what a decoded legacy table means for its caveats).
 void merge_iptables(Firewall& fw, const IptablesRuleset& r);
+
+// Decodes fw.iptables (iptables-save texts) into fw's chains and rules.
+// Decoded legacy tables are evaluated, so their caveat (legacy_tables)
+// goes; a text that does not parse is left out with a note in unreadable.
+void apply_iptables(Firewall& fw);
+
+// For a live read: runs iptables-nft-save when nftables shows iptables-nft's
+// opaque xt expressions, and iptables-legacy-save when legacy tables exist;
+// keeps their output in fw.iptables and applies it. Needs root.
+void read_iptables_into(Firewall& fw);
 
 // ---- reading ----
 

@@ -75,7 +75,7 @@ struct Context {
     std::vector<IpAddr> addresses;
     bool local = false;                  // on this host's own (loopback) path
     bool reply = false;                  // the server's answer, going back
-    std::string accept_match;            // what an accept rule for this packet matches, there
+    std::optional<FwForward> via;        // the DNAT the packet passed before it was stopped
     std::unordered_set<IpAddr, AddrHash> seen;  // addresses, for a constant-time check
   };
   std::vector<FwHit> fw_hits;

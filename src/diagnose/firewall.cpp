@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "engine.hpp"
+#include "netwhy/iptables.hpp"
 
 namespace netwhy::engine {
 
@@ -38,6 +39,7 @@ void note(Context& c, const FwResult& r, const IpAddr& addr, int ifindex, bool l
                            h.result.rule->table == r.rule->table && h.result.rule->family == r.rule->family;
     const bool same_policy = !h.result.rule && !r.rule && h.result.chain == r.chain;
     if (h.result.decision == r.decision && h.local == local && h.reply == reply && h.result.hook == r.hook &&
+        h.via.has_value() == via.has_value() &&
         (same_rule || same_policy)) {
       if (h.seen.insert(addr).second) {
         h.addresses.push_back(addr);
@@ -46,7 +48,7 @@ void note(Context& c, const FwResult& r, const IpAddr& addr, int ifindex, bool l
       return;
     }
   }
-  c.fw_hits.push_back({r, {where()}, {addr}, local, reply, accept_match(c, reply, via), {addr}});
+  c.fw_hits.push_back({r, {where()}, {addr}, local, reply, via, {addr}});
 }
 
 Finding& add_forward(Context& c, Effect effect, const IpAddr& addr, std::string message,
@@ -178,6 +180,27 @@ std::optional<bool> forwarded(Context& c, const FwForward& f, const FwPacket& p,
   return false;
 }
 
+// The same accept in iptables' words, for tables iptables made.
+std::string iptables_match(const Context& c, bool reply, const std::optional<FwForward>& via) {
+  const std::string proto = c.q.protocol == Protocol::tcp ? "tcp" : "udp";
+  if (reply) return "-m conntrack --ctstate ESTABLISHED,RELATED";
+  if (via) return fmt::format("-d {} -p {} --dport {}", via->to.to_string(), proto, via->port);
+  return fmt::format("-p {} --dport {}", proto, c.q.port);
+}
+
+// A table iptables wrote: a legacy one, or one iptables-nft-save decoded.
+std::optional<IptTableRef> iptables_owner(const Context& c, const std::string& family, const std::string& table) {
+  auto ref = iptables_table_ref(family, table);
+  if (!ref) return std::nullopt;
+  if (ref->backend == IptBackend::legacy) return ref;
+  const Family f = family == "ip6" ? Family::inet6 : Family::inet;
+  const bool decoded = std::any_of(c.s.firewall.iptables.begin(), c.s.firewall.iptables.end(), [&](const FwIptablesSave& s) {
+    return !s.legacy && s.family == f && s.text.find("*" + table + "\n") != std::string::npos;
+  });
+  if (!decoded) return std::nullopt;
+  return ref;
+}
+
 std::string firewall_fix(const Context& c, const Context::FwHit& h) {
   const FwResult& r = h.result;
   const std::string proto = c.q.protocol == Protocol::tcp ? "tcp" : "udp";
@@ -198,13 +221,25 @@ std::string firewall_fix(const Context& c, const Context::FwHit& h) {
   if (where->table == "firewalld") {
     return fmt::format("firewall-cmd --add-port={}/{} && firewall-cmd --runtime-to-permanent", c.q.port, proto);
   }
+  if (const auto ipt = iptables_owner(c, where->family, where->table)) {
+    const std::string program = fmt::format("{}{}", where->family == "ip6" ? "ip6tables" : "iptables",
+                                            ipt->backend == IptBackend::legacy ? "-legacy" : "");
+    const std::string table = ipt->table == "filter" ? "" : " -t " + ipt->table;
+    const std::string match = iptables_match(c, h.reply, h.via);
+    if (r.rule) {
+      return fmt::format("{}{} -I {} {} {} -j ACCEPT (or {}{} -D {} {} if the rule is not wanted)", program, table,
+                         where->name, r.rule->handle, match, program, table, where->name, r.rule->handle);
+    }
+    return fmt::format("{}{} -A {} {} -j ACCEPT", program, table, where->name, match);
+  }
+  const std::string match = accept_match(c, h.reply, h.via);
   if (r.rule) {
     return fmt::format("nft insert rule {} {} {} position {} {} accept (or nft delete rule {} {} {} handle {} if the "
                        "rule is not wanted)",
-                       where->family, where->table, where->name, r.rule->handle, h.accept_match, where->family,
+                       where->family, where->table, where->name, r.rule->handle, match, where->family,
                        where->table, where->name, r.rule->handle);
   }
-  return fmt::format("nft add rule {} {} {} {} accept", where->family, where->table, where->name, h.accept_match);
+  return fmt::format("nft add rule {} {} {} {} accept", where->family, where->table, where->name, match);
 }
 
 }  // namespace

@@ -522,10 +522,10 @@ class RuleDecoder {
       return m;
     }
     if (module == "addrtype" && (o.name == "--dst-type" || o.name == "--src-type")) {
-      // Not evaluated (key unknown), but in nft's words for an evaluator
-      // that learns `fib daddr type`.
+      // --dst-type is nft's `fib daddr type`; --src-type stays unknown.
       FwMatch m = unknown;
       m.proto = o.name == "--dst-type" ? "fib daddr type" : "fib saddr type";
+      if (o.name == "--dst-type") m.key = FwKey::fib_daddr_type;
       m.op = o.negated ? "!=" : "==";
       for (const std::string_view part : split(o.args.at(0), ',')) {
         FwValue v;
@@ -844,4 +844,24 @@ void merge_iptables(Firewall& fw, const IptablesRuleset& r) {
   }
 }
 
+void apply_iptables(Firewall& fw) {
+  bool legacy_v4 = false;
+  bool legacy_v6 = false;
+  for (const FwIptablesSave& save : fw.iptables) {
+    const IptBackend backend = save.legacy ? IptBackend::legacy : IptBackend::nft;
+    auto parsed = parse_iptables_save(save.text, save.family, backend);
+    if (!parsed) continue;  // the opaque view stays, and with it "unknown"
+    merge_iptables(fw, *parsed);
+    if (save.legacy) (save.family == Family::inet ? legacy_v4 : legacy_v6) = true;
+  }
+  // Legacy tables that were decoded are evaluated like the others.
+  if (legacy_v4 || legacy_v6) {
+    std::erase_if(fw.legacy_tables, [&](const std::string& t) {
+      const bool v6 = t.rfind("ip6", 0) == 0;
+      return v6 ? legacy_v6 : legacy_v4;
+    });
+  }
+}
+
 }  // namespace netwhy
+

@@ -1,6 +1,7 @@
 // Running iptables-save (nft or legacy, IPv4 and IPv6) and parsing what it
 // prints. No shell: posix_spawn with pipes, output and time bounded, the
 // child killed (by its pid) when late. These programs only read.
+#include <algorithm>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -263,6 +264,7 @@ IptablesRead read_iptables(IptBackend backend) {
       problems.push_back(fmt::format("{}: {}", name, parsed.error().message()));
       continue;
     }
+    parsed->text = r.out;
     out.rulesets.push_back(std::move(*parsed));
   }
   // One reason per kind, in the order met ("needs root" once, not twice).
@@ -272,6 +274,20 @@ IptablesRead read_iptables(IptBackend backend) {
     out.unreadable += p;
   }
   return out;
+}
+
+void read_iptables_into(Firewall& fw) {
+  if (!fw.read) return;
+  const bool opaque = std::any_of(fw.rules.begin(), fw.rules.end(),
+                                  [](const FwRule& r) { return r.not_understood.rfind("xt ", 0) == 0; });
+  for (const IptBackend backend : {IptBackend::nft, IptBackend::legacy}) {
+    if (backend == IptBackend::nft ? !opaque : fw.legacy_tables.empty()) continue;
+    const IptablesRead got = read_iptables(backend);
+    for (const IptablesRuleset& r : got.rulesets) {
+      if (!r.text.empty()) fw.iptables.push_back({r.family, backend == IptBackend::legacy, r.text});
+    }
+  }
+  apply_iptables(fw);
 }
 
 }  // namespace netwhy

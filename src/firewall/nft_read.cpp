@@ -8,6 +8,7 @@
 #include "netwhy/fd.hpp"
 #include "netwhy/file.hpp"
 #include "netwhy/firewall.hpp"
+#include "netwhy/iptables.hpp"
 #include "netwhy/text.hpp"
 
 #ifdef NETWHY_HAVE_NFTABLES
@@ -136,6 +137,7 @@ Firewall read_firewall() {
   parsed->legacy_tables = fw.legacy_tables;
   parsed->raw_json = *json;
   parsed->raw_text = text.value_or("");
+  read_iptables_into(*parsed);  // iptables-nft's xt expressions and legacy tables, as iptables reads them
   return *parsed;
 #else
   fw.unreadable = "netwhy was built without libnftables";

@@ -7,7 +7,9 @@
 
 #include <fmt/format.h>
 
+#include "netwhy/iptables.hpp"
 #include "netwhy/snapshot.hpp"
+#include "netwhy/text.hpp"
 #include "../common/json_error.hpp"
 
 namespace netwhy {
@@ -258,6 +260,12 @@ std::string snapshot_to_json(const Snapshot& s, bool pretty) {
              {"legacy_tables", s.firewall.legacy_tables}, {"listing", s.firewall.raw_text}};
   json raw = s.firewall.raw_json.empty() ? json(nullptr) : json::parse(s.firewall.raw_json, nullptr, false);
   fw["nftables"] = raw.is_discarded() ? json(nullptr) : raw;
+  json saves = json::array();
+  for (const FwIptablesSave& save : s.firewall.iptables) {
+    saves.push_back({{"family", to_string(save.family)}, {"backend", save.legacy ? "legacy" : "nft"},
+                     {"save", to_valid_utf8(save.text)}});
+  }
+  fw["iptables"] = saves;
   doc["firewall"] = fw;
   doc["gaps"] = {{"root", s.gaps.root},
                  {"unreadable_processes", s.gaps.unreadable_processes},
@@ -403,6 +411,17 @@ Expected<Snapshot> snapshot_from_json(std::string_view text) {
         parsed->raw_json = raw;
         parsed->raw_text = listing;
         s.firewall = std::move(*parsed);
+        // iptables-save output: decoded the same way as live
+        fw.at("iptables").each([&](const In& save) {
+          FwIptablesSave one;
+          const std::string family = save.at("family").string();
+          if (family != "inet" && family != "inet6") throw Bad{"firewall.iptables: family must be inet or inet6"};
+          one.family = family == "inet6" ? Family::inet6 : Family::inet;
+          one.legacy = save.at("backend").string() == "legacy";
+          one.text = save.at("save").string();
+          s.firewall.iptables.push_back(std::move(one));
+        });
+        apply_iptables(s.firewall);
       }
     }
     const In gaps = root.at("gaps");

@@ -544,8 +544,8 @@ TEST_CASE("Docker's nat rules: the addrtype jump, the DNAT to the container, mas
   CHECK(jump.verdict == FwVerdict::jump);
   CHECK(jump.target == "DOCKER");
   REQUIRE(jump.matches.size() == 1);
-  // fib daddr type local: kept, in nft's words, but not evaluated
-  CHECK(jump.matches[0].key == FwKey::unknown);
+  // fib daddr type local, as nft says it
+  CHECK(jump.matches[0].key == FwKey::fib_daddr_type);
   CHECK(jump.matches[0].proto == "fib daddr type");
   CHECK(jump.matches[0].values == std::vector{text("local")});
   CHECK(jump.matches[0].raw == "-m addrtype --dst-type LOCAL");
@@ -978,4 +978,23 @@ COMMIT
   CHECK(weird.matches.at(0).values == std::vector{text("we\\*ird")});  // a literal '*' in a name
   CHECK(weird.matches.at(1).op == "!=");
   CHECK(weird.matches.at(1).values == std::vector{text("new")});
+}
+
+TEST_CASE("Docker's iptables-nft rules, decoded, send a connection to the container") {
+  Firewall fw;
+  fw.read = true;
+  merge_iptables(fw, parsed(nft_v4, Family::inet));
+  const FwEvaluator ev(fw);
+  FwPacket p;
+  p.daddr = *IpAddr::parse("10.0.0.5");
+  p.dport = 8080;
+  p.saddr = *IpAddr::parse("172.16.5.0");
+  p.saddr_len = 24;
+  p.iifname = "eth0";
+  const auto n = ev.nat("prerouting", p);
+  REQUIRE(n.forward);
+  CHECK(n.forward->to == *IpAddr::parse("172.17.0.2"));
+  CHECK(n.forward->port == 80);
+  p.iifname = "docker0";  // ! -i docker0: the bridge's own traffic is not rewritten
+  CHECK_FALSE(ev.nat("prerouting", p).forward);
 }
