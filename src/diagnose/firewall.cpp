@@ -227,17 +227,14 @@ std::string firewall_fix(const Context& c, const Context::FwHit& h) {
     const std::string table = ipt->table == "filter" ? "" : " -t " + ipt->table;
     const std::string match = iptables_match(c, h.reply, h.via);
     if (r.rule) {
-      return fmt::format("{}{} -I {} {} {} -j ACCEPT (or {}{} -D {} {} if the rule is not wanted)", program, table,
-                         where->name, r.rule->handle, match, program, table, where->name, r.rule->handle);
+      return fmt::format("{}{} -I {} {} {} -j ACCEPT", program, table, where->name, r.rule->handle, match);
     }
     return fmt::format("{}{} -A {} {} -j ACCEPT", program, table, where->name, match);
   }
   const std::string match = accept_match(c, h.reply, h.via);
   if (r.rule) {
-    return fmt::format("nft insert rule {} {} {} position {} {} accept (or nft delete rule {} {} {} handle {} if the "
-                       "rule is not wanted)",
-                       where->family, where->table, where->name, r.rule->handle, match, where->family,
-                       where->table, where->name, r.rule->handle);
+    return fmt::format("nft insert rule {} {} {} position {} {} accept", where->family, where->table, where->name,
+                       r.rule->handle, match);
   }
   return fmt::format("nft add rule {} {} {} {} accept", where->family, where->table, where->name, match);
 }

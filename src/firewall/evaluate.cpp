@@ -293,7 +293,8 @@ class Eval {
     if (hook_name == "ingress") {  // netdev (or inet) ingress: the arrival interface's chains
       if (c.family != "netdev" && c.family != "inet") return false;
       if (c.family == "inet" && !family_applies(c.family, p_.family)) return false;
-      return std::find(c.devices.begin(), c.devices.end(), p_.iifname) != c.devices.end();
+      return c.devices.empty() ||
+             std::find(c.devices.begin(), c.devices.end(), p_.iifname) != c.devices.end();
     }
     return family_applies(c.family, p_.family);
   }
@@ -303,6 +304,14 @@ class Eval {
     last.hook = std::string(hook_name);
     for (const FwChain* base : ix_.bases) {
       if (!hooked_here(*base, hook_name) || (base->type != "filter" && base->type != "route")) continue;
+      if (hook_name == "ingress" && base->devices.empty()) {
+        FwResult r;  // an ingress chain whose device the listing did not say
+        r.decision = FwDecision::unknown;
+        r.chain = *base;
+        r.hook = "ingress";
+        r.why = "the interface its ingress chain hooks is not known";
+        return r;
+      }
       ChainResult r = run(*base, Mode::filter);
       if (r.flow != Flow::decided) {  // the policy decides
         r.result = FwResult{};

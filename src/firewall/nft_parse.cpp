@@ -229,6 +229,40 @@ std::string strip_counter_values(std::string_view rule) {
 
 namespace {
 
+// The devices of ingress chains, from their header in the listing
+// ("type filter hook ingress device "eth0" priority filter; ..." or
+// "devices = { "eth0", "eth1" }"): libnftables' JSON leaves them out.
+std::map<std::string, std::vector<std::string>> chain_devices(std::string_view listing) {
+  std::map<std::string, std::vector<std::string>> out;
+  std::string family;
+  std::string table;
+  std::string chain;
+  for (const std::string_view line : split_lines(listing)) {
+    const auto f = split_fields(line);
+    if (f.size() >= 3 && f[0] == "table") {
+      family = std::string(f[1]);
+      table = std::string(f[2]);
+      continue;
+    }
+    if (f.size() >= 2 && f[0] == "chain") {
+      chain = std::string(f[1]);
+      continue;
+    }
+    const std::size_t at = line.find(" device");
+    if (line.find("hook ingress") == std::string_view::npos || at == std::string_view::npos || chain.empty()) continue;
+    std::string_view rest = line.substr(at);
+    rest = rest.substr(0, rest.find(" priority"));
+    std::vector<std::string>& devices = out[fmt::format("{} {} {}", family, table, chain)];
+    for (std::size_t q = rest.find('"'); q != std::string_view::npos; q = rest.find('"', q + 1)) {
+      const std::size_t end = rest.find('"', q + 1);
+      if (end == std::string_view::npos) break;
+      devices.emplace_back(rest.substr(q + 1, end - q - 1));
+      q = end;
+    }
+  }
+  return out;
+}
+
 // "\t\ttcp dport 9000 reject with tcp reset # handle 9" per (family, table, chain, handle)
 std::map<std::string, std::string> rule_texts(std::string_view listing) {
   std::map<std::string, std::string> out;
@@ -271,6 +305,7 @@ Expected<Firewall> parse_nft_ruleset(std::string_view json_text, std::string_vie
   Firewall fw;
   fw.read = true;
   const auto texts = rule_texts(text_listing);
+  const auto devices = chain_devices(text_listing);
   try {
     for (const json& item : doc["nftables"]) {
       if (!item.is_object() || item.empty()) continue;
@@ -291,6 +326,10 @@ Expected<Firewall> parse_nft_ruleset(std::string_view json_text, std::string_vie
           for (const json& d : o["dev"]) {
             if (d.is_string()) c.devices.push_back(d.get<std::string>());
           }
+        }
+        if (c.devices.empty()) {
+          const auto it = devices.find(fmt::format("{} {} {}", c.family, c.table, c.name));
+          if (it != devices.end()) c.devices = it->second;
         }
         fw.chains.push_back(std::move(c));
       } else if (kind == "rule") {

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 
 #include "netwhy/fd.hpp"
@@ -125,9 +126,12 @@ Firewall read_firewall() {
     fw.unreadable = parsed.error().message();
     return fw;
   }
-  // The text listing only names rules; with none, one listing is enough.
+  // The text listing names rules and ingress chains' devices; without
+  // either, one listing is enough.
   std::optional<std::string> text;
-  if (!parsed->rules.empty()) {
+  const bool ingress = std::any_of(parsed->chains.begin(), parsed->chains.end(),
+                                   [](const FwChain& c) { return c.hook == "ingress"; });
+  if (!parsed->rules.empty() || ingress) {
     std::string text_error;
     text = list_ruleset(false, text_error);
     if (text) {
