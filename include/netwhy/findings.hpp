@@ -30,6 +30,8 @@ enum class Code {
   v6only,
   interface_down,
   no_carrier,
+  no_route_back,
+  rp_filter,
   process_unknown,
   firewall_drop,
   firewall_reject,
@@ -92,6 +94,12 @@ inline constexpr std::array code_table{
     CodeInfo{Code::no_carrier, "no-carrier", Severity::error,
              "the interface is up but has no carrier (an empty bridge, a veth whose peer is down): clients on its own "
              "network can't reach it"},
+    CodeInfo{Code::no_route_back, "no-route-back", Severity::warning,
+             "this host has no default route: only clients on the networks it has routes to get its answers; others "
+             "time out"},
+    CodeInfo{Code::rp_filter, "rp-filter", Severity::warning,
+             "strict reverse-path filtering (rp_filter=1) drops clients whose route back leaves through another "
+             "interface than the one their packets arrive on"},
     CodeInfo{Code::process_unknown, "process-unknown", Severity::warning,
              "the socket's owner can't be seen (not root, hidepid): run as root to see it"},
     CodeInfo{Code::firewall_drop, "firewall-drop", Severity::error,

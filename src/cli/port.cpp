@@ -96,6 +96,7 @@ int run_port(const GlobalOptions& g, const PortOptions& o) {
     req.route_to = q.addresses;
     req.probe = !o.no_probe && protocol == Protocol::tcp;
     req.probe_timeout_s = o.timeout;
+    req.with_routes = true;  // the way back to clients: a default route, reverse-path filtering
     q.probed = req.probe;
     auto got = read_snapshot(req);
     if (!got) return fail(got.error());

@@ -36,6 +36,7 @@ Diagnosis diagnose(const Snapshot& snap, const Query& q) {
   engine::explain_listeners(c);
   engine::explain_firewall(c);
   engine::explain_interfaces(c);
+  engine::explain_way_back(c);
   engine::explain_host(c);
   return engine::grade(c);
 }

@@ -3,6 +3,8 @@
 // for any of its addresses on any interface that is up (the weak host
 // model), so an address on a down interface is still reached by clients
 // that route it through another one.
+#include <linux/rtnetlink.h>
+
 #include <algorithm>
 #include <set>
 
@@ -203,6 +205,102 @@ void explain_interfaces(Context& c) {
                      .finding;
     f.interface = name;
     f.address = addr.to_string();
+  }
+}
+
+namespace {
+
+bool main_unicast(const Route& r) { return r.type == RTN_UNICAST && (r.table == 0 || r.table == RT_TABLE_MAIN); }
+
+// The interfaces a route leaves through (one, or each of a multipath route's).
+std::vector<int> route_devices(const Route& r) {
+  std::vector<int> out;
+  if (r.oif) out.push_back(*r.oif);
+  if (r.nexthops) {
+    for (const Nexthop& n : *r.nexthops) out.push_back(n.ifindex);
+  }
+  return out;
+}
+
+const Route* default_route(const Context& c, Family f) {
+  for (const Route& r : c.s.routes) {
+    if (r.family == f && r.dst_len == 0 && main_unicast(r)) return &r;
+  }
+  return nullptr;
+}
+
+std::int64_t sysctl_or(const Context& c, const std::string& name, std::int64_t fallback) {
+  const auto it = c.s.sysctls.find(name);
+  return it == c.s.sysctls.end() ? fallback : it->second;
+}
+
+}  // namespace
+
+void explain_way_back(Context& c) {
+  if (c.s.routes.empty()) return;  // the routes were not read (an older snapshot file): nothing to say
+  for (const Family f : {Family::inet, Family::inet6}) {
+    std::vector<IpAddr> reached;
+    for (const Endpoint& e : c.endpoints) {
+      if (e.remote == true && e.address.family == f && !link_local_v6(e.address) && c.place(e.address) == Place::own) {
+        reached.push_back(e.address);
+      }
+    }
+    if (reached.empty()) continue;
+    const Route* def = default_route(c, f);
+    if (def == nullptr) {
+      // Answers to a client reach it only through a route: with no default
+      // route, clients on networks this host has no route to time out.
+      std::vector<std::string> nets;
+      for (const Route& r : c.s.routes) {
+        if (r.family != f || !main_unicast(r) || !r.dst) continue;
+        if (f == Family::inet6 && link_local_v6(*r.dst)) continue;
+        nets.push_back(fmt::format("{}/{}{}", r.dst->to_string(), r.dst_len,
+                                   r.oif ? " (" + c.link_name(*r.oif) + ")" : ""));
+      }
+      const std::string fam = f == Family::inet ? "IPv4" : "IPv6";
+      c.add(Code::no_route_back, Effect::partial,
+            fmt::format("This host has no default route for {}: its answers reach only clients on {}; clients on other "
+                        "networks time out, since the answers have no way back to them.",
+                        fam, nets.empty() ? std::string("its own links") : join_list(nets, 4)),
+            fmt::format("ip {}route add default via ROUTER-ADDRESS (a router on one of those networks, for clients "
+                        "everywhere), or a route to the clients' own network",
+                        f == Family::inet6 ? "-6 " : ""),
+            reached);
+      continue;
+    }
+    if (f != Family::inet) continue;  // rp_filter is IPv4's
+    // Strict reverse-path filtering: a packet from a client outside the
+    // arrival interface's networks is dropped when the route back to that
+    // client (the default route) leaves through another interface.
+    const std::vector<int> back = route_devices(*def);
+    const std::int64_t all = sysctl_or(c, "net.ipv4.conf.all.rp_filter", 0);
+    std::set<int> said;
+    for (const IpAddr& a : reached) {
+      const auto owner = c.address_owner.find(a);
+      if (owner == c.address_owner.end()) continue;
+      const int ifindex = owner->second->ifindex;
+      if (said.count(ifindex) != 0 || std::find(back.begin(), back.end(), ifindex) != back.end()) continue;
+      const std::string name = c.link_name(ifindex);
+      const std::int64_t own = sysctl_or(c, fmt::format("net.ipv4.conf.{}.rp_filter", name), 0);
+      if (std::max(all, own) != 1) continue;
+      said.insert(ifindex);
+      std::vector<IpAddr> on_it;
+      for (const IpAddr& b : reached) {
+        const auto o = c.address_owner.find(b);
+        if (o != c.address_owner.end() && o->second->ifindex == ifindex) on_it.push_back(b);
+      }
+      const std::string out = back.empty() ? std::string("another interface") : c.link_name(back.front());
+      Finding& f2 = c.add(Code::rp_filter, Effect::partial,
+                          fmt::format("Reverse-path filtering is strict on {} (rp_filter {}, all {}): a client outside "
+                                      "{}'s networks whose packets for {} arrive on {} is dropped, because the route "
+                                      "back to it (the default route) leaves through {}; clients on {}'s own networks "
+                                      "connect. Loose filtering (2) takes them.",
+                                      name, own, all, name, a.to_string(), name, out, name),
+                          fmt::format("sysctl -w net.ipv4.conf.all.rp_filter=2 net.ipv4.conf.{}.rp_filter=2", name),
+                          std::move(on_it))
+                        .finding;
+      f2.interface = name;
+    }
   }
 }
 

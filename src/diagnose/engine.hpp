@@ -137,6 +137,7 @@ void build_endpoints(Context& c);       // endpoint.cpp: local/remote per addres
 void explain_listeners(Context& c);     // listener.cpp: how the listeners are bound, or why none is
 void explain_firewall(Context& c);      // firewall.cpp: the rules that decided (or could not be decided)
 void explain_interfaces(Context& c);    // endpoint.cpp: down and carrier-less interfaces under the addresses
+void explain_way_back(Context& c);      // endpoint.cpp: a route back to clients elsewhere, reverse-path filtering
 void explain_host(Context& c);          // host.cpp: HOST's addresses: family, probe, route
 // grade.cpp: severities, the verdict, the headline; the only place deciding them.
 [[nodiscard]] Diagnosis grade(Context& c);

@@ -63,14 +63,18 @@ std::string read_text(const std::string& path, std::size_t limit = 1U << 20) {
   return read_file(path, limit, OverLimit::truncate).value_or(std::string());
 }
 
-std::optional<std::int64_t> read_sysctl(const std::string& name) {
-  std::string path = "/proc/sys/" + name;
-  std::replace(path.begin() + 10, path.end(), '.', '/');
+std::optional<std::int64_t> read_sysctl_path(const std::string& path) {
   const std::string text = read_text(path, 64);
   std::int64_t v = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (text.empty() || ec != std::errc{}) return std::nullopt;
   return v;
+}
+
+std::optional<std::int64_t> read_sysctl(const std::string& name) {
+  std::string path = "/proc/sys/" + name;
+  std::replace(path.begin() + 10, path.end(), '.', '/');
+  return read_sysctl_path(path);
 }
 
 // A python process running a script that imports Flask: its fix is
@@ -285,6 +289,15 @@ Expected<Snapshot> read_snapshot(const SnapshotRequest& req) {
   for (const char* name : {"net.ipv4.ip_unprivileged_port_start", "net.ipv6.bindv6only", "net.core.somaxconn",
                            "net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding"}) {
     if (auto v = read_sysctl(name)) s.sysctls[name] = *v;
+  }
+  // Reverse-path filtering: the larger of all's and the interface's value
+  // applies (an interface name may hold dots: read its own directory).
+  if (auto v = read_sysctl("net.ipv4.conf.all.rp_filter")) s.sysctls["net.ipv4.conf.all.rp_filter"] = *v;
+  for (const Link& l : s.links) {
+    if (!l.name || l.name->find('/') != std::string::npos) continue;
+    if (auto v = read_sysctl_path(fmt::format("/proc/sys/net/ipv4/conf/{}/rp_filter", *l.name))) {
+      s.sysctls[fmt::format("net.ipv4.conf.{}.rp_filter", *l.name)] = *v;
+    }
   }
   const auto counters = parse_netstat(read_text("/proc/net/netstat"));
   for (const char* name : {"TcpExt.ListenOverflows", "TcpExt.ListenDrops"}) {
