@@ -37,6 +37,7 @@ enum class FwKey {
   ct_state,
   unknown,
   fib_daddr_type,      // fib daddr type local / unicast / ...
+  ct_status,           // ct status dnat: the connection was destination-translated
 };
 
 struct FwMatch {
@@ -135,6 +136,7 @@ struct FwPacket {
   std::optional<unsigned> daddr_len;  // nullopt: daddr is one address; else a client's network
   bool dport_known = true;
   bool daddr_local = true;            // fib daddr type local
+  bool dnat = false;                  // a DNAT rewrote it (ct status dnat)
 };
 
 enum class FwDecision { accept, drop, reject, unknown };

@@ -106,6 +106,7 @@ std::optional<bool> forwarded(Context& c, const FwForward& f, const FwPacket& p,
   through.daddr = f.to;
   through.dport = f.port;
   through.daddr_local = false;
+  through.dnat = true;
   const FwResult fr = c.fw.hook("forward", through);
   if (fr.decision != FwDecision::accept) {
     note(c, fr, addr, ifindex, false, false, f);
@@ -215,7 +216,13 @@ std::string firewall_fix(const Context& c, const Context::FwHit& h) {
     where = &*r.chain;
   }
   if (where == nullptr) return "allow the port in the firewall";
-  if (where->table.rfind("ufw", 0) == 0 || where->name.find("ufw") != std::string::npos) {
+  // ufw's tables: its chains, or the policy of a built-in chain that jumps to them.
+  const bool ufw = where->table.rfind("ufw", 0) == 0 || where->name.find("ufw") != std::string::npos ||
+                   std::any_of(c.s.firewall.chains.begin(), c.s.firewall.chains.end(), [&](const FwChain& other) {
+                     return other.family == where->family && other.table == where->table &&
+                            other.name.rfind("ufw-", 0) == 0;
+                   });
+  if (ufw) {
     return fmt::format("ufw allow {}/{}", c.q.port, proto);
   }
   if (where->table == "firewalld") {

@@ -4,6 +4,7 @@
 #include <fnmatch.h>
 
 #include <algorithm>
+#include <array>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -111,6 +112,11 @@ class Eval {
         // A new connection's first packet is "new"; its replies are "established".
         if (v.kind != FwValue::Kind::text) return Tri::unknown;
         return tri(v.text == (p_.reply ? "established" : "new"));
+      case FwKey::ct_status:
+        if (v.kind != FwValue::Kind::text) return Tri::unknown;
+        if (v.text == "dnat") return tri(p_.dnat);
+        if (v.text == "snat") return Tri::no;  // a client's packet: not source-translated here
+        return Tri::unknown;
       case FwKey::fib_daddr_type:
         if (v.kind != FwValue::Kind::text) return Tri::unknown;
         if (v.text == "local") return tri(p_.daddr_local);
@@ -169,13 +175,17 @@ class Eval {
   }
 
   Tri match(const FwMatch& m, const FwRule& r) const {
-    if (m.key == FwKey::unknown) return Tri::unknown;
     // A payload match implies its protocol: "tcp dport 80" is false for UDP,
-    // "ip saddr" false for IPv6.
+    // "ip saddr" false for IPv6, "icmpv6 type ..." false for TCP, whatever
+    // the rest of the match says.
+    static constexpr std::array<std::string_view, 9> other_l4{"icmp", "icmpv6", "sctp", "dccp", "udplite",
+                                                              "esp",  "ah",     "igmp", "gre"};
     if ((m.proto == "tcp" && p_.protocol != Protocol::tcp) || (m.proto == "udp" && p_.protocol != Protocol::udp) ||
-        (m.proto == "ip" && p_.family != Family::inet) || (m.proto == "ip6" && p_.family != Family::inet6)) {
+        (m.proto == "ip" && p_.family != Family::inet) || (m.proto == "ip6" && p_.family != Family::inet6) ||
+        std::find(other_l4.begin(), other_l4.end(), m.proto) != other_l4.end()) {
       return Tri::no;
     }
+    if (m.key == FwKey::unknown) return Tri::unknown;
     Tri any = Tri::no;
     for (const FwValue& v : m.values) {
       const Tri t = value_matches(m.key, v, r.table, r.family);
@@ -232,18 +242,29 @@ class Eval {
     return out;
   }
 
-  ChainResult run_rules(const FwChain& chain, Mode mode) {
+  ChainResult run_rules(const FwChain& chain, Mode mode, std::size_t from = 0) {
     ChainResult out;
     const auto rules = ix_.rules.find(ChainKey::of(chain.family, chain.table, chain.name));
     if (rules == ix_.rules.end()) return out;
-    for (const FwRule* rp : rules->second) {
-      const FwRule& r = *rp;
+    for (std::size_t i = from; i < rules->second.size(); ++i) {
+      const FwRule& r = *rules->second[i];
       const Tri m = rule_matches(r);
       if (m == Tri::no) continue;
       const bool nat_verdict = r.verdict == FwVerdict::dnat || r.verdict == FwVerdict::redirect;
       const bool deciding = (r.verdict != FwVerdict::none && (mode == Mode::nat || !nat_verdict)) ||
                             !r.not_understood.empty();
       if (!deciding) continue;  // counters, logs; a dnat outside nat chains
+      const bool terminal =
+          r.verdict == FwVerdict::accept || r.verdict == FwVerdict::drop || r.verdict == FwVerdict::reject;
+      if (m == Tri::unknown && terminal && r.not_understood.empty()) {
+        // Whether it matches is unknown (one client of the network, say);
+        // if the rest of the chain decides the same either way, so does this.
+        const ChainResult rest = run_rules(chain, mode, i + 1);
+        const FwDecision mine = r.verdict == FwVerdict::accept ? FwDecision::accept
+                                : r.verdict == FwVerdict::drop ? FwDecision::drop
+                                                                : FwDecision::reject;
+        if (rest.flow == Flow::decided && rest.nat == nullptr && rest.result.decision == mine) return rest;
+      }
       if (m == Tri::unknown || !r.not_understood.empty() || r.verdict == FwVerdict::other) {
         return unknown(&r, !r.not_understood.empty() ? "it uses " + r.not_understood
                                                      : "it matches on something netwhy does not evaluate");

@@ -278,8 +278,15 @@ IptablesRead read_iptables(IptBackend backend) {
 
 void read_iptables_into(Firewall& fw) {
   if (!fw.read) return;
-  const bool opaque = std::any_of(fw.rules.begin(), fw.rules.end(),
-                                  [](const FwRule& r) { return r.not_understood.rfind("xt ", 0) == 0; });
+  // iptables-nft's tables: opaque xt expressions, or its built-in chains
+  // (INPUT, PREROUTING, ...) in an ip/ip6 table of iptables' names. Its
+  // rules are then named as iptables names them (their position).
+  const bool opaque =
+      std::any_of(fw.rules.begin(), fw.rules.end(),
+                  [](const FwRule& r) { return r.not_understood.rfind("xt ", 0) == 0; }) ||
+      std::any_of(fw.chains.begin(), fw.chains.end(), [](const FwChain& c) {
+        return (c.family == "ip" || c.family == "ip6") && iptables_builtin_chain(c.table, c.name, IptBackend::nft);
+      });
   for (const IptBackend backend : {IptBackend::nft, IptBackend::legacy}) {
     if (backend == IptBackend::nft ? !opaque : fw.legacy_tables.empty()) continue;
     const IptablesRead got = read_iptables(backend);

@@ -128,6 +128,9 @@ FwMatch parse_match(const json& m) {
   } else if (left.is_object() && left.contains("ct") && left["ct"].is_object() && left["ct"].contains("key") &&
              left["ct"]["key"] == "state") {
     key = FwKey::ct_state;
+  } else if (left.is_object() && left.contains("ct") && left["ct"].is_object() && left["ct"].contains("key") &&
+             left["ct"]["key"] == "status") {
+    key = FwKey::ct_status;
   } else if (left.is_object() && left.contains("fib") && left["fib"].is_object() &&
              left["fib"].value("result", "") == "type" && left["fib"].contains("flags") &&
              left["fib"]["flags"] == json::array({"daddr"})) {

@@ -365,3 +365,38 @@ TEST_CASE("Docker's DNAT: fib daddr type local jumps to a regular chain that rew
   elsewhere.daddr_local = false;  // not to this host: fib daddr type local is false
   CHECK_FALSE(ev.nat("prerouting", elsewhere).forward);
 }
+
+TEST_CASE("firewalld's input chain: an icmpv6 match never takes TCP; ct status dnat only after a DNAT") {
+  const char* rules = R"({"nftables": [
+    {"chain": {"family": "inet", "table": "firewalld", "name": "filter_INPUT", "handle": 1, "type": "filter", "hook": "input", "prio": 10, "policy": "accept"}},
+    {"rule": {"family": "inet", "table": "firewalld", "chain": "filter_INPUT", "handle": 2, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "icmpv6", "field": "type"}}, "right": {"set": ["nd-router-advert", "nd-neighbor-solicit"]}}}, {"accept": null}]}},
+    {"rule": {"family": "inet", "table": "firewalld", "chain": "filter_INPUT", "handle": 3, "expr": [{"match": {"op": "in", "left": {"ct": {"key": "status"}}, "right": "dnat"}}, {"accept": null}]}},
+    {"rule": {"family": "inet", "table": "firewalld", "chain": "filter_INPUT", "handle": 4, "expr": [{"reject": {"type": "icmpx", "expr": "admin-prohibited"}}]}}
+  ]})";
+  auto fw = parse_nft_ruleset(rules);
+  REQUIRE(fw);
+  const auto r = evaluate_hook(*fw, "input", packet(8080));
+  CHECK(r.decision == FwDecision::reject);
+  REQUIRE(r.rule);
+  CHECK(r.rule->handle == 4);
+  FwPacket translated = packet(80);
+  translated.dnat = true;
+  CHECK(evaluate_hook(*fw, "input", translated).decision == FwDecision::accept);
+}
+
+TEST_CASE("a rule that may or may not match decides nothing when the rest of the chain decides the same") {
+  const char* rules = R"({"nftables": [
+    {"chain": {"family": "inet", "table": "t", "name": "in", "handle": 1, "type": "filter", "hook": "input", "prio": 0, "policy": "accept"}},
+    {"rule": {"family": "inet", "table": "t", "chain": "in", "handle": 2, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": "172.16.5.7"}}, {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 8080}}, {"accept": null}]}},
+    {"rule": {"family": "inet", "table": "t", "chain": "in", "handle": 3, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 8080}}, {"accept": null}]}},
+    {"rule": {"family": "inet", "table": "t", "chain": "in", "handle": 4, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 8081}}, {"drop": null}]}},
+    {"rule": {"family": "inet", "table": "t", "chain": "in", "handle": 5, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": "172.16.5.7"}}, {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 8082}}, {"accept": null}]}},
+    {"rule": {"family": "inet", "table": "t", "chain": "in", "handle": 6, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 8082}}, {"drop": null}]}}
+  ]})";
+  auto fw = parse_nft_ruleset(rules);
+  REQUIRE(fw);
+  // A client on 172.16.5.0/24: rule 2 is one host of it; either way 8080 is accepted.
+  CHECK(evaluate_hook(*fw, "input", packet(8080, "172.16.5.0", 24)).decision == FwDecision::accept);
+  // 8082: accepted for one host, dropped for the others: unknown, never a guess.
+  CHECK(evaluate_hook(*fw, "input", packet(8082, "172.16.5.0", 24)).decision == FwDecision::unknown);
+}
