@@ -43,11 +43,20 @@ bool host_is_elsewhere(const Context& c) {
 
 Verdict decide(const Context& c) {
   const bool listens = !c.listeners.empty() || c.forwarding;
+  // Link-local IPv6 addresses decide only on a host that has no other: they
+  // are rarely what a client uses, and their own rules (rpfilter, ND) are
+  // often beyond evaluation.
+  const bool routable = std::any_of(c.endpoints.begin(), c.endpoints.end(), [&](const Endpoint& e) {
+    return remote_endpoint(c, e) && !link_local_v6(e.address);
+  });
+  const auto decisive = [&](const Endpoint& e) {
+    return remote_endpoint(c, e) && (!routable || !link_local_v6(e.address));
+  };
   const bool any_remote_ok = std::any_of(c.endpoints.begin(), c.endpoints.end(), [&](const Endpoint& e) {
-    return remote_endpoint(c, e) && e.remote == true;
+    return decisive(e) && e.remote == true;
   });
   const bool any_remote_unknown = std::any_of(c.endpoints.begin(), c.endpoints.end(), [&](const Endpoint& e) {
-    return remote_endpoint(c, e) && !e.remote;
+    return decisive(e) && !e.remote;
   });
   const bool any_local = std::any_of(c.endpoints.begin(), c.endpoints.end(),
                                      [&](const Endpoint& e) { return e.interface && e.local; });

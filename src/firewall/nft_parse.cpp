@@ -232,11 +232,9 @@ std::string strip_counter_values(std::string_view rule) {
 
 namespace {
 
-// The devices of ingress chains, from their header in the listing
-// ("type filter hook ingress device "eth0" priority filter; ..." or
-// "devices = { "eth0", "eth1" }"): libnftables' JSON leaves them out.
-std::map<std::string, std::vector<std::string>> chain_devices(std::string_view listing) {
-  std::map<std::string, std::vector<std::string>> out;
+// Walks nft's text listing, telling each line's table and chain.
+template <class Fn>
+void for_each_listing_line(std::string_view listing, Fn&& fn) {
   std::string family;
   std::string table;
   std::string chain;
@@ -251,45 +249,41 @@ std::map<std::string, std::vector<std::string>> chain_devices(std::string_view l
       chain = std::string(f[1]);
       continue;
     }
+    if (!chain.empty()) fn(fmt::format("{} {} {}", family, table, chain), line);
+  }
+}
+
+// The devices of ingress chains, from their header in the listing
+// ("type filter hook ingress device "eth0" priority filter; ..." or
+// "devices = { "eth0", "eth1" }"): libnftables' JSON leaves them out.
+std::map<std::string, std::vector<std::string>> chain_devices(std::string_view listing) {
+  std::map<std::string, std::vector<std::string>> out;
+  for_each_listing_line(listing, [&](const std::string& chain, std::string_view line) {
     const std::size_t at = line.find(" device");
-    if (line.find("hook ingress") == std::string_view::npos || at == std::string_view::npos || chain.empty()) continue;
+    if (line.find("hook ingress") == std::string_view::npos || at == std::string_view::npos) return;
     std::string_view rest = line.substr(at);
     rest = rest.substr(0, rest.find(" priority"));
-    std::vector<std::string>& devices = out[fmt::format("{} {} {}", family, table, chain)];
+    std::vector<std::string>& devices = out[chain];
     for (std::size_t q = rest.find('"'); q != std::string_view::npos; q = rest.find('"', q + 1)) {
       const std::size_t end = rest.find('"', q + 1);
       if (end == std::string_view::npos) break;
       devices.emplace_back(rest.substr(q + 1, end - q - 1));
       q = end;
     }
-  }
+  });
   return out;
 }
 
 // "\t\ttcp dport 9000 reject with tcp reset # handle 9" per (family, table, chain, handle)
 std::map<std::string, std::string> rule_texts(std::string_view listing) {
   std::map<std::string, std::string> out;
-  std::string family;
-  std::string table;
-  std::string chain;
-  for (const std::string_view line : split_lines(listing)) {
-    const auto f = split_fields(line);
-    if (f.size() >= 3 && f[0] == "table") {
-      family = std::string(f[1]);
-      table = std::string(f[2]);
-      continue;
-    }
-    if (f.size() >= 2 && f[0] == "chain") {
-      chain = std::string(f[1]);
-      continue;
-    }
+  for_each_listing_line(listing, [&](const std::string& chain, std::string_view line) {
     const std::size_t h = line.rfind(" # handle ");
-    if (h == std::string_view::npos || chain.empty()) continue;
+    if (h == std::string_view::npos) return;
     std::string_view text = line.substr(0, h);
     while (!text.empty() && (text.front() == '\t' || text.front() == ' ')) text.remove_prefix(1);
-    const std::string handle(line.substr(h + 10));
-    out[fmt::format("{} {} {} {}", family, table, chain, handle)] = strip_counter_values(text);
-  }
+    out[fmt::format("{} {}", chain, line.substr(h + 10))] = strip_counter_values(text);
+  });
   return out;
 }
 

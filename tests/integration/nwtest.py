@@ -201,3 +201,24 @@ def check_answer(checks, what, r, doc):
                      f"{what}: the headline is about {q['host']}, not about this host", head)
     unknown = [f.get("code") for f in doc.get("findings", []) if f.get("code") not in CODES]
     checks.check(not unknown, f"{what}: every finding code is in findings.hpp", f"unknown codes {unknown}")
+
+
+class Overtime(Exception):
+    """Raised in the test when its time budget runs out or meson stops it: the
+    `with Namespaces(...)` blocks still run their cleanup."""
+
+
+def watchdog(name, budget):
+    """Bounds the whole test: SIGALRM after `budget` seconds, and SIGTERM
+    (meson's timeout), become Overtime in the main thread."""
+    import signal
+
+    def overtime(signum, frame):
+        raise Overtime(f"{name} ran past its {budget} s budget")
+
+    def terminated(signum, frame):
+        raise Overtime(f"{name} was sent signal {signum}")
+
+    signal.signal(signal.SIGALRM, overtime)
+    signal.signal(signal.SIGTERM, terminated)
+    signal.alarm(budget)

@@ -66,21 +66,8 @@ CLI2 = "10.90.0.3"     # a second client on the same network (5)
 LOCAL = (SRV, "127.0.0.1")
 
 
-class Overtime(Exception):
-    pass
-
-
-def watchdog(signum, frame):
-    raise Overtime(f"test_firewall_live ran past its {BUDGET} s budget")
-
-
-def terminated(signum, frame):
-    raise Overtime(f"test_firewall_live was sent signal {signum}")
-
-
-signal.signal(signal.SIGALRM, watchdog)
-signal.signal(signal.SIGTERM, terminated)  # meson's timeout: namespaces and daemons still go
-signal.alarm(BUDGET)
+Overtime = nwtest.Overtime
+nwtest.watchdog("test_firewall_live", BUDGET)
 
 
 def elapsed():

@@ -65,21 +65,8 @@ CTR_GW = "10.80.0.1"    # srv vctr
 CTR = "10.80.0.2"       # the container
 
 
-class Overtime(Exception):
-    pass
-
-
-def watchdog(signum, frame):
-    raise Overtime(f"test_paths ran past its {BUDGET} s budget")
-
-
-def terminated(signum, frame):
-    raise Overtime(f"test_paths was sent signal {signum}")
-
-
-signal.signal(signal.SIGALRM, watchdog)
-signal.signal(signal.SIGTERM, terminated)  # meson's timeout: the namespaces are still removed
-signal.alarm(BUDGET)
+Overtime = nwtest.Overtime
+nwtest.watchdog("test_paths", BUDGET)
 
 
 # ---------------------------------------------------------------- helpers

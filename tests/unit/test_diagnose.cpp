@@ -739,3 +739,22 @@ TEST_CASE("reachable through a forward: the headline quotes the forward that is 
   CHECK(d.headline.find("nothing listens") == std::string::npos);
   CHECK_FALSE(has_error(d));
 }
+
+TEST_CASE("a link-local IPv6 address whose fate is unknown does not make the answer unknown") {
+  Host h;
+  h.addr(2, "fe80::1", 64);
+  h.listen("::", 8080, {proc(9, 1, "python3", "python3 app.py")});
+  filter_port(h, 8080, FwVerdict::reject);  // IPv4 and global addresses: refused
+  FwMatch v4{FwKey::nfproto, "", "==", {FwValue{FwValue::Kind::text, 0, 0, "ipv4", {}, {}, 0}}, ""};
+  h.s.firewall.rules[0].matches.push_back(v4);
+  FwRule rpfilter = h.s.firewall.rules[0];  // IPv6: a rule netwhy can't evaluate
+  rpfilter.handle = 3;
+  rpfilter.matches = {FwMatch{FwKey::nfproto, "", "==", {FwValue{FwValue::Kind::text, 0, 0, "ipv6", {}, {}, 0}}, ""},
+                      FwMatch{}};
+  rpfilter.verdict = FwVerdict::drop;
+  h.s.firewall.rules.push_back(rpfilter);
+  const auto d = diagnose(h.s, query(8080));
+  CHECK(endpoint(d, "fe80::1").remote == std::nullopt);
+  CHECK(endpoint(d, "10.0.2.15").remote == false);
+  CHECK(d.verdict == Verdict::local_only);
+}
