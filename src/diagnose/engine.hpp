@@ -69,6 +69,8 @@ struct Context {
   std::unordered_map<IpAddr, std::size_t, AddrHash> endpoint_index;
   std::vector<Draft> drafts;
   bool forwarding = false;             // a DNAT/redirect takes the port somewhere
+  std::optional<FwRule> forward_rule;  // the first one met, and the family of the packets it took
+  Family forwarded_family = Family::unspec;
   struct FwHit {
     FwResult result;
     std::vector<std::string> places;     // "10.0.0.5 (eth0)"

@@ -67,6 +67,10 @@ Finding& add_forward(Context& c, Effect effect, const IpAddr& addr, std::string 
 // Where a DNAT rule sends a packet from another host, is it taken?
 std::optional<bool> forwarded(Context& c, const FwForward& f, const FwPacket& p, int ifindex) {
   c.forwarding = true;
+  if (!c.forward_rule) {
+    c.forward_rule = f.rule;
+    c.forwarded_family = p.family;
+  }
   const std::string what = c.what();
   const std::string rule = rule_text(f.rule);
   const std::string dest = endpoint_text(f.to, f.port);
@@ -290,7 +294,44 @@ std::optional<std::optional<bool>> follow_forward(Context& c, const FwPacket& p,
   return forwarded(c, *n.forward, p, ifindex);
 }
 
+namespace {
+
+// A DNAT or redirect in an ip (or ip6) table takes one family only: clients
+// of the other family reach this host's own sockets, and with none there
+// they are refused.
+void explain_one_family_forward(Context& c) {
+  if (!c.forward_rule || (c.forward_rule->family != "ip" && c.forward_rule->family != "ip6")) return;
+  const Family other = c.forwarded_family == Family::inet ? Family::inet6 : Family::inet;
+  std::vector<IpAddr> refused;
+  for (const Endpoint& e : c.endpoints) {
+    if (e.address.family == other && e.interface && !e.address.is_loopback() && !link_local_v6(e.address) &&
+        e.remote == false && !e.listener && c.place(e.address) == Place::own) {
+      refused.push_back(e.address);
+    }
+  }
+  if (refused.empty()) return;
+  std::vector<std::string> named;
+  for (const IpAddr& a : refused) named.push_back(endpoint_text(a, c.q.port));
+  const std::string fam = other == Family::inet6 ? "IPv6" : "IPv4";
+  const FwRule& r = *c.forward_rule;
+  Finding& f = c.add(Code::port_forward, Effect::cause,
+                     fmt::format("Connections to {} are not forwarded: the rule that forwards {} ({}) is in an {} "
+                                 "table, which sees {} only, and nothing listens here for {} clients: they are "
+                                 "refused.",
+                                 join_list(named, 3), c.what(), rule_text(r), r.family,
+                                 r.family == "ip" ? "IPv4" : "IPv6", fam),
+                     fmt::format("forward {} too: the same rule in an {} table (or move it to an inet table), or have "
+                                 "clients use the {} address",
+                                 fam, r.family == "ip" ? "ip6" : "ip", r.family == "ip" ? "IPv4" : "IPv6"),
+                     std::move(refused))
+                   .finding;
+  f.port = c.q.port;
+}
+
+}  // namespace
+
 void explain_firewall(Context& c) {
+  explain_one_family_forward(c);
   // Other hosts' way in first: that is what the question is usually about.
   std::stable_sort(c.fw_hits.begin(), c.fw_hits.end(),
                    [](const Context::FwHit& a, const Context::FwHit& b) { return !a.local && b.local; });

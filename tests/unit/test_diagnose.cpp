@@ -758,3 +758,53 @@ TEST_CASE("a link-local IPv6 address whose fate is unknown does not make the ans
   CHECK(endpoint(d, "10.0.2.15").remote == false);
   CHECK(d.verdict == Verdict::local_only);
 }
+
+TEST_CASE("a DNAT in an ip table forwards IPv4 only: IPv6 clients are refused, and netwhy says why") {
+  Host h;
+  h.addr(2, "fd00::15", 64);
+  h.s.sysctls["net.ipv4.ip_forward"] = 1;
+  ForeignAddress fa;
+  fa.netns = "web";
+  fa.address = *IpAddr::parse("10.0.3.2");
+  fa.interface = "eth0";
+  fa.routes = {{*IpAddr::parse("0.0.0.0"), 0}};
+  h.s.other_netns_addresses.push_back(fa);
+  ForeignListener fl;
+  fl.netns = "web";
+  fl.listener.socket.local = *IpAddr::parse("0.0.0.0");
+  fl.listener.socket.port = 80;
+  fl.listener.socket.state = tcp_listen;
+  fl.listener.processes = {proc(5151, 5150, "nginx", "nginx: master process")};
+  h.s.other_netns.push_back(fl);
+  FwChain pre;
+  pre.family = "ip";
+  pre.table = "nat";
+  pre.name = "prerouting";
+  pre.type = "nat";
+  pre.hook = "prerouting";
+  pre.priority = -100;
+  h.s.firewall.chains = {pre};
+  FwRule dnat;
+  dnat.family = "ip";
+  dnat.table = "nat";
+  dnat.chain = "prerouting";
+  dnat.handle = 2;
+  dnat.matches = {FwMatch{FwKey::dport, "tcp", "==", {FwValue{FwValue::Kind::number, 8080, 0, "", {}, {}, 0}}, ""}};
+  dnat.verdict = FwVerdict::dnat;
+  dnat.nat_addr = *IpAddr::parse("10.0.3.2");
+  dnat.nat_port = 80;
+  dnat.text = "tcp dport 8080 dnat to 10.0.3.2:80";
+  h.s.firewall.rules = {dnat};
+  const auto d = diagnose(h.s, query(8080));
+  CHECK(d.verdict == Verdict::reachable);
+  CHECK(endpoint(d, "fd00::15").remote == false);
+  const auto it = std::find_if(d.findings.begin(), d.findings.end(), [](const Finding& f) {
+    return f.code == Code::port_forward && f.message.find("not forwarded") != std::string::npos;
+  });
+  REQUIRE(it != d.findings.end());
+  CHECK(it->severity == Severity::warning);
+  CHECK(it->message.find("[fd00::15]:8080") != std::string::npos);
+  const auto asked = diagnose(h.s, query(8080, "fd00::15", {"fd00::15"}));
+  CHECK(asked.verdict == Verdict::unreachable);
+  CHECK(asked.headline.find("not forwarded") != std::string::npos);
+}
