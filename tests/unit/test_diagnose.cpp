@@ -1,7 +1,6 @@
 #include <doctest/doctest.h>
 
 #include <cerrno>
-#include <tuple>
 
 #include <fmt/format.h>
 
@@ -425,6 +424,55 @@ void filter_port(Host& h, std::uint16_t port, FwVerdict verdict) {
   h.s.firewall.rules.push_back(rule);
 }
 
+// A container namespace NS at IP (with a default route), where nginx listens
+// on 0.0.0.0:80 when `listens`.
+void container(Host& h, const char* ns, const char* ip, bool listens) {
+  ForeignAddress fa;
+  fa.netns = ns;
+  fa.address = *IpAddr::parse(ip);
+  fa.interface = "eth0";
+  fa.routes = {{*IpAddr::parse("0.0.0.0"), 0}};
+  h.s.other_netns_addresses.push_back(fa);
+  if (!listens) return;
+  ForeignListener fl;
+  fl.netns = ns;
+  fl.listener.socket.local = *IpAddr::parse("0.0.0.0");
+  fl.listener.socket.port = 80;
+  fl.listener.socket.state = tcp_listen;
+  fl.listener.processes = {proc(5151, 5150, "nginx", "nginx: master process")};
+  h.s.other_netns.push_back(fl);
+}
+
+// table ip nat, chain prerouting (type nat, priority dstnat), empty.
+void nat_prerouting(Host& h) {
+  FwChain pre;
+  pre.family = "ip";
+  pre.table = "nat";
+  pre.name = "prerouting";
+  pre.type = "nat";
+  pre.hook = "prerouting";
+  pre.priority = -100;
+  h.s.firewall.chains = {pre};
+  h.s.firewall.rules.clear();
+}
+
+// A DNAT of `port` to TO:80 in that chain, for packets arriving on IIF (any when null).
+void dnat_rule(Host& h, std::uint64_t handle, std::uint16_t port, const char* iif, const char* to) {
+  FwRule r;
+  r.family = "ip";
+  r.table = "nat";
+  r.chain = "prerouting";
+  r.handle = handle;
+  if (iif != nullptr) r.matches.push_back(FwMatch{FwKey::iifname, "", "==", {FwValue{FwValue::Kind::text, 0, 0, iif, {}, {}, 0}}, ""});
+  r.matches.push_back(FwMatch{FwKey::dport, "tcp", "==", {FwValue{FwValue::Kind::number, port, 0, "", {}, {}, 0}}, ""});
+  r.verdict = FwVerdict::dnat;
+  r.nat_addr = *IpAddr::parse(to);
+  r.nat_port = 80;
+  r.text = iif != nullptr ? fmt::format("iifname {} tcp dport {} dnat to {}:80", iif, port, to)
+                          : fmt::format("tcp dport {} dnat to {}:80", port, to);
+  h.s.firewall.rules.push_back(r);
+}
+
 Probe probe(const char* ip, std::uint16_t port, ProbeResult result, int error = 0) {
   Probe p;
   p.address = *IpAddr::parse(ip);
@@ -693,46 +741,11 @@ TEST_CASE("reachable through a forward: the headline quotes the forward that is 
   Host h;
   h.link(3, "eth1", up_flags).addr(3, "192.168.1.10", 24);
   h.s.sysctls["net.ipv4.ip_forward"] = 1;
-  for (const auto& [ns, ip, listens] : {std::tuple{"web", "10.0.3.2", true}, std::tuple{"db", "10.0.4.2", false}}) {
-    ForeignAddress fa;
-    fa.netns = ns;
-    fa.address = *IpAddr::parse(ip);
-    fa.interface = "eth0";
-    fa.routes = {{*IpAddr::parse("0.0.0.0"), 0}};
-    h.s.other_netns_addresses.push_back(fa);
-    if (!listens) continue;
-    ForeignListener fl;
-    fl.netns = ns;
-    fl.listener.socket.local = *IpAddr::parse("0.0.0.0");
-    fl.listener.socket.port = 80;
-    fl.listener.socket.state = tcp_listen;
-    fl.listener.processes = {proc(5151, 5150, "nginx", "nginx: master process")};
-    h.s.other_netns.push_back(fl);
-  }
-  FwChain pre;
-  pre.family = "ip";
-  pre.table = "nat";
-  pre.name = "prerouting";
-  pre.type = "nat";
-  pre.hook = "prerouting";
-  pre.priority = -100;
-  h.s.firewall.chains = {pre};
-  const auto rule = [](std::uint64_t handle, const char* iif, const char* to) {
-    FwRule r;
-    r.family = "ip";
-    r.table = "nat";
-    r.chain = "prerouting";
-    r.handle = handle;
-    FwMatch in{FwKey::iifname, "", "==", {FwValue{FwValue::Kind::text, 0, 0, iif, {}, {}, 0}}, ""};
-    FwMatch port{FwKey::dport, "tcp", "==", {FwValue{FwValue::Kind::number, 9000, 0, "", {}, {}, 0}}, ""};
-    r.matches = {in, port};
-    r.verdict = FwVerdict::dnat;
-    r.nat_addr = *IpAddr::parse(to);
-    r.nat_port = 80;
-    r.text = fmt::format("iifname {} tcp dport 9000 dnat to {}:80", iif, to);
-    return r;
-  };
-  h.s.firewall.rules = {rule(2, "eth0", "10.0.3.2"), rule(3, "eth1", "10.0.4.2")};
+  container(h, "web", "10.0.3.2", true);
+  container(h, "db", "10.0.4.2", false);
+  nat_prerouting(h);
+  dnat_rule(h, 2, 9000, "eth0", "10.0.3.2");
+  dnat_rule(h, 3, 9000, "eth1", "10.0.4.2");
   const auto d = diagnose(h.s, query(9000));
   CHECK(d.verdict == Verdict::reachable);
   CHECK(d.headline.find("10.0.3.2:80") != std::string::npos);
@@ -763,38 +776,9 @@ TEST_CASE("a DNAT in an ip table forwards IPv4 only: IPv6 clients are refused, a
   Host h;
   h.addr(2, "fd00::15", 64);
   h.s.sysctls["net.ipv4.ip_forward"] = 1;
-  ForeignAddress fa;
-  fa.netns = "web";
-  fa.address = *IpAddr::parse("10.0.3.2");
-  fa.interface = "eth0";
-  fa.routes = {{*IpAddr::parse("0.0.0.0"), 0}};
-  h.s.other_netns_addresses.push_back(fa);
-  ForeignListener fl;
-  fl.netns = "web";
-  fl.listener.socket.local = *IpAddr::parse("0.0.0.0");
-  fl.listener.socket.port = 80;
-  fl.listener.socket.state = tcp_listen;
-  fl.listener.processes = {proc(5151, 5150, "nginx", "nginx: master process")};
-  h.s.other_netns.push_back(fl);
-  FwChain pre;
-  pre.family = "ip";
-  pre.table = "nat";
-  pre.name = "prerouting";
-  pre.type = "nat";
-  pre.hook = "prerouting";
-  pre.priority = -100;
-  h.s.firewall.chains = {pre};
-  FwRule dnat;
-  dnat.family = "ip";
-  dnat.table = "nat";
-  dnat.chain = "prerouting";
-  dnat.handle = 2;
-  dnat.matches = {FwMatch{FwKey::dport, "tcp", "==", {FwValue{FwValue::Kind::number, 8080, 0, "", {}, {}, 0}}, ""}};
-  dnat.verdict = FwVerdict::dnat;
-  dnat.nat_addr = *IpAddr::parse("10.0.3.2");
-  dnat.nat_port = 80;
-  dnat.text = "tcp dport 8080 dnat to 10.0.3.2:80";
-  h.s.firewall.rules = {dnat};
+  container(h, "web", "10.0.3.2", true);
+  nat_prerouting(h);
+  dnat_rule(h, 2, 8080, nullptr, "10.0.3.2");
   const auto d = diagnose(h.s, query(8080));
   CHECK(d.verdict == Verdict::reachable);
   CHECK(endpoint(d, "fd00::15").remote == false);
