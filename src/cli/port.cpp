@@ -102,7 +102,7 @@ int run_port(const GlobalOptions& g, const PortOptions& o) {
     if (!got) return fail(got.error());
     snap = std::move(*got);
   }
-  for (const std::string& note : snap.gaps.notes) warn(note);
+  for (const std::string& note : snap.gaps.notes) warn(escape_text(note));  // a snapshot file's notes are anyone's bytes
 
   const Diagnosis d = diagnose(snap, q);
   if (g.json) {

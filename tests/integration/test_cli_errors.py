@@ -151,4 +151,20 @@ with nwtest.Namespaces("srv") as ns:
     doc = json.loads(j.stdout.decode("utf-8"))
     checks.check(doc[0]["addr_info"][0]["label"] == evil + ":\x1b[2J", "json keeps a hostile label exactly")
 
+# A snapshot file is anyone's bytes: its notes reach stderr escaped.
+golden = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "golden",
+                      "reachable.snapshot.json")
+with open(golden) as f:
+    snap = json.load(f)
+snap["gaps"]["notes"] = ["evil \x1b]0;pwned\x07 \x9b2J note"]
+hostile = f"/tmp/netwhy-hostile-notes-{os.getpid()}.json"
+with open(hostile, "w") as f:
+    json.dump(snap, f)
+try:
+    r = subprocess.run([nwtest.NETWHY, "port", "8000", "--snapshot", hostile], capture_output=True, timeout=30)
+    checks.check(b"\x1b" not in r.stderr and b"\x07" not in r.stderr and b"\xc2\x9b" not in r.stderr
+                 and b"pwned" in r.stderr, "a snapshot's notes reach stderr escaped", repr(r.stderr))
+finally:
+    os.unlink(hostile)
+
 checks.done()
