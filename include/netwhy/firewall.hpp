@@ -18,15 +18,17 @@
 namespace netwhy {
 
 // One value on the right of a match: a number, a name, an address, a prefix,
-// a range, or a reference to a named set ("@allowed").
+// a range, a reference to a named set ("@allowed"), or a concatenation of
+// values ("10.0.0.1 . 22"), one per field of the match's concatenation.
 struct FwValue {
-  enum class Kind { number, text, address, prefix, range, set_ref } kind = Kind::number;
+  enum class Kind { number, text, address, prefix, range, set_ref, concat } kind = Kind::number;
   std::uint64_t number = 0;
   std::uint64_t number_hi = 0;  // ranges of numbers
   std::string text;             // names; the set name for set_ref
   IpAddr addr;                  // address, prefix, range of addresses (low end)
   IpAddr addr_hi;
   unsigned prefix_len = 0;
+  std::vector<FwValue> parts;   // concat
   bool operator==(const FwValue&) const = default;
 };
 
@@ -38,6 +40,9 @@ enum class FwKey {
   unknown,
   fib_daddr_type,      // fib daddr type local / unicast / ...
   ct_status,           // ct status dnat: the connection was destination-translated
+  meta_mark,           // the packet's mark (meta mark; iptables -m mark)
+  ct_mark,             // the connection's mark (ct mark; iptables -m connmark)
+  concat,              // ip saddr . tcp dport: FwMatch::parts, one per field
 };
 
 struct FwMatch {
@@ -46,7 +51,25 @@ struct FwMatch {
   std::string op = "==";        // ==, !=, in, <, >, <=, >=
   std::vector<FwValue> values;  // any of them (a set literal, or flags)
   std::string raw;              // the expression, for messages, when not understood
+  std::uint32_t mask = 0xffffffffU;  // marks: "meta mark & 0xff == 0x1" compares mark & mask
+  std::vector<FwMatch> parts;   // concat: the fields (key and proto of each), in order
   bool operator==(const FwMatch&) const = default;
+};
+
+// A statement that sets a mark: new = (source & keep) ^ flip, where the
+// source is a constant 0, the packet's mark or the connection's. "meta mark
+// set 0x1" is {constant, keep 0, flip 1}; "meta mark set meta mark | 0x4000"
+// is {meta, keep ~0x4000, flip 0x4000}; "meta mark set ct mark" is {ct, keep
+// ~0, flip 0}. A mark statement netwhy cannot read is !known: the mark is
+// unknown after it.
+struct FwMarkSet {
+  enum class Source { constant, meta, ct };
+  bool ct = false;  // sets the connection's mark (else the packet's)
+  Source source = Source::constant;
+  std::uint32_t keep = 0;
+  std::uint32_t flip = 0;
+  bool known = true;
+  bool operator==(const FwMarkSet&) const = default;
 };
 
 enum class FwVerdict { none, accept, drop, reject, jump, go_to, ret, dnat, redirect, other };
@@ -62,6 +85,7 @@ struct FwRule {
   std::optional<IpAddr> nat_addr;
   std::optional<std::uint16_t> nat_port;
   std::string not_understood;   // a statement that may change the packet's fate
+  std::vector<FwMarkSet> marks; // marks set when the rule matches, before its verdict
   bool operator==(const FwRule&) const = default;
 };
 
@@ -78,6 +102,7 @@ struct FwChain {
 struct FwSet {
   std::string family, table, name;
   std::vector<FwValue> elements;
+  bool complete = true;  // every element was read (else a lookup is unknown)
   bool operator==(const FwSet&) const = default;
 };
 
@@ -137,6 +162,10 @@ struct FwPacket {
   bool dport_known = true;
   bool daddr_local = true;            // fib daddr type local
   bool dnat = false;                  // a DNAT rewrote it (ct status dnat)
+  // Marks, as rules earlier on the path left them (nullopt: unknown). A
+  // client's packet arrives with none; a connection starts with none.
+  std::optional<std::uint32_t> mark = 0;
+  std::optional<std::uint32_t> ct_mark = 0;
 };
 
 enum class FwDecision { accept, drop, reject, unknown };
@@ -147,6 +176,9 @@ struct FwResult {
   std::optional<FwChain> chain;  // the base chain whose policy decided, when no rule did
   std::string why;             // for unknown: what could not be evaluated
   std::string hook;            // where it was decided: ingress, prerouting, input, forward, output, postrouting
+  // The marks as the packet leaves the hook (for the next hook on its path).
+  std::optional<std::uint32_t> mark = 0;
+  std::optional<std::uint32_t> ct_mark = 0;
 };
 
 struct FwForward {
@@ -172,6 +204,8 @@ class FwEvaluator {
   struct Nat {
     std::optional<FwForward> forward;
     std::optional<FwResult> stop;  // unknown, or a drop in a nat chain
+    std::optional<std::uint32_t> mark = 0;  // the marks after the hook's nat chains
+    std::optional<std::uint32_t> ct_mark = 0;
   };
   [[nodiscard]] Nat nat(std::string_view hook, const FwPacket& p) const;
   [[nodiscard]] const Firewall& firewall() const { return fw_; }

@@ -43,7 +43,7 @@ std::optional<bool> remote_through(Context& c, const IpAddr& addr, int arrival, 
                                    std::optional<std::size_t>& listener) {
   const auto taker = c.taker(addr, arrival);
   if (!taker && !c.nat_prerouting) return false;  // no socket, and no rule that could send it elsewhere
-  const FwPacket p = packet_from(c, addr, arrival, addr_ifindex, prefixlen);
+  FwPacket p = packet_from(c, addr, arrival, addr_ifindex, prefixlen);
   // The kernel's order: ingress of the arrival interface, prerouting (raw,
   // mangle, ...), the nat decision, input; then the answer leaves through
   // output and postrouting.
@@ -55,7 +55,8 @@ std::optional<bool> remote_through(Context& c, const IpAddr& addr, int arrival, 
   if (!listener) listener = taker;
   if (c.stalled[*taker]) return false;
   if (const auto in = filter_hooks(c, {"input"}, p, addr, arrival, false); in != true) return in;
-  return filter_hooks(c, {"output", "postrouting"}, reply_to(p, p.iifname, arrival), addr, arrival, false, true);
+  FwPacket reply = reply_to(p, p.iifname, arrival);
+  return filter_hooks(c, {"output", "postrouting"}, reply, addr, arrival, false, true);
 }
 
 // An IPv6 address still in duplicate address detection, or that failed it,
@@ -95,15 +96,15 @@ void add_endpoint(Context& c, const IpAddr& addr, int ifindex, bool from_host, u
     p.saddr_len = addr.bits();
     p.oifname = lo_name;
     p.oif = c.lo.value_or(1);
-    FwPacket in = p;
+    bool blocked = filter_hooks(c, {"output", "postrouting"}, p, addr, ifindex, true) == false;
+    FwPacket in = p;  // over lo the packet keeps its marks, and the connection its own
     in.oifname.clear();
     in.oif = 0;
     in.iifname = lo_name;
     in.iif = c.lo.value_or(1);
-    const bool blocked = filter_hooks(c, {"output", "postrouting"}, p, addr, ifindex, true) == false ||
-                         filter_hooks(c, {"prerouting", "input"}, in, addr, ifindex, true) == false ||
-                         filter_hooks(c, {"output", "postrouting"}, reply_to(in, lo_name, c.lo.value_or(1)), addr,
-                                      ifindex, true, true) == false;
+    blocked = blocked || filter_hooks(c, {"prerouting", "input"}, in, addr, ifindex, true) == false;
+    FwPacket reply = reply_to(in, lo_name, c.lo.value_or(1));
+    blocked = blocked || filter_hooks(c, {"output", "postrouting"}, reply, addr, ifindex, true, true) == false;
     if (blocked) e.local = false;
   }
   // From another host: never for loopback; else through the address's own

@@ -147,13 +147,15 @@ void explain_host(Context& c);          // host.cpp: HOST's addresses: family, p
 // firewall.cpp: the firewall's say on a packet through the given hooks in
 // order (the first that does not accept is noted for explain_firewall);
 // nullopt when it can't be decided. `reply`: the packet is the server's
-// answer going back.
+// answer going back. The marks rules set on the way are left in p for the
+// hooks after these.
 [[nodiscard]] std::optional<bool> filter_hooks(Context& c, std::initializer_list<std::string_view> hooks,
-                                               const FwPacket& p, const IpAddr& addr, int ifindex,
+                                               FwPacket& p, const IpAddr& addr, int ifindex,
                                                bool from_this_host, bool reply = false);
-// The server's answer to p (ct state established), leaving through oif.
+// The server's answer to p (ct state established), leaving through oif; it
+// carries the connection's mark, not the packet's.
 [[nodiscard]] FwPacket reply_to(const FwPacket& p, const std::string& oifname, int oif);
 // firewall.cpp: a DNAT/redirect that takes a packet from another host; nullopt: none.
-[[nodiscard]] std::optional<std::optional<bool>> follow_forward(Context& c, const FwPacket& p, int ifindex);
+[[nodiscard]] std::optional<std::optional<bool>> follow_forward(Context& c, FwPacket& p, int ifindex);
 
 }  // namespace netwhy::engine

@@ -252,10 +252,12 @@ std::string firewall_fix(const Context& c, const Context::FwHit& h) {
 
 }  // namespace
 
-std::optional<bool> filter_hooks(Context& c, std::initializer_list<std::string_view> hooks, const FwPacket& p,
+std::optional<bool> filter_hooks(Context& c, std::initializer_list<std::string_view> hooks, FwPacket& p,
                                  const IpAddr& addr, int ifindex, bool from_this_host, bool reply) {
   for (const std::string_view hook : hooks) {
     const FwResult r = c.fw.hook(hook, p);
+    p.mark = r.mark;
+    p.ct_mark = r.ct_mark;
     if (r.decision == FwDecision::accept) continue;
     // A local connect whose fate is unknown stays "accepted" (local is a
     // bool in the contract): only a rule that decides is worth a finding.
@@ -281,11 +283,14 @@ FwPacket reply_to(const FwPacket& p, const std::string& oifname, int oif) {
   r.daddr_local = false;
   r.oifname = oifname;
   r.oif = oif;
+  r.ct_mark = p.ct_mark;  // the connection's mark, as the first packet's path left it
   return r;
 }
 
-std::optional<std::optional<bool>> follow_forward(Context& c, const FwPacket& p, int ifindex) {
+std::optional<std::optional<bool>> follow_forward(Context& c, FwPacket& p, int ifindex) {
   const FwEvaluator::Nat n = c.fw.nat("prerouting", p);
+  p.mark = n.mark;
+  p.ct_mark = n.ct_mark;
   if (n.stop) {
     note(c, *n.stop, p.daddr, ifindex, false);
     return n.stop->decision == FwDecision::unknown ? std::optional<bool>() : std::optional<bool>(false);

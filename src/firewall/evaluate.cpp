@@ -67,12 +67,14 @@ namespace {
 
 class Eval {
  public:
-  Eval(const Firewall& fw, const FwEvaluator::Index& ix, const FwPacket& p) : fw_(fw), ix_(ix), p_(p) {}
+  Eval(const Firewall& fw, const FwEvaluator::Index& ix, const FwPacket& p)
+      : fw_(fw), ix_(ix), p_(p), mark_(p.mark), ct_mark_(p.ct_mark) {}
 
   // Does one value match the packet's field? An address prefix against a
   // source that is itself a prefix (a client anywhere on a network) may
   // only partly overlap: unknown.
-  Tri value_matches(FwKey key, const FwValue& v, const std::string& table, const std::string& family) const {
+  Tri value_matches(const FwMatch& m, const FwValue& v, const std::string& table, const std::string& family) const {
+    const FwKey key = m.key;
     switch (key) {
       case FwKey::iifname:
         if (v.kind != FwValue::Kind::text) return Tri::unknown;
@@ -100,14 +102,14 @@ class Eval {
         return tri(v.text == (p_.family == Family::inet ? "ipv4" : "ipv6"));
       case FwKey::dport:
         if (!p_.dport_known) return Tri::unknown;  // a reply's destination: the client's own port
-        return port_matches(v, p_.dport, key, table, family);
+        return port_matches(m, v, p_.dport, table, family);
       case FwKey::sport:
         if (!p_.sport) return Tri::unknown;  // the client's port is its own choice
-        return port_matches(v, *p_.sport, key, table, family);
+        return port_matches(m, v, *p_.sport, table, family);
       case FwKey::daddr:
-        return addr_matches(v, p_.daddr, p_.daddr_len.value_or(p_.daddr.bits()), table, family, key);
+        return addr_matches(m, v, p_.daddr, p_.daddr_len.value_or(p_.daddr.bits()), table, family);
       case FwKey::saddr:
-        return addr_matches(v, p_.saddr, p_.saddr_len, table, family, key);
+        return addr_matches(m, v, p_.saddr, p_.saddr_len, table, family);
       case FwKey::ct_state:
         // A new connection's first packet is "new"; its replies are "established".
         if (v.kind != FwValue::Kind::text) return Tri::unknown;
@@ -122,23 +124,44 @@ class Eval {
         if (v.text == "local") return tri(p_.daddr_local);
         if (v.text == "unicast") return tri(!p_.daddr_local);
         return Tri::no;  // broadcast, multicast, ...: not a connection to a server
+      case FwKey::meta_mark:
+      case FwKey::ct_mark: {
+        if (v.kind == FwValue::Kind::set_ref) return set_matches(m, v.text, table, family);
+        const std::optional<std::uint32_t>& mark = key == FwKey::meta_mark ? mark_ : ct_mark_;
+        if (!mark) return Tri::unknown;  // set earlier by a statement netwhy could not follow
+        const std::uint32_t have = *mark & m.mask;
+        if (v.kind == FwValue::Kind::number) return tri(have == v.number);
+        if (v.kind == FwValue::Kind::range && v.text.empty()) return tri(v.number <= have && have <= v.number_hi);
+        return Tri::unknown;
+      }
+      case FwKey::concat: {
+        if (v.kind == FwValue::Kind::set_ref) return set_matches(m, v.text, table, family);
+        if (v.kind != FwValue::Kind::concat || v.parts.size() != m.parts.size()) return Tri::unknown;
+        Tri all = Tri::yes;  // every field matches its part of the value
+        for (std::size_t i = 0; i < m.parts.size(); ++i) {
+          const Tri t = value_matches(m.parts[i], v.parts[i], table, family);
+          if (t == Tri::no) return Tri::no;
+          if (t == Tri::unknown) all = Tri::unknown;
+        }
+        return all;
+      }
       case FwKey::unknown:
         return Tri::unknown;
     }
     return Tri::unknown;
   }
 
-  Tri port_matches(const FwValue& v, std::uint16_t port, FwKey key, const std::string& table,
+  Tri port_matches(const FwMatch& m, const FwValue& v, std::uint16_t port, const std::string& table,
                    const std::string& family) const {
     if (v.kind == FwValue::Kind::number) return tri(v.number == port);
     if (v.kind == FwValue::Kind::range && v.text.empty()) return tri(v.number <= port && port <= v.number_hi);
-    if (v.kind == FwValue::Kind::set_ref) return set_matches(key, v.text, table, family);
+    if (v.kind == FwValue::Kind::set_ref) return set_matches(m, v.text, table, family);
     return Tri::unknown;
   }
 
-  Tri addr_matches(const FwValue& v, const IpAddr& a, unsigned a_len, const std::string& table,
-                   const std::string& family, FwKey key) const {
-    if (v.kind == FwValue::Kind::set_ref) return set_matches(key, v.text, table, family);
+  Tri addr_matches(const FwMatch& m, const FwValue& v, const IpAddr& a, unsigned a_len, const std::string& table,
+                   const std::string& family) const {
+    if (v.kind == FwValue::Kind::set_ref) return set_matches(m, v.text, table, family);
     if (a_len == 0 && a.is_unspecified()) return Tri::unknown;  // the source could be anything
     switch (v.kind) {
       case FwValue::Kind::address:
@@ -160,12 +183,14 @@ class Eval {
     }
   }
 
-  Tri set_matches(FwKey key, const std::string& name, const std::string& table, const std::string& family) const {
+  Tri set_matches(const FwMatch& m, const std::string& name, const std::string& table,
+                  const std::string& family) const {
     for (const FwSet& s : fw_.sets) {
       if (s.name != name || s.table != table || s.family != family) continue;
+      if (!s.complete) return Tri::unknown;  // elements netwhy could not read
       Tri any = Tri::no;
       for (const FwValue& e : s.elements) {
-        const Tri t = value_matches(key, e, table, family);
+        const Tri t = value_matches(m, e, table, family);
         if (t == Tri::yes) return Tri::yes;
         if (t == Tri::unknown) any = Tri::unknown;
       }
@@ -174,21 +199,26 @@ class Eval {
     return Tri::unknown;  // a set the listing did not show (maps, verdict maps...)
   }
 
-  Tri match(const FwMatch& m, const FwRule& r) const {
-    // A payload match implies its protocol: "tcp dport 80" is false for UDP,
-    // "ip saddr" false for IPv6, "icmpv6 type ..." false for TCP, whatever
-    // the rest of the match says.
+  // A payload match implies its protocol: "tcp dport 80" is false for UDP,
+  // "ip saddr" false for IPv6, "icmpv6 type ..." false for TCP, whatever
+  // the rest of the match says.
+  bool other_protocol(const std::string& proto) const {
     static constexpr std::array<std::string_view, 9> other_l4{"icmp", "icmpv6", "sctp", "dccp", "udplite",
                                                               "esp",  "ah",     "igmp", "gre"};
-    if ((m.proto == "tcp" && p_.protocol != Protocol::tcp) || (m.proto == "udp" && p_.protocol != Protocol::udp) ||
-        (m.proto == "ip" && p_.family != Family::inet) || (m.proto == "ip6" && p_.family != Family::inet6) ||
-        std::find(other_l4.begin(), other_l4.end(), m.proto) != other_l4.end()) {
-      return Tri::no;
+    return (proto == "tcp" && p_.protocol != Protocol::tcp) || (proto == "udp" && p_.protocol != Protocol::udp) ||
+           (proto == "ip" && p_.family != Family::inet) || (proto == "ip6" && p_.family != Family::inet6) ||
+           std::find(other_l4.begin(), other_l4.end(), proto) != other_l4.end();
+  }
+
+  Tri match(const FwMatch& m, const FwRule& r) const {
+    if (other_protocol(m.proto)) return Tri::no;
+    for (const FwMatch& part : m.parts) {
+      if (other_protocol(part.proto)) return Tri::no;
     }
     if (m.key == FwKey::unknown) return Tri::unknown;
     Tri any = Tri::no;
     for (const FwValue& v : m.values) {
-      const Tri t = value_matches(m.key, v, r.table, r.family);
+      const Tri t = value_matches(m, v, r.table, r.family);
       if (t == Tri::yes) {
         any = Tri::yes;
         break;
@@ -219,7 +249,40 @@ class Eval {
     Flow flow = Flow::fall_through;
     FwResult result;
     const FwRule* nat = nullptr;  // the dnat/redirect that decided (nat mode)
+    std::optional<std::uint32_t> mark, ct_mark;  // as the chain leaves them
   };
+
+  // The marks after a rule that matched (yes) or may have (unknown: then
+  // every mark it sets is unknown).
+  void set_marks(const FwRule& r, Tri m) {
+    for (const FwMarkSet& s : r.marks) {
+      std::optional<std::uint32_t>& target = s.ct ? ct_mark_ : mark_;
+      if (m != Tri::yes || !s.known) {
+        target.reset();
+        continue;
+      }
+      const std::optional<std::uint32_t> source = s.source == FwMarkSet::Source::constant ? std::optional<std::uint32_t>(0)
+                                                  : s.source == FwMarkSet::Source::meta   ? mark_
+                                                                                          : ct_mark_;
+      target = source ? std::optional<std::uint32_t>((*source & s.keep) ^ s.flip) : std::nullopt;
+    }
+  }
+
+  // A chain's memo key: the chain and the marks it is entered with.
+  struct MemoKey {
+    const FwChain* chain;
+    std::uint64_t marks;
+    bool operator==(const MemoKey&) const = default;
+  };
+  struct MemoHash {
+    std::size_t operator()(const MemoKey& k) const {
+      return std::hash<const void*>()(k.chain) ^ (std::hash<std::uint64_t>()(k.marks) * 31);
+    }
+  };
+  static std::uint64_t mark_code(const std::optional<std::uint32_t>& m) { return m ? *m : 0x100000000ULL; }
+  MemoKey memo_key(const FwChain* chain) const {
+    return {chain, mark_code(mark_) * 0x100000001ULL ^ (mark_code(ct_mark_) << 1)};
+  }
 
   ChainResult unknown(const FwRule* r, std::string why) const {
     ChainResult out;
@@ -230,15 +293,21 @@ class Eval {
     return out;
   }
 
-  // One chain's result for this packet, computed once: the packet does not
-  // change on its way through the chains, so a chain reached by a hundred
-  // jumps answers the same each time.
+  // One chain's result for this packet and these marks, computed once: a
+  // chain reached by a hundred jumps answers the same each time.
   ChainResult run(const FwChain& chain, Mode mode) {
-    if (const auto it = memo_.find(&chain); it != memo_.end()) return it->second;
+    const MemoKey key = memo_key(&chain);
+    if (const auto it = memo_.find(key); it != memo_.end()) {
+      mark_ = it->second.mark;
+      ct_mark_ = it->second.ct_mark;
+      return it->second;
+    }
     if (!active_.insert(&chain).second) return unknown(nullptr, "its chains jump in a loop");
     ChainResult out = run_rules(chain, mode);
     active_.erase(&chain);
-    memo_.emplace(&chain, out);
+    out.mark = mark_;
+    out.ct_mark = ct_mark_;
+    memo_.emplace(key, out);
     return out;
   }
 
@@ -250,6 +319,7 @@ class Eval {
       const FwRule& r = *rules->second[i];
       const Tri m = rule_matches(r);
       if (m == Tri::no) continue;
+      set_marks(r, m);
       const bool nat_verdict = r.verdict == FwVerdict::dnat || r.verdict == FwVerdict::redirect;
       const bool deciding = (r.verdict != FwVerdict::none && (mode == Mode::nat || !nat_verdict)) ||
                             !r.not_understood.empty();
@@ -264,6 +334,9 @@ class Eval {
                                 : r.verdict == FwVerdict::drop ? FwDecision::drop
                                                                 : FwDecision::reject;
         if (rest.flow == Flow::decided && rest.nat == nullptr && rest.result.decision == mine) return rest;
+        // In a base chain, what falls through meets the policy.
+        const FwDecision policy = chain.policy == "drop" ? FwDecision::drop : FwDecision::accept;
+        if (rest.flow != Flow::decided && !chain.hook.empty() && mode == Mode::filter && policy == mine) return rest;
       }
       if (m == Tri::unknown || !r.not_understood.empty() || r.verdict == FwVerdict::other) {
         return unknown(&r, !r.not_understood.empty() ? "it uses " + r.not_understood
@@ -321,6 +394,13 @@ class Eval {
   }
 
   FwResult hook(std::string_view hook_name) {
+    FwResult out = hook_chains(hook_name);
+    out.mark = mark_;
+    out.ct_mark = ct_mark_;
+    return out;
+  }
+
+  FwResult hook_chains(std::string_view hook_name) {
     FwResult last;  // accepted by every base chain
     last.hook = std::string(hook_name);
     for (const FwChain* base : ix_.bases) {
@@ -349,6 +429,13 @@ class Eval {
   }
 
   FwEvaluator::Nat nat(std::string_view hook_name) {
+    FwEvaluator::Nat out = nat_chains(hook_name);
+    out.mark = mark_;
+    out.ct_mark = ct_mark_;
+    return out;
+  }
+
+  FwEvaluator::Nat nat_chains(std::string_view hook_name) {
     FwEvaluator::Nat out;
     for (const FwChain* base : ix_.bases) {
       if (!hooked_here(*base, hook_name) || base->type != "nat") continue;
@@ -378,7 +465,8 @@ class Eval {
   const Firewall& fw_;
   const FwEvaluator::Index& ix_;
   const FwPacket& p_;
-  std::unordered_map<const FwChain*, ChainResult> memo_;
+  std::optional<std::uint32_t> mark_, ct_mark_;  // as the rules so far left them
+  std::unordered_map<MemoKey, ChainResult, MemoHash> memo_;
   std::unordered_set<const FwChain*> active_;
 };
 
@@ -399,6 +487,8 @@ FwEvaluator::FwEvaluator(const Firewall& fw) : fw_(fw) {
 FwResult FwEvaluator::hook(std::string_view hook, const FwPacket& p) const {
   FwResult out;
   out.hook = std::string(hook);
+  out.mark = p.mark;
+  out.ct_mark = p.ct_mark;
   if (!fw_.read) {
     out.decision = FwDecision::unknown;
     out.why = fw_.unreadable.empty() ? "the ruleset was not read" : fw_.unreadable;
@@ -413,7 +503,12 @@ FwResult FwEvaluator::hook(std::string_view hook, const FwPacket& p) const {
 }
 
 FwEvaluator::Nat FwEvaluator::nat(std::string_view hook, const FwPacket& p) const {
-  if (!fw_.read) return {};
+  if (!fw_.read) {
+    Nat out;
+    out.mark = p.mark;
+    out.ct_mark = p.ct_mark;
+    return out;
+  }
   return Eval(fw_, *index_, p).nat(hook);
 }
 

@@ -170,6 +170,36 @@ std::optional<T> number(std::string_view s) {
   return v;
 }
 
+// A mark as iptables prints it: "0x1", "1"; with a mask: "0x1/0xff".
+std::optional<std::uint32_t> mark_number(std::string_view s) {
+  if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+    std::uint32_t v = 0;
+    const auto [end, ec] = std::from_chars(s.data() + 2, s.data() + s.size(), v, 16);
+    if (ec != std::errc{} || end != s.data() + s.size()) return std::nullopt;
+    return v;
+  }
+  return number<std::uint32_t>(s);
+}
+
+struct MarkMask {
+  std::uint32_t value = 0;
+  std::uint32_t mask = 0xffffffffU;
+};
+
+std::optional<MarkMask> mark_and_mask(std::string_view s) {
+  MarkMask out;
+  const std::size_t slash = s.find('/');
+  const auto v = mark_number(s.substr(0, slash));
+  if (!v) return std::nullopt;
+  out.value = *v;
+  if (slash != std::string_view::npos) {
+    const auto m = mark_number(s.substr(slash + 1));
+    if (!m) return std::nullopt;
+    out.mask = *m;
+  }
+  return out;
+}
+
 // "80", "1024:65535", ":1023", "1024:" (iptables' port and port range).
 std::optional<FwValue> port_value(std::string_view s) {
   FwValue v;
@@ -521,6 +551,19 @@ class RuleDecoder {
       m.values.push_back(v);
       return m;
     }
+    if ((module == "mark" || module == "connmark") && o.name == "--mark") {
+      const auto mm = mark_and_mask(o.args.at(0));
+      if (!mm) return unknown;
+      FwMatch m;
+      m.key = module == "mark" ? FwKey::meta_mark : FwKey::ct_mark;
+      m.op = o.negated ? "!=" : "==";
+      m.raw = unknown.raw;
+      m.mask = mm->mask;
+      FwValue v;
+      v.number = mm->value & mm->mask;
+      m.values.push_back(v);
+      return m;
+    }
     if (module == "addrtype" && (o.name == "--dst-type" || o.name == "--src-type")) {
       // --dst-type is nft's `fib daddr type`; --src-type stays unknown.
       FwMatch m = unknown;
@@ -541,7 +584,7 @@ class RuleDecoder {
   void module_match(const std::string& module, std::size_t from, std::size_t to, std::string raw_text) {
     if (module == "comment") return;  // a note for people, no match
     if (module != "tcp" && module != "udp" && module != "multiport" && module != "conntrack" && module != "state" &&
-        module != "iprange" && module != "addrtype") {
+        module != "iprange" && module != "addrtype" && module != "mark" && module != "connmark") {
       rule_.matches.push_back(unknown_match(std::move(raw_text)));  // mark, set, limit, icmp, ...
       return;
     }
@@ -655,6 +698,11 @@ class RuleDecoder {
       if (!o.unknown.empty()) rule_.not_understood = fmt::format("a REDIRECT netwhy cannot follow ({})", raw_text);
       return;
     }
+    if (target == "MARK" || target == "CONNMARK") {
+      rule_.verdict = FwVerdict::none;  // marks do not decide, but later rules may match them
+      rule_.marks.push_back(mark_target(target == "CONNMARK", from, to));
+      return;
+    }
     const bool notrack =
         std::any_of(toks_.begin() + static_cast<std::ptrdiff_t>(from), toks_.begin() + static_cast<std::ptrdiff_t>(to),
                     [](const Token& t) { return t.value == "--notrack"; });
@@ -665,7 +713,7 @@ class RuleDecoder {
       return;
     }
     static const std::set<std::string_view> statements = {
-        "MASQUERADE", "SNAT",   "LOG",    "NFLOG",    "ULOG",  "MARK",   "CONNMARK", "TCPMSS",
+        "MASQUERADE", "SNAT",   "LOG",    "NFLOG",    "ULOG",  "TCPMSS",
         "DSCP",       "TOS",    "TTL",    "HL",       "CLASSIFY", "CHECKSUM", "SECMARK", "CONNSECMARK",
         "AUDIT",      "TRACE",  "SET",    "IDLETIMER", "LED",   "CT",     "TEE",
     };
@@ -681,6 +729,60 @@ class RuleDecoder {
     }
     rule_.verdict = FwVerdict::other;  // NFQUEUE, TPROXY, NETMAP, QUEUE, ...
     rule_.not_understood = raw_text;
+  }
+
+  // MARK and CONNMARK as iptables-save prints them (--set-xmark V/M; for
+  // CONNMARK also --save-mark and --restore-mark with their masks); anything
+  // else leaves the mark it sets unknown.
+  FwMarkSet mark_target(bool connmark, std::size_t from, std::size_t to) const {
+    FwMarkSet m;
+    m.ct = connmark;
+    m.known = false;
+    std::vector<std::string_view> args;
+    for (std::size_t i = from; i < to; ++i) args.emplace_back(toks_[i].value);
+    const auto value_of = [&](std::string_view name) -> std::optional<std::string_view> {
+      for (std::size_t i = 0; i + 1 < args.size(); ++i) {
+        if (args[i] == name) return args[i + 1];
+      }
+      return std::nullopt;
+    };
+    const auto full = [&](std::string_view name) {
+      const auto v = value_of(name);
+      return !v || mark_number(*v) == 0xffffffffU;  // absent: the default, all bits
+    };
+    const auto only = [&](std::initializer_list<std::string_view> allowed) {
+      for (std::size_t i = 0; i < args.size(); ++i) {
+        if (std::find(allowed.begin(), allowed.end(), args[i]) == allowed.end()) return false;
+        ++i;  // its value
+      }
+      return true;
+    };
+    const auto self = connmark ? FwMarkSet::Source::ct : FwMarkSet::Source::meta;
+    if (const auto x = value_of("--set-xmark"); x && args.size() == 2) {  // (mark & ~M) ^ V
+      if (const auto mm = mark_and_mask(*x)) {
+        m = FwMarkSet{connmark, self, ~mm->mask, mm->value, true};
+      }
+    } else if (const auto sm = value_of("--set-mark"); sm && args.size() == 2) {  // (mark & ~M) | V
+      if (const auto mm = mark_and_mask(*sm); mm && (mm->value & ~mm->mask) == 0) {
+        m = FwMarkSet{connmark, self, ~mm->mask, mm->value, true};
+      }
+    } else if (connmark && args.size() >= 1 && (args[0] == "--save-mark" || args[0] == "--restore-mark")) {
+      // With whole masks: the connection's mark becomes the packet's, or back.
+      args.erase(args.begin());
+      if (only({"--nfmask", "--ctmask", "--mask"}) && full("--nfmask") && full("--ctmask") && full("--mask")) {
+        const bool save = toks_[from].value == "--save-mark";
+        m = FwMarkSet{save, save ? FwMarkSet::Source::meta : FwMarkSet::Source::ct, 0xffffffffU, 0, true};
+      } else {
+        m.ct = toks_[from].value == "--save-mark";
+      }
+    } else if (!connmark && args.size() == 2) {  // --and-mark, --or-mark, --xor-mark
+      if (const auto n = mark_number(args[1])) {
+        if (args[0] == "--and-mark") m = FwMarkSet{false, self, *n, 0, true};
+        if (args[0] == "--or-mark") m = FwMarkSet{false, self, ~*n, *n, true};
+        if (args[0] == "--xor-mark") m = FwMarkSet{false, self, 0xffffffffU, *n, true};
+      }
+    }
+    return m;
   }
 
   std::string_view line_;

@@ -54,6 +54,15 @@ bool parse_value(const json& v, FwValue& out) {
     out.prefix_len = p["len"].get<unsigned>();
     return out.prefix_len <= a->bits();
   }
+  if (v.is_object() && v.contains("concat") && v["concat"].is_array()) {  // "10.0.0.1 . 22"
+    out.kind = FwValue::Kind::concat;
+    for (const json& part : v["concat"]) {
+      FwValue pv;
+      if (!parse_value(part, pv) || pv.kind == FwValue::Kind::concat) return false;
+      out.parts.push_back(std::move(pv));
+    }
+    return !out.parts.empty();
+  }
   if (v.is_object() && v.contains("range") && v["range"].is_array() && v["range"].size() == 2) {
     FwValue lo;
     FwValue hi;
@@ -98,63 +107,188 @@ bool parse_values(const json& right, std::vector<FwValue>& out) {
   return true;
 }
 
+// A mark's mask: "meta mark & 0xff" -> 0xff.
+bool parse_mask(const json& n, std::uint32_t& mask) {
+  if (!n.is_number_unsigned() || n.get<std::uint64_t>() > 0xffffffffULL) return false;
+  mask = static_cast<std::uint32_t>(n.get<std::uint64_t>());
+  return true;
+}
+
+// What a match (or a verdict map, or a concatenation's part) looks at:
+// sets key, proto and mask; false when netwhy does not evaluate it.
+bool parse_key(const json& left, FwMatch& out) {
+  if (!left.is_object()) return false;
+  if (left.contains("meta") && left["meta"].is_object() && left["meta"].contains("key") &&
+      left["meta"]["key"].is_string()) {
+    static const std::map<std::string, FwKey, std::less<>> meta = {
+        {"iif", FwKey::iif},         {"iifname", FwKey::iifname}, {"oif", FwKey::oif},
+        {"oifname", FwKey::oifname}, {"l4proto", FwKey::l4proto}, {"nfproto", FwKey::nfproto},
+        {"mark", FwKey::meta_mark}};
+    const auto it = meta.find(left["meta"]["key"].get<std::string>());
+    if (it == meta.end()) return false;
+    out.key = it->second;
+    return true;
+  }
+  if (left.contains("payload") && left["payload"].is_object()) {
+    const json& p = left["payload"];
+    if (!p.contains("protocol") || !p.contains("field") || !p["protocol"].is_string() || !p["field"].is_string()) {
+      return false;
+    }
+    const std::string proto = p["protocol"].get<std::string>();
+    const std::string field = p["field"].get<std::string>();
+    out.proto = proto;  // implies the protocol even when the field is not evaluated
+    if ((proto == "ip" || proto == "ip6") && (field == "saddr" || field == "daddr")) {
+      out.key = field == "saddr" ? FwKey::saddr : FwKey::daddr;
+    } else if ((proto == "tcp" || proto == "udp" || proto == "th") && (field == "sport" || field == "dport")) {
+      out.key = field == "sport" ? FwKey::sport : FwKey::dport;
+    } else if ((proto == "ip" && field == "protocol") || (proto == "ip6" && field == "nexthdr")) {
+      out.key = FwKey::l4proto;
+    } else {
+      return false;
+    }
+    return true;
+  }
+  if (left.contains("ct") && left["ct"].is_object() && left["ct"].contains("key") && !left["ct"].contains("dir")) {
+    const json& k = left["ct"]["key"];
+    if (k == "state") out.key = FwKey::ct_state;
+    else if (k == "status") out.key = FwKey::ct_status;
+    else if (k == "mark") out.key = FwKey::ct_mark;
+    else return false;
+    return true;
+  }
+  if (left.contains("fib") && left["fib"].is_object() && left["fib"].value("result", "") == "type" &&
+      left["fib"].contains("flags") && left["fib"]["flags"] == json::array({"daddr"})) {
+    out.key = FwKey::fib_daddr_type;  // "fib daddr type local": Docker's way to its DOCKER chain
+    return true;
+  }
+  if (left.contains("&") && left["&"].is_array() && left["&"].size() == 2) {  // "meta mark & 0xff"
+    FwMatch inner;
+    if (!parse_key(left["&"][0], inner) || (inner.key != FwKey::meta_mark && inner.key != FwKey::ct_mark) ||
+        !parse_mask(left["&"][1], out.mask)) {
+      return false;
+    }
+    out.key = inner.key;
+    out.mask &= inner.mask;
+    return true;
+  }
+  if (left.contains("concat") && left["concat"].is_array() && !left["concat"].empty()) {  // ip saddr . tcp dport
+    for (const json& part : left["concat"]) {
+      FwMatch pm;
+      if (!parse_key(part, pm) || pm.key == FwKey::concat) {
+        // an unknown part still implies its protocol
+        out.parts.push_back(std::move(pm));
+        return false;
+      }
+      out.parts.push_back(std::move(pm));
+    }
+    out.key = FwKey::concat;
+    return true;
+  }
+  return false;
+}
+
 FwMatch parse_match(const json& m) {
   FwMatch out;
-  out.raw = m.dump();
-  if (!m.contains("left") || !m.contains("right") || !m.contains("op") || !m["op"].is_string()) return out;
-  out.op = m["op"].get<std::string>();
-  const json& left = m["left"];
-  FwKey key = FwKey::unknown;
-  if (left.is_object() && left.contains("meta") && left["meta"].is_object() && left["meta"].contains("key")) {
-    static const std::map<std::string, FwKey> meta = {{"iif", FwKey::iif},         {"iifname", FwKey::iifname},
-                                                      {"oif", FwKey::oif},         {"oifname", FwKey::oifname},
-                                                      {"l4proto", FwKey::l4proto}, {"nfproto", FwKey::nfproto}};
-    const auto it = meta.find(left["meta"]["key"].get<std::string>());
-    if (it != meta.end()) key = it->second;
-  } else if (left.is_object() && left.contains("payload") && left["payload"].is_object()) {
-    const json& p = left["payload"];
-    if (p.contains("protocol") && p.contains("field") && p["protocol"].is_string() && p["field"].is_string()) {
-      const std::string proto = p["protocol"].get<std::string>();
-      const std::string field = p["field"].get<std::string>();
-      out.proto = proto;
-      if ((proto == "ip" || proto == "ip6") && (field == "saddr" || field == "daddr")) {
-        key = field == "saddr" ? FwKey::saddr : FwKey::daddr;
-      } else if ((proto == "tcp" || proto == "udp" || proto == "th") && (field == "sport" || field == "dport")) {
-        key = field == "sport" ? FwKey::sport : FwKey::dport;
-      } else if ((proto == "ip" && field == "protocol") || (proto == "ip6" && field == "nexthdr")) {
-        key = FwKey::l4proto;
-      }
-    }
-  } else if (left.is_object() && left.contains("ct") && left["ct"].is_object() && left["ct"].contains("key") &&
-             left["ct"]["key"] == "state") {
-    key = FwKey::ct_state;
-  } else if (left.is_object() && left.contains("ct") && left["ct"].is_object() && left["ct"].contains("key") &&
-             left["ct"]["key"] == "status") {
-    key = FwKey::ct_status;
-  } else if (left.is_object() && left.contains("fib") && left["fib"].is_object() &&
-             left["fib"].value("result", "") == "type" && left["fib"].contains("flags") &&
-             left["fib"]["flags"] == json::array({"daddr"})) {
-    key = FwKey::fib_daddr_type;  // "fib daddr type local": Docker's way to its DOCKER chain
+  FwMatch key;
+  if (m.contains("left") && m.contains("right") && m.contains("op") && m["op"].is_string() &&
+      parse_key(m["left"], key) && parse_values(m["right"], key.values)) {
+    key.op = m["op"].get<std::string>();
+    return key;
   }
-  if (key == FwKey::unknown) return out;
-  if (!parse_values(m["right"], out.values)) return out;
-  out.key = key;
+  out.proto = key.proto;
+  out.parts = std::move(key.parts);  // the parts' protocols still count
+  for (FwMatch& p : out.parts) p.key = FwKey::unknown;
+  out.raw = m.dump();  // only when not understood: dumping every match costs
   return out;
 }
 
-FwRule parse_rule(const json& r) {
+// A verdict as libnftables writes it: {"accept": null}, {"jump": {"target": "x"}}.
+bool parse_verdict(const json& e, FwRule& rule) {
+  if (!e.is_object() || e.size() != 1) return false;
+  const std::string& kind = e.begin().key();
+  const json& body = e.begin().value();
+  if (kind == "accept") rule.verdict = FwVerdict::accept;
+  else if (kind == "drop") rule.verdict = FwVerdict::drop;
+  else if (kind == "return") rule.verdict = FwVerdict::ret;
+  else if (kind == "continue") rule.verdict = FwVerdict::none;
+  else if ((kind == "jump" || kind == "goto") && body.is_object() && body.contains("target") &&
+           body["target"].is_string()) {
+    rule.verdict = kind == "jump" ? FwVerdict::jump : FwVerdict::go_to;
+    rule.target = body["target"].get<std::string>();
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// A mark statement: "meta mark set 0x1", "meta mark set meta mark | 0x4000",
+// "ct mark set meta mark", "meta mark set ct mark".
+FwMarkSet parse_mark_set(const json& key, const json& value) {
+  FwMarkSet m;
+  m.ct = key.contains("ct");
+  m.known = false;
+  const auto source_of = [](const json& v, FwMarkSet::Source& src) {
+    if (!v.is_object()) return false;
+    if (v.contains("meta") && v["meta"].is_object() && v["meta"].value("key", "") == "mark") {
+      src = FwMarkSet::Source::meta;
+      return true;
+    }
+    if (v.contains("ct") && v["ct"].is_object() && v["ct"].value("key", "") == "mark" && !v["ct"].contains("dir")) {
+      src = FwMarkSet::Source::ct;
+      return true;
+    }
+    return false;
+  };
+  std::uint32_t n = 0;
+  if (parse_mask(value, n)) {  // a constant
+    m.source = FwMarkSet::Source::constant;
+    m.flip = n;
+    m.known = true;
+  } else if (source_of(value, m.source)) {  // a copy of the other mark
+    m.keep = 0xffffffffU;
+    m.known = true;
+  } else if (value.is_object() && value.size() == 1) {
+    const std::string& op = value.begin().key();
+    const json& args = value.begin().value();
+    if ((op == "|" || op == "&" || op == "^") && args.is_array() && args.size() == 2 &&
+        source_of(args[0], m.source) && parse_mask(args[1], n)) {
+      m.keep = op == "|" ? ~n : op == "&" ? n : 0xffffffffU;
+      m.flip = op == "&" ? 0 : n;
+      m.known = true;
+    }
+  }
+  return m;
+}
+
+using VerdictMaps = std::map<std::string, const json*>;  // "family table name" -> its elements
+
+std::string map_key(std::string_view family, std::string_view table, std::string_view name) {
+  return fmt::format("{} {} {}", family, table, name);
+}
+
+// The rule as plain values; a verdict map becomes one rule per element
+// (elements are disjoint, so at most one of them matches), after a rule for
+// the statements that run before the lookup.
+void parse_rule(const json& r, const VerdictMaps& maps, std::vector<FwRule>& out) {
   FwRule rule;
   rule.family = r.value("family", "");
   rule.table = r.value("table", "");
   rule.chain = r.value("chain", "");
   rule.handle = r.value("handle", std::uint64_t{0});
-  if (!r.contains("expr") || !r["expr"].is_array()) return rule;
+  if (!r.contains("expr") || !r["expr"].is_array()) {
+    out.push_back(std::move(rule));
+    return;
+  }
+  const json* vmap = nullptr;
+  bool statement_seen = false;
   for (const json& e : r["expr"]) {
     if (!e.is_object() || e.empty()) continue;
     const std::string kind = e.begin().key();
     const json& body = e.begin().value();
     if (kind == "match") {
       rule.matches.push_back(parse_match(body));
+      // a match after a mark statement would see the new mark: not followed
+      if (statement_seen && !rule.marks.empty()) rule.not_understood = "a match after a mark statement";
     } else if (kind == "accept") {
       rule.verdict = FwVerdict::accept;
     } else if (kind == "drop") {
@@ -165,17 +299,14 @@ FwRule parse_rule(const json& r) {
         rule.reject_type = body.value("type", "");
         if (body.contains("expr") && body["expr"].is_string()) rule.reject_type += " " + body["expr"].get<std::string>();
       }
-    } else if (kind == "jump" || kind == "goto") {
-      rule.verdict = kind == "jump" ? FwVerdict::jump : FwVerdict::go_to;
-      if (body.is_object()) rule.target = body.value("target", "");
-    } else if (kind == "return") {
-      rule.verdict = FwVerdict::ret;
+    } else if (kind == "jump" || kind == "goto" || kind == "return") {
+      if (!parse_verdict(e, rule)) rule.not_understood = fmt::format("{} {}", kind, body.dump());
     } else if (kind == "dnat" || kind == "redirect") {
       rule.verdict = kind == "dnat" ? FwVerdict::dnat : FwVerdict::redirect;
       if (body.is_object()) {
         if (body.contains("addr") && body["addr"].is_string()) rule.nat_addr = IpAddr::parse(body["addr"].get<std::string>());
-        if (body.contains("port") && body["port"].is_number_unsigned() && body["port"].get<unsigned>() <= 65535) {
-          rule.nat_port = static_cast<std::uint16_t>(body["port"].get<unsigned>());
+        if (body.contains("port") && body["port"].is_number_unsigned() && body["port"].get<std::uint64_t>() <= 65535) {
+          rule.nat_port = static_cast<std::uint16_t>(body["port"].get<std::uint64_t>());
         }
         if ((body.contains("addr") && !rule.nat_addr) || (body.contains("port") && !rule.nat_port)) {
           rule.not_understood = "dnat " + body.dump();
@@ -185,13 +316,73 @@ FwRule parse_rule(const json& r) {
       if (kind == "masquerade" || kind == "snat") rule.verdict = FwVerdict::other;
     } else if (kind == "continue") {
       // no verdict
+    } else if (kind == "limit") {
+      // A rate: the rule matches some packets and not others. Without a
+      // verdict it only gates a log or counter.
+      FwMatch m;
+      m.raw = "limit " + body.dump();
+      rule.matches.push_back(std::move(m));
+    } else if (kind == "mangle" && body.is_object() && body.contains("key") && body.contains("value") &&
+               body["key"].is_object() &&
+               ((body["key"].contains("meta") && body["key"]["meta"].is_object() &&
+                 body["key"]["meta"].value("key", "") == "mark") ||
+                (body["key"].contains("ct") && body["key"]["ct"].is_object() &&
+                 body["key"]["ct"].value("key", "") == "mark" && !body["key"]["ct"].contains("dir")))) {
+      rule.marks.push_back(parse_mark_set(body["key"], body["value"]));
+      statement_seen = true;
+    } else if (kind == "vmap" && body.is_object() && vmap == nullptr) {
+      vmap = &body;
     } else {
-      // limit, queue, set updates, mangling, ...: may change the fate
+      // queue, set updates, other mangling, ...: may change the fate
       rule.not_understood = fmt::format("{} {}", kind, body.dump());
       if (kind == "queue") rule.verdict = FwVerdict::other;
     }
   }
-  return rule;
+  if (vmap == nullptr) {
+    out.push_back(std::move(rule));
+    return;
+  }
+  // The verdict map's key and its elements: [[key, verdict], ...].
+  FwMatch key;
+  const json* elems = nullptr;
+  if (vmap->contains("key") && parse_key((*vmap)["key"], key) && vmap->contains("data")) {
+    const json& data = (*vmap)["data"];
+    if (data.is_object() && data.contains("set") && data["set"].is_array()) {
+      elems = &data["set"];
+    } else if (data.is_string() && !data.get<std::string>().empty() && data.get<std::string>()[0] == '@') {
+      const auto it = maps.find(map_key(rule.family, rule.table, data.get<std::string>().substr(1)));
+      if (it != maps.end()) elems = it->second;
+    }
+  }
+  std::vector<FwRule> entries;
+  bool readable = elems != nullptr;
+  for (std::size_t i = 0; readable && i < elems->size(); ++i) {
+    const json& pair = (*elems)[i];
+    FwRule one = rule;
+    one.marks.clear();
+    FwMatch m = key;
+    FwValue v;
+    const json& k = pair.is_array() && pair.size() == 2 && pair[0].is_object() && pair[0].contains("elem") &&
+                            pair[0]["elem"].is_object() && pair[0]["elem"].contains("val")
+                        ? pair[0]["elem"]["val"]
+                        : (pair.is_array() && pair.size() == 2 ? pair[0] : pair);
+    readable = pair.is_array() && pair.size() == 2 && parse_value(k, v) && parse_verdict(pair[1], one);
+    m.values.push_back(std::move(v));
+    one.matches.push_back(std::move(m));
+    entries.push_back(std::move(one));
+  }
+  if (!readable) {
+    rule.verdict = FwVerdict::other;
+    rule.not_understood = "a verdict map netwhy cannot read " + vmap->dump();
+    out.push_back(std::move(rule));
+    return;
+  }
+  if (!rule.marks.empty()) {  // the statements before the lookup, whatever it finds
+    FwRule before = rule;
+    before.verdict = FwVerdict::none;
+    out.push_back(std::move(before));
+  }
+  for (FwRule& one : entries) out.push_back(std::move(one));
 }
 
 // The length of the run of digits at s[i].
@@ -304,6 +495,14 @@ Expected<Firewall> parse_nft_ruleset(std::string_view json_text, std::string_vie
   const auto texts = rule_texts(text_listing);
   const auto devices = chain_devices(text_listing);
   try {
+    VerdictMaps maps;  // listed before the rules that use them, but not necessarily
+    for (const json& item : doc["nftables"]) {
+      if (!item.is_object() || !item.contains("map")) continue;
+      const json& m = item["map"];
+      if (m.is_object() && m.value("map", "") == "verdict" && m.contains("elem") && m["elem"].is_array()) {
+        maps.emplace(map_key(m.value("family", ""), m.value("table", ""), m.value("name", "")), &m["elem"]);
+      }
+    }
     for (const json& item : doc["nftables"]) {
       if (!item.is_object() || item.empty()) continue;
       const std::string kind = item.begin().key();
@@ -330,10 +529,15 @@ Expected<Firewall> parse_nft_ruleset(std::string_view json_text, std::string_vie
         }
         fw.chains.push_back(std::move(c));
       } else if (kind == "rule") {
-        FwRule r = parse_rule(o);
-        const auto it = texts.find(fmt::format("{} {} {} {}", r.family, r.table, r.chain, r.handle));
-        if (it != texts.end()) r.text = it->second;
-        fw.rules.push_back(std::move(r));
+        const std::size_t first = fw.rules.size();
+        parse_rule(o, maps, fw.rules);
+        if (!texts.empty() && first < fw.rules.size()) {
+          const FwRule& r = fw.rules[first];
+          const auto it = texts.find(fmt::format("{} {} {} {}", r.family, r.table, r.chain, r.handle));
+          if (it != texts.end()) {
+            for (std::size_t i = first; i < fw.rules.size(); ++i) fw.rules[i].text = it->second;
+          }
+        }
       } else if (kind == "set") {
         FwSet s;
         s.family = o.value("family", "");
@@ -346,6 +550,7 @@ Expected<Firewall> parse_nft_ruleset(std::string_view json_text, std::string_vie
                                     ? e["elem"]["val"]
                                     : e;
             if (parse_value(value, v)) s.elements.push_back(v);
+            else s.complete = false;
           }
         }
         fw.sets.push_back(std::move(s));

@@ -104,7 +104,7 @@ with nwtest.Namespaces("srv", "cli") as ns:
     scenario("a rule for a different port", base % ("accept", "    tcp dport 9999 drop"), 8000,
              absent=["firewall-drop", "firewall-reject", "firewall-unknown"])
     scenario("an expression netwhy does not evaluate",
-             base % ("accept", "    meta mark 0x00000001 tcp dport 8000 drop"), 8000,
+             base % ("accept", "    ip dscp cs1 tcp dport 8000 drop"), 8000,
              codes=["firewall-unknown"], unknown=True)
     scenario("no rules at all", "", 8000, absent=["firewall-drop", "firewall-reject", "firewall-unknown"])
     nft(S, "")

@@ -456,6 +456,28 @@ void nat_prerouting(Host& h) {
   h.s.firewall.rules.clear();
 }
 
+// A match of KEY (with PROTO's payload) against one name or number.
+FwMatch text_match(FwKey key, const char* proto, const char* text) {
+  FwMatch m;
+  m.key = key;
+  m.proto = proto;
+  FwValue v;
+  v.kind = FwValue::Kind::text;
+  v.text = text;
+  m.values.push_back(v);
+  return m;
+}
+
+FwMatch number_match(FwKey key, const char* proto, std::uint64_t n) {
+  FwMatch m;
+  m.key = key;
+  m.proto = proto;
+  FwValue v;
+  v.number = n;
+  m.values.push_back(v);
+  return m;
+}
+
 // A DNAT of `port` to TO:80 in that chain, for packets arriving on IIF (any when null).
 void dnat_rule(Host& h, std::uint64_t handle, std::uint16_t port, const char* iif, const char* to) {
   FwRule r;
@@ -463,8 +485,8 @@ void dnat_rule(Host& h, std::uint64_t handle, std::uint16_t port, const char* ii
   r.table = "nat";
   r.chain = "prerouting";
   r.handle = handle;
-  if (iif != nullptr) r.matches.push_back(FwMatch{FwKey::iifname, "", "==", {FwValue{FwValue::Kind::text, 0, 0, iif, {}, {}, 0}}, ""});
-  r.matches.push_back(FwMatch{FwKey::dport, "tcp", "==", {FwValue{FwValue::Kind::number, port, 0, "", {}, {}, 0}}, ""});
+  if (iif != nullptr) r.matches.push_back(text_match(FwKey::iifname, "", iif));
+  r.matches.push_back(number_match(FwKey::dport, "tcp", port));
   r.verdict = FwVerdict::dnat;
   r.nat_addr = *IpAddr::parse(to);
   r.nat_port = 80;
@@ -493,7 +515,7 @@ TEST_CASE("--host with this host's own address answers for clients on other host
   Host h;
   h.listen("0.0.0.0", 8080, {proc(9, 1, "python3", "python3 -m http.server 8080")});
   filter_port(h, 8080, FwVerdict::drop);  // for packets arriving on eth0
-  h.s.firewall.rules[0].matches.push_back(FwMatch{FwKey::iifname, "", "==", {FwValue{FwValue::Kind::text, 0, 0, "eth0", {}, {}, 0}}, ""});
+  h.s.firewall.rules[0].matches.push_back(text_match(FwKey::iifname, "", "eth0"));
   const auto d = diagnose(h.s, query(8080, "10.0.2.15", {"10.0.2.15"}));
   CHECK(endpoint(d, "10.0.2.15").local);           // from here it works...
   CHECK(endpoint(d, "10.0.2.15").remote == false);  // ...but not for the clients the question is about
@@ -660,7 +682,7 @@ TEST_CASE("invariants: the exit status follows the verdict, and reachable never 
   h.link(3, "eth1", up_flags).addr(3, "192.168.1.10", 24);
   h.listen("10.0.2.15", 9090, {proc(5, 1, "java", "java -jar app.jar")});
   filter_port(h, 9090, FwVerdict::drop);
-  h.s.firewall.rules[0].matches.push_back(FwMatch{FwKey::iifname, "", "==", {FwValue{FwValue::Kind::text, 0, 0, "eth1", {}, {}, 0}}, ""});
+  h.s.firewall.rules[0].matches.push_back(text_match(FwKey::iifname, "", "eth1"));
   for (const auto& q : {query(9090), query(9090, "10.0.2.15", {"10.0.2.15"}), query(9090, "192.168.1.10", {"192.168.1.10"}),
                         query(9090, "localhost", {"::1", "127.0.0.1"})}) {
     const auto d = diagnose(h.s, q);
@@ -758,11 +780,11 @@ TEST_CASE("a link-local IPv6 address whose fate is unknown does not make the ans
   h.addr(2, "fe80::1", 64);
   h.listen("::", 8080, {proc(9, 1, "python3", "python3 app.py")});
   filter_port(h, 8080, FwVerdict::reject);  // IPv4 and global addresses: refused
-  FwMatch v4{FwKey::nfproto, "", "==", {FwValue{FwValue::Kind::text, 0, 0, "ipv4", {}, {}, 0}}, ""};
+  FwMatch v4 = text_match(FwKey::nfproto, "", "ipv4");
   h.s.firewall.rules[0].matches.push_back(v4);
   FwRule rpfilter = h.s.firewall.rules[0];  // IPv6: a rule netwhy can't evaluate
   rpfilter.handle = 3;
-  rpfilter.matches = {FwMatch{FwKey::nfproto, "", "==", {FwValue{FwValue::Kind::text, 0, 0, "ipv6", {}, {}, 0}}, ""},
+  rpfilter.matches = {text_match(FwKey::nfproto, "", "ipv6"),
                       FwMatch{}};
   rpfilter.verdict = FwVerdict::drop;
   h.s.firewall.rules.push_back(rpfilter);

@@ -11,9 +11,10 @@ using namespace netwhy;
 namespace {
 
 // Recorded from a namespace with `nft -j list ruleset` and `nft -a list
-// ruleset`: table inet filter (policy drop, a named set, a jump) and table ip
+// ruleset` (rule 14 edited by hand from "meta mark 0x1", which netwhy now
+// evaluates, to "meta skuid 1000", which it does not): table inet filter (policy drop, a named set, a jump) and table ip
 // early (priority -10).
-const char* const ruleset_json = R"NFT({"nftables": [{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}}, {"table": {"family": "inet", "name": "filter", "handle": 1}}, {"set": {"family": "inet", "name": "allowed", "table": "filter", "type": "ipv4_addr", "handle": 3, "flags": ["interval"], "elem": [{"prefix": {"addr": "10.0.0.0", "len": 8}}, "192.168.1.5"]}}, {"chain": {"family": "inet", "table": "filter", "name": "input", "handle": 1, "type": "filter", "hook": "input", "prio": 0, "policy": "drop"}}, {"chain": {"family": "inet", "table": "filter", "name": "extra", "handle": 2}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 4, "expr": [{"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["established", "related"]}}, {"accept": null}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 5, "expr": [{"match": {"op": "==", "left": {"meta": {"key": "iif"}}, "right": "lo"}}, {"accept": null}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 7, "expr": [{"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": "eth0"}}, {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": {"set": [22, {"range": [80, 90]}]}}}, {"counter": {"packets": 0, "bytes": 0}}, {"accept": null}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 8, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": "@allowed"}}, {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 8000}}, {"accept": null}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 9, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 9000}}, {"reject": {"type": "tcp reset"}}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 10, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "udp", "field": "dport"}}, "right": 53}}, {"drop": null}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 11, "expr": [{"jump": {"target": "extra"}}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 12, "expr": [{"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": "icmp"}}, {"accept": null}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 13, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": {"prefix": {"addr": "10.1.0.0", "len": 16}}}}, {"match": {"op": "!=", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 443}}, {"drop": null}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 14, "expr": [{"match": {"op": "==", "left": {"meta": {"key": "mark"}}, "right": 1}}, {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 6000}}, {"accept": null}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "extra", "handle": 15, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 7000}}, {"accept": null}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "extra", "handle": 16, "expr": [{"return": null}]}}, {"table": {"family": "ip", "name": "early", "handle": 2}}, {"chain": {"family": "ip", "table": "early", "name": "in", "handle": 1, "type": "filter", "hook": "input", "prio": -10, "policy": "accept"}}, {"rule": {"family": "ip", "table": "early", "chain": "in", "handle": 2, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 1234}}, {"drop": null}]}}, {"rule": {"family": "ip", "table": "early", "chain": "in", "handle": 3, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 22}}, {"accept": null}]}}]})NFT";
+const char* const ruleset_json = R"NFT({"nftables": [{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}}, {"table": {"family": "inet", "name": "filter", "handle": 1}}, {"set": {"family": "inet", "name": "allowed", "table": "filter", "type": "ipv4_addr", "handle": 3, "flags": ["interval"], "elem": [{"prefix": {"addr": "10.0.0.0", "len": 8}}, "192.168.1.5"]}}, {"chain": {"family": "inet", "table": "filter", "name": "input", "handle": 1, "type": "filter", "hook": "input", "prio": 0, "policy": "drop"}}, {"chain": {"family": "inet", "table": "filter", "name": "extra", "handle": 2}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 4, "expr": [{"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["established", "related"]}}, {"accept": null}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 5, "expr": [{"match": {"op": "==", "left": {"meta": {"key": "iif"}}, "right": "lo"}}, {"accept": null}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 7, "expr": [{"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": "eth0"}}, {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": {"set": [22, {"range": [80, 90]}]}}}, {"counter": {"packets": 0, "bytes": 0}}, {"accept": null}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 8, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": "@allowed"}}, {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 8000}}, {"accept": null}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 9, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 9000}}, {"reject": {"type": "tcp reset"}}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 10, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "udp", "field": "dport"}}, "right": 53}}, {"drop": null}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 11, "expr": [{"jump": {"target": "extra"}}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 12, "expr": [{"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": "icmp"}}, {"accept": null}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 13, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": {"prefix": {"addr": "10.1.0.0", "len": 16}}}}, {"match": {"op": "!=", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 443}}, {"drop": null}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 14, "expr": [{"match": {"op": "==", "left": {"meta": {"key": "skuid"}}, "right": 1000}}, {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 6000}}, {"accept": null}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "extra", "handle": 15, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 7000}}, {"accept": null}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "extra", "handle": 16, "expr": [{"return": null}]}}, {"table": {"family": "ip", "name": "early", "handle": 2}}, {"chain": {"family": "ip", "table": "early", "name": "in", "handle": 1, "type": "filter", "hook": "input", "prio": -10, "policy": "accept"}}, {"rule": {"family": "ip", "table": "early", "chain": "in", "handle": 2, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 1234}}, {"drop": null}]}}, {"rule": {"family": "ip", "table": "early", "chain": "in", "handle": 3, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 22}}, {"accept": null}]}}]})NFT";
 const char* const ruleset_text = R"NFT(table inet filter { # handle 1
 	set allowed { # handle 3
 		type ipv4_addr
@@ -32,7 +33,7 @@ const char* const ruleset_text = R"NFT(table inet filter { # handle 1
 		jump extra # handle 11
 		meta l4proto icmp accept # handle 12
 		ip daddr 10.1.0.0/16 tcp dport != 443 drop # handle 13
-		meta mark 0x00000001 tcp dport 6000 accept # handle 14
+		meta skuid 1000 tcp dport 6000 accept # handle 14
 	}
 
 	chain extra { # handle 2
@@ -149,7 +150,7 @@ TEST_CASE("an expression netwhy does not evaluate makes the answer unknown, neve
   const auto r = evaluate_hook(fw, "input", packet(6000));
   CHECK(r.decision == FwDecision::unknown);
   REQUIRE(r.rule);
-  CHECK(r.rule->text.find("meta mark") != std::string::npos);
+  CHECK(r.rule->text.find("meta skuid") != std::string::npos);
 }
 
 TEST_CASE("base chains in priority order: an earlier drop wins, an earlier accept does not end the path") {
@@ -399,4 +400,137 @@ TEST_CASE("a rule that may or may not match decides nothing when the rest of the
   CHECK(evaluate_hook(*fw, "input", packet(8080, "172.16.5.0", 24)).decision == FwDecision::accept);
   // 8082: accepted for one host, dropped for the others: unknown, never a guess.
   CHECK(evaluate_hook(*fw, "input", packet(8082, "172.16.5.0", 24)).decision == FwDecision::unknown);
+}
+
+namespace {
+
+// Recorded from a namespace (`nft -j list ruleset`, `nft -a list ruleset`):
+// marks set in prerouting and matched in input, a limit that gates a log and
+// one that gates a drop, sets and verdict maps over concatenations.
+const char* const marks_json = R"NFT({"nftables": [{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}}, {"table": {"family": "inet", "name": "t", "handle": 2}}, {"set": {"family": "inet", "name": "allowed", "table": "t", "type": ["ipv4_addr", "inet_service"], "handle": 5, "elem": [{"concat": ["10.0.0.1", 22]}, {"concat": ["172.16.5.7", 8080]}]}}, {"map": {"family": "inet", "name": "pv", "table": "t", "type": "inet_service", "handle": 6, "map": "verdict", "elem": [[22, {"accept": null}], [9090, {"jump": {"target": "web"}}]]}}, {"chain": {"family": "inet", "table": "t", "name": "web", "handle": 1}}, {"chain": {"family": "inet", "table": "t", "name": "pre", "handle": 2, "type": "filter", "hook": "prerouting", "prio": -150, "policy": "accept"}}, {"chain": {"family": "inet", "table": "t", "name": "in", "handle": 3, "type": "filter", "hook": "input", "prio": 0, "policy": "drop"}}, {"chain": {"family": "inet", "table": "t", "name": "late", "handle": 4, "type": "filter", "hook": "input", "prio": 10, "policy": "accept"}}, {"rule": {"family": "inet", "table": "t", "chain": "web", "handle": 7, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": {"prefix": {"addr": "10.0.0.0", "len": 8}}}}, {"accept": null}]}}, {"rule": {"family": "inet", "table": "t", "chain": "web", "handle": 8, "expr": [{"drop": null}]}}, {"rule": {"family": "inet", "table": "t", "chain": "pre", "handle": 9, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 8080}}, {"mangle": {"key": {"meta": {"key": "mark"}}, "value": 1}}]}}, {"rule": {"family": "inet", "table": "t", "chain": "pre", "handle": 10, "expr": [{"mangle": {"key": {"meta": {"key": "mark"}}, "value": {"|": [{"meta": {"key": "mark"}}, 16384]}}}]}}, {"rule": {"family": "inet", "table": "t", "chain": "pre", "handle": 11, "expr": [{"mangle": {"key": {"ct": {"key": "mark"}}, "value": {"meta": {"key": "mark"}}}}]}}, {"rule": {"family": "inet", "table": "t", "chain": "pre", "handle": 12, "expr": [{"limit": {"rate": 5, "burst": 5, "per": "minute"}}, {"log": {"prefix": "x "}}]}}, {"rule": {"family": "inet", "table": "t", "chain": "in", "handle": 13, "expr": [{"match": {"op": "==", "left": {"&": [{"meta": {"key": "mark"}}, 255]}, "right": 1}}, {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 8080}}, {"accept": null}]}}, {"rule": {"family": "inet", "table": "t", "chain": "in", "handle": 14, "expr": [{"match": {"op": "==", "left": {"concat": [{"payload": {"protocol": "ip", "field": "saddr"}}, {"payload": {"protocol": "tcp", "field": "dport"}}]}, "right": "@allowed"}}, {"accept": null}]}}, {"rule": {"family": "inet", "table": "t", "chain": "in", "handle": 15, "expr": [{"vmap": {"key": {"payload": {"protocol": "tcp", "field": "dport"}}, "data": "@pv"}}]}}, {"rule": {"family": "inet", "table": "t", "chain": "in", "handle": 17, "expr": [{"vmap": {"key": {"payload": {"protocol": "tcp", "field": "dport"}}, "data": {"set": [[7000, {"drop": null}], [7001, {"goto": {"target": "web"}}]]}}}]}}, {"rule": {"family": "inet", "table": "t", "chain": "in", "handle": 19, "expr": [{"vmap": {"key": {"concat": [{"payload": {"protocol": "ip", "field": "saddr"}}, {"payload": {"protocol": "tcp", "field": "dport"}}]}, "data": {"set": [[{"concat": ["172.16.5.9", 7002]}, {"accept": null}]]}}}]}}, {"rule": {"family": "inet", "table": "t", "chain": "late", "handle": 20, "expr": [{"limit": {"rate": 10, "burst": 5, "per": "second", "inv": true}}, {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 5555}}, {"drop": null}]}}]})NFT";
+const char* const marks_text = R"NFT(table inet t { # handle 2
+	set allowed { # handle 5
+		type ipv4_addr . inet_service
+		elements = { 10.0.0.1 . 22,
+			     172.16.5.7 . 8080 }
+	}
+
+	map pv { # handle 6
+		type inet_service : verdict
+		elements = { 22 : accept, 9090 : jump web }
+	}
+
+	chain web { # handle 1
+		ip saddr 10.0.0.0/8 accept # handle 7
+		drop # handle 8
+	}
+
+	chain pre { # handle 2
+		type filter hook prerouting priority mangle; policy accept;
+		tcp dport 8080 meta mark set 0x00000001 # handle 9
+		meta mark set meta mark | 0x00004000 # handle 10
+		ct mark set meta mark # handle 11
+		limit rate 5/minute log prefix "x " # handle 12
+	}
+
+	chain in { # handle 3
+		type filter hook input priority filter; policy drop;
+		meta mark & 0x000000ff == 0x00000001 tcp dport 8080 accept # handle 13
+		ip saddr . tcp dport @allowed accept # handle 14
+		tcp dport vmap @pv # handle 15
+		tcp dport vmap { 7000 : drop, 7001 : goto web } # handle 17
+		ip saddr . tcp dport vmap { 172.16.5.9 . 7002 : accept } # handle 19
+	}
+
+	chain late { # handle 4
+		type filter hook input priority filter + 10; policy accept;
+		limit rate over 10/second tcp dport 5555 drop # handle 20
+	}
+}
+)NFT";
+
+Firewall marks_ruleset() {
+  auto fw = parse_nft_ruleset(marks_json, marks_text);
+  REQUIRE(fw);
+  return *fw;
+}
+
+}  // namespace
+
+TEST_CASE("marks set earlier on the path are what later rules match") {
+  const Firewall fw = marks_ruleset();
+  const FwEvaluator ev(fw);
+  FwPacket p = packet(8080, "192.0.2.1", 32);
+  // prerouting: tcp dport 8080 sets 0x1, then | 0x4000, then ct mark copies it;
+  // the limit only gates a log.
+  const FwResult pre = ev.hook("prerouting", p);
+  CHECK(pre.decision == FwDecision::accept);
+  CHECK(pre.mark == 0x4001U);
+  CHECK(pre.ct_mark == 0x4001U);
+  // input matches "meta mark & 0xff == 0x1": accepted...
+  p.mark = pre.mark;
+  p.ct_mark = pre.ct_mark;
+  const FwResult in = ev.hook("input", p);
+  CHECK(in.decision == FwDecision::accept);
+  // ... and a packet that was not marked meets the drop policy.
+  CHECK(ev.hook("input", packet(8080, "192.0.2.1", 32)).decision == FwDecision::drop);
+  // Another port gets only the | 0x4000, which input's "& 0xff == 0x1" ignores.
+  FwPacket other = packet(8081, "192.0.2.1", 32);
+  const FwResult pre_other = ev.hook("prerouting", other);
+  CHECK(pre_other.mark == 0x4000U);
+  other.mark = pre_other.mark;
+  CHECK(ev.hook("input", other).decision == FwDecision::drop);
+  // A mark netwhy could not follow makes a mark match unknown.
+  FwPacket unknown_mark = packet(8080, "192.0.2.1", 32);
+  unknown_mark.mark.reset();
+  CHECK(ev.hook("input", unknown_mark).decision == FwDecision::unknown);
+}
+
+TEST_CASE("sets and verdict maps over concatenations; verdict maps that jump, goto and drop") {
+  const Firewall fw = marks_ruleset();
+  const FwEvaluator ev(fw);
+  // ip saddr . tcp dport @allowed: 172.16.5.7 . 8080 is in it, 172.16.5.8 . 8080 is not.
+  CHECK(ev.hook("input", packet(8080, "172.16.5.7", 32)).decision == FwDecision::accept);
+  CHECK(ev.hook("input", packet(8080, "172.16.5.8", 32)).decision == FwDecision::drop);
+  // A client anywhere on 172.16.5.0/24: one host of it is in the set: unknown.
+  CHECK(ev.hook("input", packet(8080, "172.16.5.0", 24)).decision == FwDecision::unknown);
+  // tcp dport vmap @pv: 22 accept, 9090 jump web (10.0.0.0/8 accepted, the rest dropped).
+  CHECK(ev.hook("input", packet(22, "192.0.2.1", 32)).decision == FwDecision::accept);
+  CHECK(ev.hook("input", packet(9090, "10.1.1.1", 32)).decision == FwDecision::accept);
+  const FwResult web = ev.hook("input", packet(9090, "192.0.2.1", 32));
+  CHECK(web.decision == FwDecision::drop);
+  REQUIRE(web.rule);
+  CHECK(web.rule->chain == "web");
+  // An anonymous verdict map: 7000 drop, 7001 goto web.
+  const FwResult d = ev.hook("input", packet(7000, "10.1.1.1", 32));
+  CHECK(d.decision == FwDecision::drop);
+  REQUIRE(d.rule);
+  CHECK(d.rule->text == "tcp dport vmap { 7000 : drop, 7001 : goto web }");
+  CHECK(ev.hook("input", packet(7001, "10.1.1.1", 32)).decision == FwDecision::accept);
+  // A concatenated verdict map: 172.16.5.9 . 7002 accept; another host meets the policy.
+  CHECK(ev.hook("input", packet(7002, "172.16.5.9", 32)).decision == FwDecision::accept);
+  CHECK(ev.hook("input", packet(7002, "172.16.5.10", 32)).decision == FwDecision::drop);
+  // A key no element has: the lookup finds nothing, the rule falls through.
+  CHECK(ev.hook("input", packet(7003, "10.1.1.1", 32)).decision == FwDecision::drop);
+  // UDP never matches tcp dport (nor the concatenation's tcp part).
+  CHECK(ev.hook("input", packet(22, "10.0.0.1", 32, "eth1", Protocol::udp)).decision == FwDecision::drop);
+}
+
+TEST_CASE("a limit that gates a drop may or may not drop: unknown; one that gates a log decides nothing") {
+  const Firewall fw = marks_ruleset();
+  const FwEvaluator ev(fw);
+  FwPacket p = packet(5555, "172.16.5.7", 32);
+  p.mark = 0x1;  // accepted by nothing in chain "in": it meets the drop policy first
+  CHECK(ev.hook("input", p).decision == FwDecision::drop);
+  // In chain "late" alone (priority 10) the limit decides whether 5555 drops.
+  Firewall late = fw;
+  late.chains.erase(std::remove_if(late.chains.begin(), late.chains.end(),
+                                   [](const FwChain& c) { return c.name == "in"; }),
+                    late.chains.end());
+  const FwResult r = evaluate_hook(late, "input", packet(5555));
+  CHECK(r.decision == FwDecision::unknown);
+  REQUIRE(r.rule);
+  CHECK(r.rule->handle == 20);
+  CHECK(evaluate_hook(late, "input", packet(5556)).decision == FwDecision::accept);
+  CHECK(evaluate_hook(late, "prerouting", packet(5555)).decision == FwDecision::accept);  // the log's limit
 }
