@@ -113,7 +113,7 @@ Firewall read_firewall() {
     return fw;
   }
   std::string error;
-  const auto json = list_ruleset(true, error);
+  auto json = list_ruleset(true, error);
   if (!json) {
     fw.unreadable = error.find("Operation not permitted") != std::string::npos || geteuid() != 0
                         ? "reading the firewall needs root (CAP_NET_ADMIN)"
@@ -121,28 +121,23 @@ Firewall read_firewall() {
     return fw;
   }
   const std::string_view doc = json->empty() ? R"({"nftables": []})" : std::string_view(*json);
-  auto parsed = parse_nft_ruleset(doc);
+  // The text listing names rules and ingress chains' devices; without
+  // either, the JSON is enough. Either way the JSON is parsed once.
+  std::optional<std::string> text;
+  if (doc.find("{\"rule\"") != std::string_view::npos || doc.find("\"ingress\"") != std::string_view::npos) {
+    std::string text_error;
+    text = list_ruleset(false, text_error);
+  }
+  auto parsed = parse_nft_ruleset(doc, text.value_or(""));
   if (!parsed) {
     fw.unreadable = parsed.error().message();
     return fw;
   }
-  // The text listing names rules and ingress chains' devices; without
-  // either, one listing is enough.
-  std::optional<std::string> text;
-  const bool ingress = std::any_of(parsed->chains.begin(), parsed->chains.end(),
-                                   [](const FwChain& c) { return c.hook == "ingress"; });
-  if (!parsed->rules.empty() || ingress) {
-    std::string text_error;
-    text = list_ruleset(false, text_error);
-    if (text) {
-      if (auto with_text = parse_nft_ruleset(doc, *text)) parsed = std::move(with_text);
-    }
-  }
   parsed->legacy_tables = fw.legacy_tables;
-  parsed->raw_json = *json;
-  parsed->raw_text = text.value_or("");
+  parsed->raw_json = std::move(*json);
+  parsed->raw_text = std::move(text).value_or("");
   read_iptables_into(*parsed);  // iptables-nft's xt expressions and legacy tables, as iptables reads them
-  return *parsed;
+  return std::move(*parsed);
 #else
   fw.unreadable = "netwhy was built without libnftables";
   return fw;
