@@ -15,7 +15,7 @@ Scenarios:
   1a iptables-nft INPUT REJECT     1b INPUT DROP     1c raw PREROUTING DROP
   1d mangle PREROUTING DROP        1e OUTPUT policy DROP (replies never leave)
   1f conntrack RELATED,ESTABLISHED accept, then INPUT policy DROP
-  2  iptables-legacy INPUT DROP (skipped with a reason where the kernel has no legacy tables)
+  2a iptables-legacy INPUT DROP    2b INPUT REJECT (skipped with a reason where the kernel has no legacy tables)
   3a ufw --force enable (default deny incoming)     3b ufw allow, then ufw deny 8080/tcp
   4  firewalld, public zone without 8080 (private D-Bus)
   5  an accept for one client address before a drop: that client connects, another on
@@ -525,17 +525,21 @@ def legacy_available():
 
 
 def part2():
-    scenario("2: iptables-legacy -A INPUT -p tcp --dport 8080 -j DROP")
     why = legacy_available()
     if why is not None:
+        scenario("2: iptables-legacy")
         if nwtest.IN_CI:
             checks.check(False, f"2: iptables-legacy (CI=true: a missing capability is a failure): {why}")
         else:
             print(f"# SKIP 2: {why}")
         return
-    iptables_scenario("2", "iptables-legacy INPUT DROP", [ipt("-A", "INPUT", *DPORT, "-j", "DROP",
-                                                              program="iptables-legacy")],
+    iptables_scenario("2a", "iptables-legacy -A INPUT -p tcp --dport 8080 -j DROP",
+                      [ipt("-A", "INPUT", *DPORT, "-j", "DROP", program="iptables-legacy")],
                       "timeout", "timeout", "firewall-drop", ("INPUT",),
+                      iptables_fix("iptables-legacy", "filter", "INPUT"))
+    iptables_scenario("2b", "iptables-legacy -A INPUT -p tcp --dport 8080 -j REJECT",
+                      [ipt("-A", "INPUT", *DPORT, "-j", "REJECT", program="iptables-legacy")],
+                      "refused", "refused", "firewall-reject", ("INPUT",),
                       iptables_fix("iptables-legacy", "filter", "INPUT"))
 
 
