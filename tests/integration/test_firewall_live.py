@@ -32,6 +32,9 @@ again, then netwhy asked again; where srv's own connects still fail (1e: the
 OUTPUT policy still drops srv's own SYN), the fix of the finding about this host
 is applied as well. A program that is not installed skips its part with the
 reason (under CI=true: a failure). The machine's own ruleset is checked unchanged.
+In 1 and 2 a snapshot (`netwhy snapshot -j` in srv) is diagnosed offline
+(`netwhy port 8080 --snapshot FILE -j`), before and after the fix: the answer
+must be the live one taken right after the snapshot, field for field.
 Lines tagged [truth] check the harness; [netwhy] check the answer.
 """
 
@@ -222,14 +225,16 @@ class Lab:
         return "\n".join(out)
 
     # -- netwhy
-    def netwhy(self, what):
-        """netwhy port 8080 -j in srv (inside the confined mount namespace when there is one,
-        as on a host that runs ufw or firewalld), and its text output for the record."""
+    def netwhy_argv(self):
+        """netwhy in srv: inside the confined mount namespace when there is one (as on a host
+        that runs ufw or firewalld), else with -n."""
         if self.holder is not None:
-            pre = ["nsenter", "-t", str(self.holder.pid), "-m", "-n", nwtest.NETWHY]
-        else:
-            pre = [nwtest.NETWHY, "-n", self.S]
-        cmd = pre + ["-j", "port", str(PORT)]
+            return ["nsenter", "-t", str(self.holder.pid), "-m", "-n", nwtest.NETWHY]
+        return [nwtest.NETWHY, "-n", self.S]
+
+    def netwhy(self, what):
+        """netwhy port 8080 -j in srv, and its text output for the record."""
+        cmd = self.netwhy_argv() + ["-j", "port", str(PORT)]
         t0 = time.monotonic()
         try:
             r = subprocess.run(cmd, capture_output=True, text=True, errors="surrogateescape", timeout=NETWHY_TIMEOUT)
@@ -254,11 +259,7 @@ class Lab:
 
     def evidence(self, what):
         """netwhy's text output and the rules, printed when a check about WHAT failed."""
-        if self.holder is not None:
-            pre = ["nsenter", "-t", str(self.holder.pid), "-m", "-n", nwtest.NETWHY]
-        else:
-            pre = [nwtest.NETWHY, "-n", self.S]
-        r = subprocess.run(pre + ["port", str(PORT)], capture_output=True, text=True, errors="replace",
+        r = subprocess.run(self.netwhy_argv() + ["port", str(PORT)], capture_output=True, text=True, errors="replace",
                            timeout=NETWHY_TIMEOUT)
         print(f"# evidence for {what}: netwhy -n {self.S} port {PORT} (exit {r.returncode}):")
         for ln in (r.stdout + r.stderr).rstrip().splitlines():
@@ -436,6 +437,52 @@ def local_fix(lab, what, doc, m):
     expect(lab, f"{what}, after the local finding's fix", doc2, m2, verdict=verdict_of(m2))
 
 
+def run_json(argv, what):
+    """Runs a netwhy command line; returns (CompletedProcess, its JSON or None)."""
+    try:
+        r = subprocess.run(argv, capture_output=True, text=True, errors="surrogateescape", timeout=NETWHY_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        checks.check(False, f"[netwhy] {what}: answers within {NETWHY_TIMEOUT} s", shlex.join(argv))
+        return None, None
+    doc, err = nwtest.load_json(r.stdout)
+    checks.check(doc is not None, f"[netwhy] {what}: one JSON document", err or r.stderr.strip())
+    return r, doc
+
+
+def offline_same(lab, what):
+    """`netwhy snapshot -j` in srv and `netwhy port 8080 -j` live, one right after the other
+    (nothing changes in between), then `netwhy port 8080 --snapshot FILE -j` (no -n: a file
+    is diagnosed where it is): the offline answer must be the live one. Nothing is left out:
+    without --host the live run probes nothing (probes go only to --host addresses that are
+    not this host's), so no field depends on a connect; the listeners (pids, inodes, queues)
+    are the same sockets seen a moment apart."""
+    snap_r, snap = run_json(lab.netwhy_argv() + ["-j", "snapshot"], f"{what}: netwhy snapshot")
+    live_r, live = run_json(lab.netwhy_argv() + ["-j", "port", str(PORT)], f"{what}: netwhy port (live)")
+    if snap is None or live is None:
+        return
+    fd, path = tempfile.mkstemp(prefix=f"nwfwlive{lab.tag}.", suffix=".json")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(snap_r.stdout)
+        off_r, off = run_json([nwtest.NETWHY, "-j", "port", str(PORT), "--snapshot", path],
+                              f"{what}: netwhy port --snapshot")
+    finally:
+        os.unlink(path)
+    if off is None:
+        return
+    print(f"# {what}: offline from a {len(snap_r.stdout)}-byte snapshot: verdict {off.get('verdict')} "
+          f"(exit {off_r.returncode}), live {live.get('verdict')} (exit {live_r.returncode})")
+    checks.check(off_r.returncode == live_r.returncode, f"[netwhy] {what}: offline, the live exit status",
+                 f"offline {off_r.returncode}, live {live_r.returncode}")
+    checks.check(off.get("verdict") == live.get("verdict"), f"[netwhy] {what}: offline, the live verdict",
+                 f"offline {off.get('verdict')}, live {live.get('verdict')}")
+    for key in ("endpoints", "findings", "listeners", "query", "headline"):
+        d = nwtest.first_difference(off.get(key), live.get(key), f"$.{key}")
+        checks.check(d is None, f"[netwhy] {what}: offline, the live {key}", f"offline vs live: {d}")
+    extra = sorted(off.keys() ^ live.keys())
+    checks.check(not extra, f"[netwhy] {what}: offline, the same fields as live", str(extra))
+
+
 def iptables_fix(program, table=None, chain=None):
     """A predicate: the fix is PROGRAM [-t TABLE] -I/-A CHAIN ... -j ACCEPT."""
     def ok(fix):
@@ -455,8 +502,9 @@ def scenario(title):
     print(f"\n## {title} [{elapsed()}]")
 
 
-def iptables_scenario(tag, title, rules, want_remote, want_local, codes, names, fix):
-    """One iptables scenario: RULES (argvs) in srv, truth, netwhy, the printed fix, again."""
+def iptables_scenario(tag, title, rules, want_remote, want_local, codes, names, fix, offline=True):
+    """One iptables scenario: RULES (argvs) in srv, truth, netwhy, the printed fix, again.
+    OFFLINE: a snapshot taken in srv diagnoses the same as the live run, before and after the fix."""
     scenario(f"{tag}: {title}")
     with Lab(tag) as lab:
         for argv in rules:
@@ -467,8 +515,12 @@ def iptables_scenario(tag, title, rules, want_remote, want_local, codes, names, 
             truth_is(f"{tag}: srv's own connect to {addr}", m["local"][addr], want_local)
         doc = lab.netwhy(tag)
         f = expect(lab, tag, doc, m, verdict=verdict_of(m), codes=codes, names=names, fix=fix)
+        if offline:
+            offline_same(lab, tag)
         after = apply_fix(lab, tag, f)
         local_fix(lab, tag, after_fix(lab, tag, after), after)
+        if offline and after is not None:
+            offline_same(lab, f"{tag}, after the fix")
 
 
 # ---------------------------------------------------------------- scenarios
