@@ -5,8 +5,10 @@ real connects (the truth); every printed fix applied and measured again.
 
 Topology, built afresh for every scenario (removed after it):
 
-    cli eth0 10.90.0.2 ---- eth0 10.90.0.1  srv        python3 -m http.server on 0.0.0.0:8080
+    cli eth0 10.90.0.2 ---- eth0 10.90.0.1  srv        python3 -m http.server on 0.0.0.0:8080 (not in 6)
     (10.90.0.3 too, in 5: a second client on the same network)
+                                            srv vctr 10.91.0.1 ---- eth0 10.91.0.2  ctr        (6: a container;
+                                            ip_forward=1 in srv; python3 -m http.server on port 80 in ctr)
 
 The truth: connects from cli to 10.90.0.1 (a client on another host), and
 from srv itself to 10.90.0.1 and 127.0.0.1 (a client on this host).
@@ -20,6 +22,10 @@ Scenarios:
   4  firewalld, public zone without 8080 (private D-Bus)
   5  an accept for one client address before a drop: that client connects, another on
      the same network does not (remote must not be false; verdict reachable or unknown)
+  6  a Docker-style port forward written with iptables-nft (nat PREROUTING -m addrtype
+     --dst-type LOCAL -j DOCKER; DNAT 8080 to ctr's port 80), nothing on 8080 in srv: the
+     container's server on 0.0.0.0:80 (cli connects), then on 127.0.0.1:80 (cli is refused),
+     then the printed fix (the server's command) run in ctr instead
 
 ufw and firewalld run confined as ../shared/docs/firewalls-lab.md describes: a
 holder process in the server's network namespace and a private mount namespace
@@ -32,7 +38,7 @@ again, then netwhy asked again; where srv's own connects still fail (1e: the
 OUTPUT policy still drops srv's own SYN), the fix of the finding about this host
 is applied as well. A program that is not installed skips its part with the
 reason (under CI=true: a failure). The machine's own ruleset is checked unchanged.
-In 1 and 2 a snapshot (`netwhy snapshot -j` in srv) is diagnosed offline
+In 1, 2 and 6 a snapshot (`netwhy snapshot -j` in srv) is diagnosed offline
 (`netwhy port 8080 --snapshot FILE -j`), before and after the fix: the answer
 must be the live one taken right after the snapshot, field for field.
 Lines tagged [truth] check the harness; [netwhy] check the answer.
@@ -67,6 +73,9 @@ SRV = "10.90.0.1"
 CLI = "10.90.0.2"
 CLI2 = "10.90.0.3"     # a second client on the same network (5)
 LOCAL = (SRV, "127.0.0.1")
+CTR_GW = "10.91.0.1"   # srv's vctr, the container's gateway (6)
+CTR = "10.91.0.2"      # the container's eth0 (6)
+CTR_PORT = 80
 
 
 Overtime = nwtest.Overtime
@@ -115,8 +124,9 @@ class Lab:
     mount namespace (the holder) in srv for ufw or firewalld. Removed (with every process
     started in it) on exit."""
 
-    def __init__(self, tag):
+    def __init__(self, tag, serve=True):
         self.tag = tag
+        self.serve = serve      # False: nothing listens on 8080 in srv (6: a DNAT takes it)
         self.ns = nwtest.Namespaces(f"s{tag}", f"c{tag}")
         self.holder = None
         self.work = None
@@ -132,10 +142,11 @@ class Lab:
             for name, addr in ((self.S, SRV), (self.C, CLI)):
                 self.ns.ip(name, "addr", "add", f"{addr}/24", "dev", "eth0")
                 self.ns.ip(name, "link", "set", "eth0", "up")
-            self.server = self.ns.spawn(self.S, PY, "-m", "http.server", str(PORT), "--bind", "0.0.0.0",
-                                        "--directory", HERE)
-            up = wait_until(lambda: truth(self.C, [SRV], timeout=0.5)[SRV] == "ok", 20)
-            checks.check(up, f"[truth] {self.tag}: the server listens on 0.0.0.0:{PORT} and cli connects")
+            if self.serve:
+                self.server = self.ns.spawn(self.S, PY, "-m", "http.server", str(PORT), "--bind", "0.0.0.0",
+                                            "--directory", HERE)
+                up = wait_until(lambda: truth(self.C, [SRV], timeout=0.5)[SRV] == "ok", 20)
+                checks.check(up, f"[truth] {self.tag}: the server listens on 0.0.0.0:{PORT} and cli connects")
         except BaseException:
             self.__exit__()
             raise
@@ -742,8 +753,92 @@ def part5():
             print("# 5: no firewall finding with a fix to apply")
 
 
+def listening(ns_name, port):
+    """ss's lines for TCP listeners on PORT in the namespace."""
+    return nwtest.sh("ip", "netns", "exec", ns_name, "ss", "-Hltnp", f"sport = :{port}").stdout.splitlines()
+
+
+def part6():
+    if missing("6", ("iptables-nft",)):
+        return
+    scenario("6: a Docker-style port forward written with iptables: nat PREROUTING -m addrtype --dst-type LOCAL "
+             "-j DOCKER, DNAT 8080 to a container's port 80")
+    with Lab("6", serve=False) as lab:
+        K = lab.ns.add("k6")
+        lab.ns.ip(lab.S, "link", "add", "vctr", "type", "veth", "peer", "name", "eth0", "netns", K)
+        lab.ns.ip(lab.S, "addr", "add", f"{CTR_GW}/24", "dev", "vctr")
+        lab.ns.ip(K, "addr", "add", f"{CTR}/24", "dev", "eth0")
+        for name, dev in ((lab.S, "vctr"), (K, "eth0"), (K, "lo")):
+            lab.ns.ip(name, "link", "set", dev, "up")
+        lab.ns.ip(K, "route", "add", "default", "via", CTR_GW)
+        sh_in(lab.S, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        for argv in (ipt("-t", "nat", "-N", "DOCKER"),
+                     ipt("-t", "nat", "-A", "PREROUTING", "-m", "addrtype", "--dst-type", "LOCAL", "-j", "DOCKER"),
+                     ipt("-t", "nat", "-A", "DOCKER", *DPORT, "-j", "DNAT", "--to-destination", f"{CTR}:{CTR_PORT}")):
+            sh_in(lab.S, *argv)
+        print(f"# 6: {shlex.join(ipt('-t', 'nat', '-S'))}: "
+              + "; ".join(sh_in(lab.S, *ipt("-t", "nat", "-S")).stdout.strip().splitlines()))
+        checks.check(not listening(lab.S, PORT), f"[truth] 6: nothing listens on {PORT} in srv")
+
+        def serve(argv):
+            """(Re)starts the container's server with ARGV; returns its pid (None if it did not come up)."""
+            lab.ns.kill_all(K)
+            wait_until(lambda: not listening(K, CTR_PORT), 10)
+            lab.ns.spawn(K, *argv)
+            up = wait_until(lambda: listening(K, CTR_PORT), 20)
+            pids = [int(p) for ln in listening(K, CTR_PORT) for p in re.findall(r"pid=(\d+)", ln)]
+            checks.check(up and pids, f"[truth] 6: the container's server is up ({shlex.join(argv)})",
+                         str(listening(K, CTR_PORT)))
+            return pids[0] if pids else None
+
+        def phase(what, works, pid):
+            """Truth, then netwhy: the port-forward finding names the DNAT target, the container's
+            namespace and process; when the container takes nothing from outside, it says why."""
+            if works:
+                wait_until(lambda: truth(lab.C, [SRV], timeout=0.5)[SRV] == "ok", 5)
+            m = lab.measure(what)
+            truth_is(f"{what}: cli's connect to srv:{PORT} (DNAT to {CTR}:{CTR_PORT})", m["remote"][SRV],
+                     "ok" if works else "refused")
+            for addr in LOCAL:   # nat PREROUTING never sees srv's own connects, and nothing listens on 8080 there
+                truth_is(f"{what}: srv's own connect to {addr}", m["local"][addr], "refused")
+            doc = lab.netwhy(what)
+            f = expect(lab, what, doc, m, verdict="reachable" if works else "unreachable", codes="port-forward",
+                       names=(f"{CTR}:{CTR_PORT}", K) + (() if works else ("127.0.0.1",)))
+            codes = [x["code"] for x in (doc or {}).get("findings", [])]
+            checks.check("firewall-unknown" not in codes, f"[netwhy] {what}: no firewall-unknown "
+                         "(netwhy evaluates addrtype and DNAT)", str(codes))
+            if f is not None:
+                checks.check(pid is not None and (f"pid {pid}" in f["message"] or f.get("pid") == pid),
+                             f"[netwhy] {what}: port-forward names the container's process (pid {pid})",
+                             f["message"])
+                checks.check(f["severity"] == ("info" if works else "error"),
+                             f"[netwhy] {what}: port-forward is {'info' if works else 'an error'}", f["severity"])
+            offline_same(lab, what)
+            return f
+
+        pid = serve([PY, "-m", "http.server", str(CTR_PORT), "--bind", "0.0.0.0", "--directory", HERE])
+        phase("6 container on 0.0.0.0:80", True, pid)
+        pid = serve([PY, "-m", "http.server", str(CTR_PORT), "--bind", "127.0.0.1", "--directory", HERE])
+        f = phase("6 container on 127.0.0.1:80", False, pid)
+        # The printed fix is the container's server command (a remark in parentheses after it):
+        # run as printed, in the container's namespace, instead of the one bound to 127.0.0.1.
+        fix = f.get("fix") if f else None
+        argv = shlex.split(fix.split(" (", 1)[0]) if isinstance(fix, str) else []
+        print(f"# 6: the printed fix {fix!r}: runs {shlex.join(argv)!r} in the container's namespace")
+        bind = argv[argv.index("--bind") + 1] if "--bind" in argv[:-1] else None
+        checks.check(argv[:3] == ["python3", "-m", "http.server"] and str(CTR_PORT) in argv and bind == "0.0.0.0",
+                     "[netwhy] 6: the fix is the container's server command, on port 80 and bound to 0.0.0.0",
+                     f"fix {fix!r}")
+        if argv[:1] == ["python3"]:
+            pid = serve(argv)
+            after = phase("6 after the printed fix", True, pid)
+            checks.check(after is not None and "127.0.0.1" not in after["message"],
+                         "[netwhy] 6 after the printed fix: port-forward no longer speaks of 127.0.0.1",
+                         str(after and after["message"]))
+
+
 try:
-    for part in (part1, part2, part3, part4, part5):
+    for part in (part1, part2, part3, part4, part5, part6):
         try:
             part()
         except Overtime:
