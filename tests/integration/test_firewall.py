@@ -2,7 +2,11 @@
 """netwhy port with real nftables rules in the server's namespace, against
 real connects from a client namespace (the truth): a drop, a reject, an
 accept before a drop policy, a rule for another port, and an expression
-netwhy does not evaluate (remote must then be null, never a wrong guess)."""
+netwhy does not evaluate (remote must then be null, never a wrong guess);
+a DNAT to a container namespace (its server on 0.0.0.0, then 127.0.0.1);
+an IPv4-only redirect (an ip table) asked over IPv6: IPv6 clients are
+refused and port-forward says why, until the same redirect is in an ip6
+table too."""
 
 import json
 import os
@@ -42,8 +46,8 @@ with nwtest.Namespaces("srv", "cli") as ns:
     ns.ip("cli", "addr", "add", "10.70.0.2/24", "dev", "eth0")
     ns.ip("srv", "link", "set", "eth0", "up")
     ns.ip("cli", "link", "set", "eth0", "up")
-    for port in (8000, 8001):
-        ns.spawn("srv", PY, "-m", "http.server", str(port), "--bind", "0.0.0.0", "--directory", HERE)
+    servers = {port: ns.spawn("srv", PY, "-m", "http.server", str(port), "--bind", "0.0.0.0", "--directory", HERE)
+               for port in (8000, 8001)}
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and (connect(S, 8000, ADDR) != "ok" or connect(S, 8001, ADDR) != "ok"):
         time.sleep(0.1)
@@ -151,6 +155,101 @@ with nwtest.Namespaces("srv", "cli") as ns:
         server.kill()
         server.wait()
         ns.kill_all(K)
+    nft(S, "")
+
+    # An IPv4-only redirect asked over IPv6: srv has an IPv4 and an IPv6 address on
+    # eth0, a dual-stack server on [::]:8000 takes both families, and `redirect to :8000`
+    # for port 8080 sits in an ip table, which sees IPv4 only. IPv4 clients to 8080 are
+    # redirected; IPv6 clients reach srv's own (empty) port 8080 and are refused. Then
+    # the fix netwhy describes, the same redirect in an ip6 table, by hand.
+    V6, CLI6 = "fd00:70::1", "fd00:70::2"
+    ns.ip("srv", "addr", "add", f"{V6}/64", "dev", "eth0", "nodad")
+    ns.ip("cli", "addr", "add", f"{CLI6}/64", "dev", "eth0", "nodad")
+    servers[8000].kill()
+    servers[8000].wait()
+    ns.spawn("srv", PY, "-m", "http.server", "8000", "--bind", "::", "--directory", HERE)  # IPV6_V6ONLY 0
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and (connect(C, 8000, ADDR) != "ok" or connect(C, 8000, V6) != "ok"):
+        time.sleep(0.1)
+    direct = {a: connect(C, 8000, a) for a in (ADDR, V6)}
+    print(f"# redirect: cli's connects straight to port 8000 (the dual-stack server): {direct}")
+    checks.check(direct == {ADDR: "ok", V6: "ok"}, "[truth] redirect: the server on [::]:8000 takes IPv4 and IPv6",
+                 str(direct))
+    redirect = """table %s nat {
+  chain prerouting {
+    type nat hook prerouting priority dstnat; policy accept;
+    tcp dport 8080 redirect to :8000
+  }
+}
+"""
+
+    def one_family(doc):
+        """The port-forward finding that says the other family is not forwarded."""
+        return [f for f in (doc or {}).get("findings", [])
+                if f["code"] == "port-forward" and "not forwarded" in f["message"]]
+
+    def redirected(what, want):
+        """Connects to 8080 from cli (the truth) and from srv, then netwhy: each endpoint's local
+        and remote against them, the verdict; WANT: what cli's connects must say (the truth)."""
+        remote = {a: connect(C, 8080, a) for a in (ADDR, V6)}
+        local = {a: connect(S, 8080, a) for a in (ADDR, V6)}
+        print(f"# {what}: cli's connects to port 8080 {remote}; srv's own {local}")
+        for a, res in want.items():
+            checks.check(remote[a] == res, f"[truth] {what}: cli's connect to {a} port 8080: {res}",
+                         f"measured {remote[a]}")
+        r = nwtest.run("-n", S, "-j", "port", "8080", timeout=60)
+        doc, err = nwtest.load_json(r.stdout)
+        checks.check(err is None, f"{what}: one JSON document", err or r.stderr)
+        nwtest.check_answer(checks, what, r, doc)
+        if doc is None:
+            return None
+        print(f"# {what}: netwhy verdict {doc['verdict']}, endpoints (local, remote) "
+              f"{ {e['address']: (e['local'], e['remote']) for e in doc['endpoints'] if e['address'] in remote} }")
+        for f in doc["findings"]:
+            print(f"#   {f['severity']} {f['code']}: {f['message']} | fix: {f['fix']}"
+                  + (f" | address: {f['address']}" if f.get("address") else ""))
+        for a in (ADDR, V6):
+            ep = next((e for e in doc["endpoints"] if e["address"] == a), None)
+            checks.check(ep is not None and ep["local"] == (local[a] == "ok"),
+                         f"{what}: {a} local {ep and ep['local']}, a connect from here: {local[a]}")
+            checks.check(ep is not None and ep["remote"] is (remote[a] == "ok"),
+                         f"{what}: {a} remote {ep and ep['remote']}, a connect from the client: {remote[a]}")
+        want_verdict = "reachable" if "ok" in remote.values() else "unreachable"
+        checks.check(doc["verdict"] == want_verdict, f"{what}: verdict {doc['verdict']}, the connects say "
+                     f"{want_verdict}", doc["headline"])
+        codes = [f["code"] for f in doc["findings"]]
+        checks.check("firewall-unknown" not in codes, f"{what}: no firewall-unknown", str(codes))
+        return doc
+
+    nft(S, redirect % "ip")
+    doc = redirected("redirect in an ip table", {ADDR: "ok", V6: "refused"})
+    fs = one_family(doc)
+    checks.check(len(fs) == 1, "redirect in an ip table: one port-forward finding says IPv6 is not forwarded",
+                 str([(f["code"], f["message"]) for f in (doc or {}).get("findings", [])]))
+    if fs:
+        f = fs[0]
+        covers = V6 in (f.get("address") or "") or f"[{V6}]:8080" in f["message"]
+        checks.check(covers, f"redirect in an ip table: the finding names [{V6}]:8080",
+                     f"address {f.get('address')!r}, message {f['message']!r}")
+        checks.check("in an ip table" in f["message"] and "IPv4 only" in f["message"],
+                     "redirect in an ip table: the finding says the rule is in an ip table, which sees IPv4 only",
+                     f["message"])
+        checks.check(ADDR not in (f.get("address") or "") and f"{ADDR}:8080" not in f["message"],
+                     f"redirect in an ip table: the finding does not name {ADDR} (IPv4 is redirected)", f["message"])
+        checks.check(f["severity"] != "info", "redirect in an ip table: the finding is a warning or an error "
+                     "(IPv6 clients are refused)", f["severity"])
+        checks.check(isinstance(f["fix"], str) and "ip6 table" in f["fix"],
+                     "redirect in an ip table: the fix is the same rule in an ip6 table", str(f["fix"]))
+    # The fix it describes, by hand: the same redirect in an ip6 nat table (added, the ip one stays).
+    subprocess.run(["ip", "netns", "exec", S, "nft", "-f", "-"], input=redirect % "ip6", text=True, check=True)
+    doc = redirected("the same redirect in an ip6 table too", {ADDR: "ok", V6: "ok"})
+    checks.check(doc is not None and not one_family(doc),
+                 "the same redirect in an ip6 table too: no finding says IPv6 is not forwarded",
+                 str([(f["code"], f["message"]) for f in (doc or {}).get("findings", [])]))
+    checks.check(any(f["code"] == "port-forward" and "table ip6 nat" in f["message"] and f"[{V6}]:8000" in f["message"]
+                     for f in (doc or {}).get("findings", [])),
+                 f"the same redirect in an ip6 table too: port-forward says [{V6}]:8080 goes to [{V6}]:8000 "
+                 "through the ip6 table", str([f["message"] for f in (doc or {}).get("findings", [])]))
     nft(S, "")
 
 checks.done()

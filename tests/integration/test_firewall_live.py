@@ -5,8 +5,10 @@ real connects (the truth); every printed fix applied and measured again.
 
 Topology, built afresh for every scenario (removed after it):
 
-    cli eth0 10.90.0.2 ---- eth0 10.90.0.1  srv        python3 -m http.server on 0.0.0.0:8080
+    cli eth0 10.90.0.2 ---- eth0 10.90.0.1  srv        python3 -m http.server on 0.0.0.0:8080 (not in 6)
     (10.90.0.3 too, in 5: a second client on the same network)
+                                            srv vctr 10.91.0.1 ---- eth0 10.91.0.2  ctr        (6: a container;
+                                            ip_forward=1 in srv; python3 -m http.server on port 80 in ctr)
 
 The truth: connects from cli to 10.90.0.1 (a client on another host), and
 from srv itself to 10.90.0.1 and 127.0.0.1 (a client on this host).
@@ -15,11 +17,15 @@ Scenarios:
   1a iptables-nft INPUT REJECT     1b INPUT DROP     1c raw PREROUTING DROP
   1d mangle PREROUTING DROP        1e OUTPUT policy DROP (replies never leave)
   1f conntrack RELATED,ESTABLISHED accept, then INPUT policy DROP
-  2  iptables-legacy INPUT DROP (skipped with a reason where the kernel has no legacy tables)
+  2a iptables-legacy INPUT DROP    2b INPUT REJECT (skipped with a reason where the kernel has no legacy tables)
   3a ufw --force enable (default deny incoming)     3b ufw allow, then ufw deny 8080/tcp
   4  firewalld, public zone without 8080 (private D-Bus)
   5  an accept for one client address before a drop: that client connects, another on
      the same network does not (remote must not be false; verdict reachable or unknown)
+  6  a Docker-style port forward written with iptables-nft (nat PREROUTING -m addrtype
+     --dst-type LOCAL -j DOCKER; DNAT 8080 to ctr's port 80), nothing on 8080 in srv: the
+     container's server on 0.0.0.0:80 (cli connects), then on 127.0.0.1:80 (cli is refused),
+     then the printed fix (the server's command) run in ctr instead
 
 ufw and firewalld run confined as ../shared/docs/firewalls-lab.md describes: a
 holder process in the server's network namespace and a private mount namespace
@@ -32,6 +38,9 @@ again, then netwhy asked again; where srv's own connects still fail (1e: the
 OUTPUT policy still drops srv's own SYN), the fix of the finding about this host
 is applied as well. A program that is not installed skips its part with the
 reason (under CI=true: a failure). The machine's own ruleset is checked unchanged.
+In 1, 2 and 6 a snapshot (`netwhy snapshot -j` in srv) is diagnosed offline
+(`netwhy port 8080 --snapshot FILE -j`), before and after the fix: the answer
+must be the live one taken right after the snapshot, field for field.
 Lines tagged [truth] check the harness; [netwhy] check the answer.
 """
 
@@ -64,6 +73,9 @@ SRV = "10.90.0.1"
 CLI = "10.90.0.2"
 CLI2 = "10.90.0.3"     # a second client on the same network (5)
 LOCAL = (SRV, "127.0.0.1")
+CTR_GW = "10.91.0.1"   # srv's vctr, the container's gateway (6)
+CTR = "10.91.0.2"      # the container's eth0 (6)
+CTR_PORT = 80
 
 
 Overtime = nwtest.Overtime
@@ -112,8 +124,9 @@ class Lab:
     mount namespace (the holder) in srv for ufw or firewalld. Removed (with every process
     started in it) on exit."""
 
-    def __init__(self, tag):
+    def __init__(self, tag, serve=True):
         self.tag = tag
+        self.serve = serve      # False: nothing listens on 8080 in srv (6: a DNAT takes it)
         self.ns = nwtest.Namespaces(f"s{tag}", f"c{tag}")
         self.holder = None
         self.work = None
@@ -129,10 +142,11 @@ class Lab:
             for name, addr in ((self.S, SRV), (self.C, CLI)):
                 self.ns.ip(name, "addr", "add", f"{addr}/24", "dev", "eth0")
                 self.ns.ip(name, "link", "set", "eth0", "up")
-            self.server = self.ns.spawn(self.S, PY, "-m", "http.server", str(PORT), "--bind", "0.0.0.0",
-                                        "--directory", HERE)
-            up = wait_until(lambda: truth(self.C, [SRV], timeout=0.5)[SRV] == "ok", 20)
-            checks.check(up, f"[truth] {self.tag}: the server listens on 0.0.0.0:{PORT} and cli connects")
+            if self.serve:
+                self.server = self.ns.spawn(self.S, PY, "-m", "http.server", str(PORT), "--bind", "0.0.0.0",
+                                            "--directory", HERE)
+                up = wait_until(lambda: truth(self.C, [SRV], timeout=0.5)[SRV] == "ok", 20)
+                checks.check(up, f"[truth] {self.tag}: the server listens on 0.0.0.0:{PORT} and cli connects")
         except BaseException:
             self.__exit__()
             raise
@@ -222,14 +236,16 @@ class Lab:
         return "\n".join(out)
 
     # -- netwhy
-    def netwhy(self, what):
-        """netwhy port 8080 -j in srv (inside the confined mount namespace when there is one,
-        as on a host that runs ufw or firewalld), and its text output for the record."""
+    def netwhy_argv(self):
+        """netwhy in srv: inside the confined mount namespace when there is one (as on a host
+        that runs ufw or firewalld), else with -n."""
         if self.holder is not None:
-            pre = ["nsenter", "-t", str(self.holder.pid), "-m", "-n", nwtest.NETWHY]
-        else:
-            pre = [nwtest.NETWHY, "-n", self.S]
-        cmd = pre + ["-j", "port", str(PORT)]
+            return ["nsenter", "-t", str(self.holder.pid), "-m", "-n", nwtest.NETWHY]
+        return [nwtest.NETWHY, "-n", self.S]
+
+    def netwhy(self, what):
+        """netwhy port 8080 -j in srv, and its text output for the record."""
+        cmd = self.netwhy_argv() + ["-j", "port", str(PORT)]
         t0 = time.monotonic()
         try:
             r = subprocess.run(cmd, capture_output=True, text=True, errors="surrogateescape", timeout=NETWHY_TIMEOUT)
@@ -254,11 +270,7 @@ class Lab:
 
     def evidence(self, what):
         """netwhy's text output and the rules, printed when a check about WHAT failed."""
-        if self.holder is not None:
-            pre = ["nsenter", "-t", str(self.holder.pid), "-m", "-n", nwtest.NETWHY]
-        else:
-            pre = [nwtest.NETWHY, "-n", self.S]
-        r = subprocess.run(pre + ["port", str(PORT)], capture_output=True, text=True, errors="replace",
+        r = subprocess.run(self.netwhy_argv() + ["port", str(PORT)], capture_output=True, text=True, errors="replace",
                            timeout=NETWHY_TIMEOUT)
         print(f"# evidence for {what}: netwhy -n {self.S} port {PORT} (exit {r.returncode}):")
         for ln in (r.stdout + r.stderr).rstrip().splitlines():
@@ -436,6 +448,52 @@ def local_fix(lab, what, doc, m):
     expect(lab, f"{what}, after the local finding's fix", doc2, m2, verdict=verdict_of(m2))
 
 
+def run_json(argv, what):
+    """Runs a netwhy command line; returns (CompletedProcess, its JSON or None)."""
+    try:
+        r = subprocess.run(argv, capture_output=True, text=True, errors="surrogateescape", timeout=NETWHY_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        checks.check(False, f"[netwhy] {what}: answers within {NETWHY_TIMEOUT} s", shlex.join(argv))
+        return None, None
+    doc, err = nwtest.load_json(r.stdout)
+    checks.check(doc is not None, f"[netwhy] {what}: one JSON document", err or r.stderr.strip())
+    return r, doc
+
+
+def offline_same(lab, what):
+    """`netwhy snapshot -j` in srv and `netwhy port 8080 -j` live, one right after the other
+    (nothing changes in between), then `netwhy port 8080 --snapshot FILE -j` (no -n: a file
+    is diagnosed where it is): the offline answer must be the live one. Nothing is left out:
+    without --host the live run probes nothing (probes go only to --host addresses that are
+    not this host's), so no field depends on a connect; the listeners (pids, inodes, queues)
+    are the same sockets seen a moment apart."""
+    snap_r, snap = run_json(lab.netwhy_argv() + ["-j", "snapshot"], f"{what}: netwhy snapshot")
+    live_r, live = run_json(lab.netwhy_argv() + ["-j", "port", str(PORT)], f"{what}: netwhy port (live)")
+    if snap is None or live is None:
+        return
+    fd, path = tempfile.mkstemp(prefix=f"nwfwlive{lab.tag}.", suffix=".json")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(snap_r.stdout)
+        off_r, off = run_json([nwtest.NETWHY, "-j", "port", str(PORT), "--snapshot", path],
+                              f"{what}: netwhy port --snapshot")
+    finally:
+        os.unlink(path)
+    if off is None:
+        return
+    print(f"# {what}: offline from a {len(snap_r.stdout)}-byte snapshot: verdict {off.get('verdict')} "
+          f"(exit {off_r.returncode}), live {live.get('verdict')} (exit {live_r.returncode})")
+    checks.check(off_r.returncode == live_r.returncode, f"[netwhy] {what}: offline, the live exit status",
+                 f"offline {off_r.returncode}, live {live_r.returncode}")
+    checks.check(off.get("verdict") == live.get("verdict"), f"[netwhy] {what}: offline, the live verdict",
+                 f"offline {off.get('verdict')}, live {live.get('verdict')}")
+    for key in ("endpoints", "findings", "listeners", "query", "headline"):
+        d = nwtest.first_difference(off.get(key), live.get(key), f"$.{key}")
+        checks.check(d is None, f"[netwhy] {what}: offline, the live {key}", f"offline vs live: {d}")
+    extra = sorted(off.keys() ^ live.keys())
+    checks.check(not extra, f"[netwhy] {what}: offline, the same fields as live", str(extra))
+
+
 def iptables_fix(program, table=None, chain=None):
     """A predicate: the fix is PROGRAM [-t TABLE] -I/-A CHAIN ... -j ACCEPT."""
     def ok(fix):
@@ -455,8 +513,9 @@ def scenario(title):
     print(f"\n## {title} [{elapsed()}]")
 
 
-def iptables_scenario(tag, title, rules, want_remote, want_local, codes, names, fix):
-    """One iptables scenario: RULES (argvs) in srv, truth, netwhy, the printed fix, again."""
+def iptables_scenario(tag, title, rules, want_remote, want_local, codes, names, fix, offline=True):
+    """One iptables scenario: RULES (argvs) in srv, truth, netwhy, the printed fix, again.
+    OFFLINE: a snapshot taken in srv diagnoses the same as the live run, before and after the fix."""
     scenario(f"{tag}: {title}")
     with Lab(tag) as lab:
         for argv in rules:
@@ -467,8 +526,12 @@ def iptables_scenario(tag, title, rules, want_remote, want_local, codes, names, 
             truth_is(f"{tag}: srv's own connect to {addr}", m["local"][addr], want_local)
         doc = lab.netwhy(tag)
         f = expect(lab, tag, doc, m, verdict=verdict_of(m), codes=codes, names=names, fix=fix)
+        if offline:
+            offline_same(lab, tag)
         after = apply_fix(lab, tag, f)
         local_fix(lab, tag, after_fix(lab, tag, after), after)
+        if offline and after is not None:
+            offline_same(lab, f"{tag}, after the fix")
 
 
 # ---------------------------------------------------------------- scenarios
@@ -525,17 +588,21 @@ def legacy_available():
 
 
 def part2():
-    scenario("2: iptables-legacy -A INPUT -p tcp --dport 8080 -j DROP")
     why = legacy_available()
     if why is not None:
+        scenario("2: iptables-legacy")
         if nwtest.IN_CI:
             checks.check(False, f"2: iptables-legacy (CI=true: a missing capability is a failure): {why}")
         else:
             print(f"# SKIP 2: {why}")
         return
-    iptables_scenario("2", "iptables-legacy INPUT DROP", [ipt("-A", "INPUT", *DPORT, "-j", "DROP",
-                                                              program="iptables-legacy")],
+    iptables_scenario("2a", "iptables-legacy -A INPUT -p tcp --dport 8080 -j DROP",
+                      [ipt("-A", "INPUT", *DPORT, "-j", "DROP", program="iptables-legacy")],
                       "timeout", "timeout", "firewall-drop", ("INPUT",),
+                      iptables_fix("iptables-legacy", "filter", "INPUT"))
+    iptables_scenario("2b", "iptables-legacy -A INPUT -p tcp --dport 8080 -j REJECT",
+                      [ipt("-A", "INPUT", *DPORT, "-j", "REJECT", program="iptables-legacy")],
+                      "refused", "refused", "firewall-reject", ("INPUT",),
                       iptables_fix("iptables-legacy", "filter", "INPUT"))
 
 
@@ -686,8 +753,92 @@ def part5():
             print("# 5: no firewall finding with a fix to apply")
 
 
+def listening(ns_name, port):
+    """ss's lines for TCP listeners on PORT in the namespace."""
+    return nwtest.sh("ip", "netns", "exec", ns_name, "ss", "-Hltnp", f"sport = :{port}").stdout.splitlines()
+
+
+def part6():
+    if missing("6", ("iptables-nft",)):
+        return
+    scenario("6: a Docker-style port forward written with iptables: nat PREROUTING -m addrtype --dst-type LOCAL "
+             "-j DOCKER, DNAT 8080 to a container's port 80")
+    with Lab("6", serve=False) as lab:
+        K = lab.ns.add("k6")
+        lab.ns.ip(lab.S, "link", "add", "vctr", "type", "veth", "peer", "name", "eth0", "netns", K)
+        lab.ns.ip(lab.S, "addr", "add", f"{CTR_GW}/24", "dev", "vctr")
+        lab.ns.ip(K, "addr", "add", f"{CTR}/24", "dev", "eth0")
+        for name, dev in ((lab.S, "vctr"), (K, "eth0"), (K, "lo")):
+            lab.ns.ip(name, "link", "set", dev, "up")
+        lab.ns.ip(K, "route", "add", "default", "via", CTR_GW)
+        sh_in(lab.S, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        for argv in (ipt("-t", "nat", "-N", "DOCKER"),
+                     ipt("-t", "nat", "-A", "PREROUTING", "-m", "addrtype", "--dst-type", "LOCAL", "-j", "DOCKER"),
+                     ipt("-t", "nat", "-A", "DOCKER", *DPORT, "-j", "DNAT", "--to-destination", f"{CTR}:{CTR_PORT}")):
+            sh_in(lab.S, *argv)
+        print(f"# 6: {shlex.join(ipt('-t', 'nat', '-S'))}: "
+              + "; ".join(sh_in(lab.S, *ipt("-t", "nat", "-S")).stdout.strip().splitlines()))
+        checks.check(not listening(lab.S, PORT), f"[truth] 6: nothing listens on {PORT} in srv")
+
+        def serve(argv):
+            """(Re)starts the container's server with ARGV; returns its pid (None if it did not come up)."""
+            lab.ns.kill_all(K)
+            wait_until(lambda: not listening(K, CTR_PORT), 10)
+            lab.ns.spawn(K, *argv)
+            up = wait_until(lambda: listening(K, CTR_PORT), 20)
+            pids = [int(p) for ln in listening(K, CTR_PORT) for p in re.findall(r"pid=(\d+)", ln)]
+            checks.check(up and pids, f"[truth] 6: the container's server is up ({shlex.join(argv)})",
+                         str(listening(K, CTR_PORT)))
+            return pids[0] if pids else None
+
+        def phase(what, works, pid):
+            """Truth, then netwhy: the port-forward finding names the DNAT target, the container's
+            namespace and process; when the container takes nothing from outside, it says why."""
+            if works:
+                wait_until(lambda: truth(lab.C, [SRV], timeout=0.5)[SRV] == "ok", 5)
+            m = lab.measure(what)
+            truth_is(f"{what}: cli's connect to srv:{PORT} (DNAT to {CTR}:{CTR_PORT})", m["remote"][SRV],
+                     "ok" if works else "refused")
+            for addr in LOCAL:   # nat PREROUTING never sees srv's own connects, and nothing listens on 8080 there
+                truth_is(f"{what}: srv's own connect to {addr}", m["local"][addr], "refused")
+            doc = lab.netwhy(what)
+            f = expect(lab, what, doc, m, verdict="reachable" if works else "unreachable", codes="port-forward",
+                       names=(f"{CTR}:{CTR_PORT}", K) + (() if works else ("127.0.0.1",)))
+            codes = [x["code"] for x in (doc or {}).get("findings", [])]
+            checks.check("firewall-unknown" not in codes, f"[netwhy] {what}: no firewall-unknown "
+                         "(netwhy evaluates addrtype and DNAT)", str(codes))
+            if f is not None:
+                checks.check(pid is not None and (f"pid {pid}" in f["message"] or f.get("pid") == pid),
+                             f"[netwhy] {what}: port-forward names the container's process (pid {pid})",
+                             f["message"])
+                checks.check(f["severity"] == ("info" if works else "error"),
+                             f"[netwhy] {what}: port-forward is {'info' if works else 'an error'}", f["severity"])
+            offline_same(lab, what)
+            return f
+
+        pid = serve([PY, "-m", "http.server", str(CTR_PORT), "--bind", "0.0.0.0", "--directory", HERE])
+        phase("6 container on 0.0.0.0:80", True, pid)
+        pid = serve([PY, "-m", "http.server", str(CTR_PORT), "--bind", "127.0.0.1", "--directory", HERE])
+        f = phase("6 container on 127.0.0.1:80", False, pid)
+        # The printed fix is the container's server command (a remark in parentheses after it):
+        # run as printed, in the container's namespace, instead of the one bound to 127.0.0.1.
+        fix = f.get("fix") if f else None
+        argv = shlex.split(fix.split(" (", 1)[0]) if isinstance(fix, str) else []
+        print(f"# 6: the printed fix {fix!r}: runs {shlex.join(argv)!r} in the container's namespace")
+        bind = argv[argv.index("--bind") + 1] if "--bind" in argv[:-1] else None
+        checks.check(argv[:3] == ["python3", "-m", "http.server"] and str(CTR_PORT) in argv and bind == "0.0.0.0",
+                     "[netwhy] 6: the fix is the container's server command, on port 80 and bound to 0.0.0.0",
+                     f"fix {fix!r}")
+        if argv[:1] == ["python3"]:
+            pid = serve(argv)
+            after = phase("6 after the printed fix", True, pid)
+            checks.check(after is not None and "127.0.0.1" not in after["message"],
+                         "[netwhy] 6 after the printed fix: port-forward no longer speaks of 127.0.0.1",
+                         str(after and after["message"]))
+
+
 try:
-    for part in (part1, part2, part3, part4, part5):
+    for part in (part1, part2, part3, part4, part5, part6):
         try:
             part()
         except Overtime:
