@@ -318,6 +318,8 @@ void explain_one_family_forward(Context& c) {
   std::vector<std::string> named;
   for (const IpAddr& a : refused) named.push_back(endpoint_text(a, c.q.port));
   const std::string fam = other == Family::inet6 ? "IPv6" : "IPv4";
+  const std::optional<std::string> one =
+      refused.size() == 1 ? std::optional<std::string>(refused.front().to_string()) : std::nullopt;
   const FwRule& r = *c.forward_rule;
   Finding& f = c.add(Code::port_forward, Effect::cause,
                      fmt::format("Connections to {} are not forwarded: the rule that forwards {} ({}) is in an {} "
@@ -331,6 +333,7 @@ void explain_one_family_forward(Context& c) {
                      std::move(refused))
                    .finding;
   f.port = c.q.port;
+  f.address = one;  // the one refused address, as evidence for scripts
 }
 
 }  // namespace

@@ -810,6 +810,7 @@ TEST_CASE("a DNAT in an ip table forwards IPv4 only: IPv6 clients are refused, a
   REQUIRE(it != d.findings.end());
   CHECK(it->severity == Severity::warning);
   CHECK(it->message.find("[fd00::15]:8080") != std::string::npos);
+  CHECK(it->address == "fd00::15");  // the refused address, as evidence
   const auto asked = diagnose(h.s, query(8080, "fd00::15", {"fd00::15"}));
   CHECK(asked.verdict == Verdict::unreachable);
   CHECK(asked.headline.find("not forwarded") != std::string::npos);
