@@ -37,6 +37,7 @@ enum class Code {
   firewall_reject,
   firewall_unknown,
   port_forward,
+  macvlan_host,
   no_route,
   not_probed,
   connection_ok,
@@ -110,6 +111,9 @@ inline constexpr std::array code_table{
              "rules exist that netwhy can't evaluate for this port (or can't read them): remote reachability is null"},
     CodeInfo{Code::port_forward, "port-forward", Severity::info,
              "a DNAT or redirect rule sends PORT elsewhere (a container): where, and whether it is taken there"},
+    CodeInfo{Code::macvlan_host, "macvlan-host", Severity::error,
+             "HOST is a container's address on a macvlan (or ipvlan) of this host's interface: this host can't reach "
+             "it through that interface, while other machines can"},
     CodeInfo{Code::no_route, "no-route", Severity::error, "there is no route from here to HOST (network unreachable)"},
     CodeInfo{Code::not_probed, "not-probed", Severity::info,
              "HOST is another machine and netwhy did not connect to it (--no-probe, or UDP, which has no handshake)"},

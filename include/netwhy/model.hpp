@@ -36,6 +36,8 @@ struct Link {
   std::optional<std::uint8_t> proto_down;
   std::optional<std::string> ifalias;
   std::optional<std::string> kind;  // IFLA_INFO_KIND: "veth", "bridge", ...
+  std::optional<std::uint32_t> macvlan_mode;  // IFLA_MACVLAN_MODE (macvlan, macvtap): MACVLAN_MODE_*
+  std::optional<std::uint16_t> ipvlan_mode;   // IFLA_IPVLAN_MODE (ipvlan, ipvtap): IPVLAN_MODE_*
   std::optional<std::vector<std::string>> altnames;  // IFLA_PROP_LIST
   bool operator==(const Link&) const = default;
 };

@@ -54,6 +54,9 @@ struct DumpResult {
 // kind `kernel` carries the kernel's errno (EHOSTUNREACH, ENETUNREACH, EINVAL).
 [[nodiscard]] Expected<Route> route_get(Rtnl& rtnl, const IpAddr& dst);
 
+// The id this namespace has for the namespace open as netns_fd (what
+// IFLA_LINK_NETNSID names); nullopt when it has none.
+[[nodiscard]] std::optional<int> read_netns_id(Rtnl& rtnl, int netns_fd);
 // nsid -> name of each /run/netns entry that this namespace has an id for.
 [[nodiscard]] std::vector<std::pair<int, std::string>> read_netns_ids(Rtnl& rtnl);
 

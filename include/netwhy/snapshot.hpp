@@ -24,8 +24,8 @@ struct ForeignListener {
   bool operator==(const ForeignListener&) const = default;
 };
 
-// An address assigned in another network namespace (where a DNAT rule may
-// send traffic).
+// An address assigned in another network namespace: where a DNAT rule may
+// send traffic, or HOST's address when a connect from here got no answer.
 struct ForeignAddress {
   std::string netns;
   IpAddr address;
@@ -33,6 +33,13 @@ struct ForeignAddress {
   // The namespace's main-table destinations (address, prefix length; the
   // default route is 0.0.0.0/0 or ::/0): can replies get back to a client?
   std::vector<std::pair<IpAddr, unsigned>> routes;
+  // The interface's link kind ("veth", "macvlan", "ipvlan", ...; empty:
+  // none) and, for a device stacked on an interface of THIS namespace (a
+  // macvlan or ipvlan child whose parent is here), the parent's ifindex.
+  std::string kind;
+  std::optional<int> parent;
+  std::optional<std::uint32_t> macvlan_mode;  // MACVLAN_MODE_*: 4 bridge, 1 private, 2 vepa, 8 passthru, 16 source
+  std::optional<std::uint16_t> ipvlan_mode;   // IPVLAN_MODE_*: 0 l2, 1 l3, 2 l3s
   bool operator==(const ForeignAddress&) const = default;
 };
 
@@ -81,7 +88,7 @@ struct Snapshot {
   std::vector<Listener> listeners;          // this namespace
   std::vector<TimeWait> time_wait;
   std::vector<ForeignListener> other_netns;
-  std::vector<ForeignAddress> other_netns_addresses;  // only for DNAT targets
+  std::vector<ForeignAddress> other_netns_addresses;  // DNAT targets, and HOST's addresses a probe got no answer from
   std::vector<RouteLookup> route_lookups;   // for --host addresses
   std::vector<Probe> probes;
   std::map<std::string, std::int64_t> sysctls;   // "net.ipv4.ip_unprivileged_port_start" -> 1024

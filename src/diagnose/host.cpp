@@ -2,6 +2,7 @@
 // client; a non-loopback address of this host is a client on another host;
 // another machine is what the route and the probe from here say.
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 
@@ -21,9 +22,207 @@ std::string route_words(const Context& c, const Route& rt) {
   return via;
 }
 
-void explain_probe(Context& c, const IpAddr& addr, const Probe& p, const std::string& route_note) {
+// A word of a shell command: a name from the system (anyone's bytes) is
+// quoted unless it is plainly one word.
+std::string shell_word(const std::string& raw) {
+  const bool plain = !raw.empty() && std::all_of(raw.begin(), raw.end(), [](char ch) {
+    return std::isalnum(static_cast<unsigned char>(ch)) != 0 || std::strchr("_.-+=:,@%/", ch) != nullptr;
+  });
+  if (plain) return raw;
+  std::string out = "'";
+  for (const char ch : raw) out += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+  return out + "'";
+}
+
+// HOST's address is a container's, on a macvlan or ipvlan child of one of
+// this host's interfaces (its parent), and the connect from here got no
+// answer: the kernel passes no packet between a host and its own macvlan
+// (or ipvlan) children through the parent. Packets for the child leave on
+// the wire, which does not send them back, while other machines' packets
+// arrive on the parent from outside and are handed to the child. The route
+// must be the on-link one through the parent: through a router, or a
+// macvlan of this host's own, they get there.
+struct StackedChild {
+  const ForeignAddress* child = nullptr;
+  bool ipvlan = false;
+};
+
+std::optional<StackedChild> stacked_child(const Context& c, const IpAddr& addr, const Probe& p,
+                                          const std::optional<RouteLookup>& r) {
+  const bool silent = p.result == ProbeResult::timeout ||
+                      (p.result == ProbeResult::unreachable && p.error == EHOSTUNREACH);
+  if (!silent) return std::nullopt;
+  for (const ForeignAddress& fa : c.s.other_netns_addresses) {
+    if (fa.address != addr || !fa.parent) continue;
+    const bool macvlan = fa.kind == "macvlan" || fa.kind == "macvtap";
+    const bool ipvlan = fa.kind == "ipvlan" || fa.kind == "ipvtap";
+    if (!macvlan && !ipvlan) continue;
+    const Link* parent = c.link(*fa.parent);
+    if (parent == nullptr || !Context::is_up(parent) || !Context::has_carrier(parent)) continue;
+    if (r && r->route && (r->route->gateway || r->route->oif != fa.parent)) continue;
+    return StackedChild{&fa, ipvlan};
+  }
+  return std::nullopt;
+}
+
+// MACVLAN_MODE_* (linux/if_link.h).
+constexpr std::uint32_t macvlan_private = 1;
+constexpr std::uint32_t macvlan_vepa = 2;
+constexpr std::uint32_t macvlan_bridge = 4;
+constexpr std::uint32_t macvlan_passthru = 8;
+
+std::string_view ipvlan_mode_name(std::uint16_t mode) {
+  switch (mode) {
+    case 0: return "l2";
+    case 1: return "l3";
+    case 2: return "l3s";
+    default: return {};
+  }
+}
+
+// The name of a new interface: base, or base1, base2... when taken here.
+std::string free_link_name(const Context& c, const std::string& base) {
+  for (int n = 0;; ++n) {
+    const std::string name = n == 0 ? base : fmt::format("{}{}", base, n);
+    const bool taken = std::any_of(c.s.links.begin(), c.s.links.end(), [&](const Link& l) { return l.name == name; });
+    if (!taken) return name;
+  }
+}
+
+// The standard way for a host to reach its own macvlan children: a macvlan
+// of its own on the same parent, in bridge mode, holding an address of the
+// host, and a route to the child through it. For IPv4 the host's own
+// address serves (arp_filter keeps the new interface from answering ARP
+// for it from the rest of the network); IPv6 answers neighbour
+// solicitations per interface, so it takes an address of its own, as
+// ipvlan does (an ipvlan child takes every packet for its addresses).
+std::string macvlan_host_fix(const Context& c, const StackedChild& sc, const IpAddr& addr,
+                             const std::optional<RouteLookup>& r) {
+  const ForeignAddress& fa = *sc.child;
+  const std::string parent = shell_word(c.link_name(*fa.parent));
+  const std::string bits = fmt::format("{}", addr.bits());
+  const std::string route = fmt::format("ip route add {}/{} dev ", addr.to_string(), bits);
+  if (!sc.ipvlan && fa.macvlan_mode == macvlan_passthru) {
+    return fmt::format("a passthru macvlan takes {0} whole: recreate {1} in mode bridge, then give this host a "
+                       "macvlan of its own on {0} with a route to {2}; or reach it through another interface or a "
+                       "router",
+                       parent, shell_word(fa.interface), addr.to_string());
+  }
+  std::string fix;
+  // Private and VEPA macvlans don't reach their siblings either: bridge mode first.
+  if (!sc.ipvlan && (fa.macvlan_mode == macvlan_private || fa.macvlan_mode == macvlan_vepa)) {
+    const std::string set = fmt::format("link set {} type macvlan mode bridge", shell_word(fa.interface));
+    fix = fa.netns.rfind("pid:", 0) == 0 ? fmt::format("nsenter -t {} -n ip {} && ", fa.netns.substr(4), set)
+                                         : fmt::format("ip -n {} {} && ", shell_word(fa.netns), set);
+  }
+  // A macvlan (ipvlan) of this host's own on the parent already: a route
+  // through it (and an address, when it has none of the family).
+  const Link* existing = nullptr;
+  for (const Link& l : c.s.links) {
+    if (!l.name || l.link != fa.parent || l.link_netnsid || !Context::is_up(&l)) continue;
+    const bool fits = sc.ipvlan ? l.kind == "ipvlan" && l.ipvlan_mode == fa.ipvlan_mode
+                                : l.kind == "macvlan" && l.macvlan_mode.value_or(macvlan_bridge) == macvlan_bridge;
+    if (!fits) continue;
+    existing = &l;
+    const bool addressed = std::any_of(c.s.addresses.begin(), c.s.addresses.end(), [&](const Address& a) {
+      return a.ifindex == l.ifindex && a.family == addr.family && !link_local_v6(address_of(a));
+    });
+    if (addressed) return fix + route + shell_word(*l.name);
+  }
+  const std::string name =
+      existing != nullptr ? shell_word(*existing->name) : free_link_name(c, sc.ipvlan ? "ipvl-host" : "mv-host");
+  const std::string mode = sc.ipvlan ? std::string(ipvlan_mode_name(fa.ipvlan_mode.value_or(0)))
+                                     : std::string("bridge");
+  // The host's side: the address the route from here uses, when it is on the parent.
+  std::optional<IpAddr> own;
+  if (!sc.ipvlan && addr.family == Family::inet) {
+    if (r && r->route && r->route->prefsrc && c.local_interface(*r->route->prefsrc) == fa.parent) {
+      own = r->route->prefsrc;
+    } else if (const Address* a = c.first_address_on(*fa.parent, Family::inet)) {
+      own = address_of(*a);
+    }
+  }
+  if (existing == nullptr) {
+    fix += fmt::format("ip link add {0} link {1} type {2} mode {3} && ", name, parent,
+                       sc.ipvlan ? "ipvlan" : "macvlan", mode.empty() ? "l2" : mode);
+  }
+  fix += fmt::format("ip addr add {}/{} dev {}", own ? own->to_string() : std::string("FREE-ADDRESS"), bits, name);
+  if (own) {
+    // sysctl reads dots as separators: a name with one takes the slash form.
+    fix += name.find('.') != std::string::npos ? fmt::format(" && sysctl -w net/ipv4/conf/{}/arp_filter=1", name)
+                                                : fmt::format(" && sysctl -w net.ipv4.conf.{}.arp_filter=1", name);
+  }
+  if (existing == nullptr) fix += fmt::format(" && ip link set {} up", name);
+  fix += fmt::format(" && {}{}", route, name);
+  if (!own) fix += fmt::format(" (FREE-ADDRESS: an unused address of {}'s network)", parent);
+  return fix;
+}
+
+// The finding; the probe's own finding then says what happened without
+// guessing at firewalls.
+void explain_stacked_child(Context& c, const IpAddr& addr, const StackedChild& sc,
+                           const std::optional<RouteLookup>& r) {
+  const ForeignAddress& fa = *sc.child;
+  const std::string kind = sc.ipvlan ? "ipvlan" : "macvlan";
+  const std::string parent = c.link_name(*fa.parent);
+  std::string mode;
+  if (!sc.ipvlan && fa.macvlan_mode == macvlan_private) {
+    mode = " (mode private: it reaches no other macvlan either)";
+  } else if (!sc.ipvlan && fa.macvlan_mode == macvlan_vepa) {
+    mode = " (mode vepa: macvlans reach each other only through a switch that sends frames back)";
+  } else if (!sc.ipvlan && fa.macvlan_mode == macvlan_passthru) {
+    mode = " (mode passthru: it has the device to itself)";
+  }
+  // The server there, when netwhy saw it.
+  std::string who;
+  const Listener* server = nullptr;
+  for (const ForeignListener& fl : c.s.other_netns) {
+    const Listener& l = fl.listener;
+    if (fl.netns != fa.netns || l.socket.port != c.q.port || l.socket.protocol != c.q.protocol ||
+        !l.socket.listening()) {
+      continue;
+    }
+    Listener any_dev = l;
+    any_dev.socket.bound_ifindex = 0;
+    if (c.covers(any_dev, addr, 0)) {
+      server = &l;
+      break;
+    }
+  }
+  if (server != nullptr) who = fmt::format(", where {} listens on {}", c.owner_text(*server), listener_text(*server));
+  Draft& d = c.add(
+      Code::macvlan_host, Effect::cause,
+      fmt::format("{0} is on {1}, {2} of this host's {3}{6}, in network namespace {4}{5}: this host can't reach "
+                  "its own {7}s through {3} (nor they this host), while other machines on {3}'s network can; it is "
+                  "not a firewall.",
+                  addr.to_string(), fa.interface, sc.ipvlan ? "an ipvlan" : "a macvlan", parent, fa.netns, who, mode,
+                  kind),
+      macvlan_host_fix(c, sc, addr, r), {addr});
+  d.finding.address = addr.to_string();
+  d.finding.interface = fa.interface;
+  d.finding.netns = fa.netns;
+  if (server != nullptr) {
+    if (const Process* p = main_process(*server)) d.finding.pid = p->pid;
+  }
+}
+
+void explain_probe(Context& c, const IpAddr& addr, const Probe& p, const std::string& route_note,
+                   const StackedChild* stacked = nullptr) {
   const std::string where = endpoint_text(addr, c.q.port);
   const std::string err = p.error != 0 ? std::strerror(p.error) : "error";
+  if (stacked != nullptr) {
+    const std::string kind = stacked->ipvlan ? "an ipvlan" : "a macvlan";
+    const std::string what = p.result == ProbeResult::timeout
+                                 ? fmt::format("timed out after {:.0f} ms", p.millis)
+                                 : fmt::format("failed: {} (no ARP or neighbour reply)", err);
+    c.add(p.result == ProbeResult::timeout ? Code::connection_timeout : Code::host_unreachable, Effect::cause,
+          fmt::format("Connecting to {}{} {}: {} is on {} of this host's {}, which this host's own packets never "
+                      "reach (see macvlan-host).",
+                      where, route_note, what, addr.to_string(), kind, c.link_name(*stacked->child->parent)),
+          std::nullopt, {addr})
+        .finding.address = addr.to_string();
+    return;
+  }
   Code code = Code::connection_failed;
   Effect effect = Effect::cause;
   std::string message;
@@ -116,7 +315,9 @@ void explain_other_machine(Context& c, const IpAddr& addr) {
   }
   const std::string route_note = via.empty() ? "" : " (route" + via + ")";
   if (const Probe* p = c.probe_for(addr)) {
-    explain_probe(c, addr, *p, route_note);
+    const std::optional<StackedChild> stacked = stacked_child(c, addr, *p, r);
+    if (stacked) explain_stacked_child(c, addr, *stacked, r);
+    explain_probe(c, addr, *p, route_note, stacked ? &*stacked : nullptr);
     return;
   }
   const std::string where = endpoint_text(addr, c.q.port);

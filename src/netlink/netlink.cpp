@@ -116,6 +116,21 @@ Expected<Link> link_from_rtnl(const nlmsghdr* msg) {
     nlattr* info[IFLA_INFO_MAX + 1] = {};
     if (nla_parse_nested(info, IFLA_INFO_MAX, tb[IFLA_LINKINFO], nullptr) == 0) {
       l.kind = get_string(info[IFLA_INFO_KIND]);
+      // A macvlan's or ipvlan's mode decides whether its siblings (and a
+      // macvlan of the host's own) reach it.
+      const bool macvlan = l.kind == "macvlan" || l.kind == "macvtap";
+      const bool ipvlan = l.kind == "ipvlan" || l.kind == "ipvtap";
+      if ((macvlan || ipvlan) && info[IFLA_INFO_DATA] != nullptr) {
+        nlattr* data[IFLA_MACVLAN_MAX > IFLA_IPVLAN_MAX ? IFLA_MACVLAN_MAX + 1 : IFLA_IPVLAN_MAX + 1] = {};
+        const int max = macvlan ? IFLA_MACVLAN_MAX : IFLA_IPVLAN_MAX;
+        if (nla_parse_nested(data, max, info[IFLA_INFO_DATA], nullptr) == 0) {
+          if (macvlan) {
+            l.macvlan_mode = get_u32(data[IFLA_MACVLAN_MODE]);
+          } else if (data[IFLA_IPVLAN_MODE] != nullptr && nla_len(data[IFLA_IPVLAN_MODE]) >= 2) {
+            l.ipvlan_mode = nla_get_u16(data[IFLA_IPVLAN_MODE]);
+          }
+        }
+      }
     }
   }
   if (tb[IFLA_PROP_LIST] != nullptr) {
@@ -400,6 +415,26 @@ Expected<Route> route_get(Rtnl& rtnl, const IpAddr& dst) {
   return std::move(*got);
 }
 
+std::optional<int> read_netns_id(Rtnl& rtnl, int netns_fd) {
+  Msg req(nlmsg_alloc_simple(RTM_GETNSID, NLM_F_REQUEST));
+  if (!req) return std::nullopt;
+  rtgenmsg g{};
+  g.rtgen_family = AF_UNSPEC;
+  if (nlmsg_append(req.get(), &g, sizeof g, NLMSG_ALIGNTO) < 0 ||
+      nla_put_u32(req.get(), NETNSA_FD, static_cast<std::uint32_t>(netns_fd)) < 0) {
+    return std::nullopt;
+  }
+  std::optional<int> nsid;
+  (void)rtnl.impl().exchange(req.get(), [&](const nlmsghdr* m) {
+    if (m->nlmsg_type != RTM_NEWNSID || m->nlmsg_len < NLMSG_LENGTH(sizeof(rtgenmsg))) return;
+    nlattr* tb[NETNSA_MAX + 1] = {};
+    if (nlmsg_parse(const_cast<nlmsghdr*>(m), sizeof(rtgenmsg), tb, NETNSA_MAX, nullptr) != 0) return;
+    if (auto v = get_u32(tb[NETNSA_NSID])) nsid = static_cast<std::int32_t>(*v);
+  });
+  if (nsid && *nsid < 0) return std::nullopt;  // NETNSA_NSID_NOT_ASSIGNED
+  return nsid;
+}
+
 std::vector<std::pair<int, std::string>> read_netns_ids(Rtnl& rtnl) {
   std::vector<std::pair<int, std::string>> ids;
   const UniqueDir dir(opendir("/run/netns"));
@@ -409,22 +444,7 @@ std::vector<std::pair<int, std::string>> read_netns_ids(Rtnl& rtnl) {
     if (name == "." || name == "..") continue;
     const UniqueFd fd(::open(("/run/netns/" + name).c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd.valid()) continue;
-    Msg req(nlmsg_alloc_simple(RTM_GETNSID, NLM_F_REQUEST));
-    if (!req) break;
-    rtgenmsg g{};
-    g.rtgen_family = AF_UNSPEC;
-    if (nlmsg_append(req.get(), &g, sizeof g, NLMSG_ALIGNTO) < 0 ||
-        nla_put_u32(req.get(), NETNSA_FD, static_cast<std::uint32_t>(fd.get())) < 0) {
-      break;
-    }
-    std::optional<int> nsid;
-    (void)rtnl.impl().exchange(req.get(), [&](const nlmsghdr* m) {
-      if (m->nlmsg_type != RTM_NEWNSID || m->nlmsg_len < NLMSG_LENGTH(sizeof(rtgenmsg))) return;
-      nlattr* tb[NETNSA_MAX + 1] = {};
-      if (nlmsg_parse(const_cast<nlmsghdr*>(m), sizeof(rtgenmsg), tb, NETNSA_MAX, nullptr) != 0) return;
-      if (auto v = get_u32(tb[NETNSA_NSID])) nsid = static_cast<std::int32_t>(*v);
-    });
-    if (nsid && *nsid >= 0) ids.emplace_back(*nsid, name);
+    if (const auto nsid = read_netns_id(rtnl, fd.get())) ids.emplace_back(*nsid, name);
   }
   return ids;
 }

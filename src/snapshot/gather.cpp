@@ -1,16 +1,19 @@
 // Gathering a snapshot of this host for the diagnosis: the only place where
 // the port command touches the kernel, /proc and the network.
+#include <fcntl.h>
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <sstream>
 
 #include <fmt/format.h>
 
+#include "netwhy/fd.hpp"
 #include "netwhy/file.hpp"
 #include "netwhy/netlink.hpp"
 #include "netwhy/netns.hpp"
@@ -102,14 +105,22 @@ std::string detect_framework(const Process& p) {
   return {};
 }
 
-// The addresses of another namespace (with their interfaces), read from a
-// thread that enters it. Empty when it can't be entered (not root).
+// A macvlan or ipvlan child: stacked on its parent, which may live in
+// another namespace (the host's interface under a container's macvlan).
+bool stacked_kind(const std::optional<std::string>& kind) {
+  return kind == "macvlan" || kind == "macvtap" || kind == "ipvlan" || kind == "ipvtap";
+}
+
+// The addresses of another namespace (with their interfaces, and what the
+// interfaces are stacked on), read from a thread that enters it. Empty when
+// it can't be entered (not root). own_netns: this namespace, open, so that a
+// child whose parent is one of this namespace's interfaces is recognised.
 struct NamespaceAddresses {
-  std::vector<std::pair<IpAddr, std::string>> addresses;
+  std::vector<ForeignAddress> addresses;  // netns and routes left to the caller
   std::vector<std::pair<IpAddr, unsigned>> routes;
 };
 
-NamespaceAddresses addresses_in(pid_t pid) {
+NamespaceAddresses addresses_in(pid_t pid, int own_netns) {
   NamespaceAddresses out;
   (void)run_in_netns_of(pid, [&] {
     auto rtnl = Rtnl::open();
@@ -118,10 +129,25 @@ NamespaceAddresses addresses_in(pid_t pid) {
     auto addrs = read_addresses(*rtnl, Family::unspec);
     if (!links || !addrs) return;
     const LinkIndex index(*links);
+    // The id that namespace has for this one (IFLA_LINK_NETNSID names the
+    // parent's namespace by it); asked only when a child is stacked elsewhere.
+    std::optional<std::optional<int>> own_id;
     for (const Address& a : *addrs) {
       const auto ip = a.local ? a.local : a.address;
       if (!ip) continue;
-      out.addresses.emplace_back(*ip, index.name(a.ifindex));
+      ForeignAddress fa;
+      fa.address = *ip;
+      fa.interface = index.name(a.ifindex);
+      if (const Link* l = index.find(a.ifindex)) {
+        fa.kind = l->kind.value_or("");
+        fa.macvlan_mode = l->macvlan_mode;
+        fa.ipvlan_mode = l->ipvlan_mode;
+        if (stacked_kind(l->kind) && l->link && l->link_netnsid && own_netns >= 0) {
+          if (!own_id) own_id = read_netns_id(*rtnl, own_netns);
+          if (*own_id == l->link_netnsid) fa.parent = *l->link;
+        }
+      }
+      out.addresses.push_back(std::move(fa));
     }
     if (auto routes = read_routes(*rtnl, RouteDump{Family::unspec, RT_TABLE_MAIN})) {
       for (const Route& r : *routes) {
@@ -233,6 +259,8 @@ Expected<Snapshot> read_snapshot(const SnapshotRequest& req) {
   // at when nothing listens on the port here, and for the destinations of
   // DNAT rules (a published container port).
   const auto targets = port_forward_targets(s.firewall);
+  // This namespace, open: other namespaces name it by an id of their own.
+  const UniqueFd own_netns(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
   if (!any_on_port || !targets.empty()) {
     const auto names = named_network_namespaces();
     for (const NetnsMember& m : other_network_namespaces()) {
@@ -241,11 +269,14 @@ Expected<Snapshot> read_snapshot(const SnapshotRequest& req) {
       std::vector<std::uint16_t> ports;
       if (!any_on_port) ports.push_back(req.port.value_or(0));
       if (!targets.empty()) {
-        const NamespaceAddresses inside = addresses_in(m.pid);
-        for (const auto& [addr, ifname] : inside.addresses) {
+        const NamespaceAddresses inside = addresses_in(m.pid, own_netns.get());
+        for (const ForeignAddress& a : inside.addresses) {
           for (const FwForward& t : targets) {
-            if (t.to != addr) continue;
-            s.other_netns_addresses.push_back({label, addr, ifname, inside.routes});
+            if (t.to != a.address) continue;
+            ForeignAddress fa = a;
+            fa.netns = label;
+            fa.routes = inside.routes;
+            s.other_netns_addresses.push_back(std::move(fa));
             ports.push_back(t.port != 0 ? t.port : req.port.value_or(0));
           }
         }
@@ -309,6 +340,33 @@ Expected<Snapshot> read_snapshot(const SnapshotRequest& req) {
     for (const RouteLookup& r : s.route_lookups) {
       if (r.route && r.route->type == RTN_LOCAL) continue;
       s.probes.push_back(connect_probe(r.address, *req.port, req.probe_timeout_s));
+    }
+  }
+  // A connect that got no answer (a timeout, or no ARP/ND reply): is the
+  // address a container's, on a macvlan or ipvlan child of one of this
+  // host's interfaces? This host can't reach those through the parent.
+  // Looked for only then: the namespaces are walked after a failure only.
+  std::vector<IpAddr> silent;
+  for (const Probe& p : s.probes) {
+    if (p.result == ProbeResult::timeout || (p.result == ProbeResult::unreachable && p.error == EHOSTUNREACH)) {
+      silent.push_back(p.address);
+    }
+  }
+  if (!silent.empty() && own_netns.valid()) {
+    const auto names = named_network_namespaces();
+    for (const NetnsMember& m : other_network_namespaces()) {
+      const auto name = names.find(m.inode);
+      const std::string label = name != names.end() ? name->second : fmt::format("pid:{}", m.pid);
+      NamespaceAddresses inside = addresses_in(m.pid, own_netns.get());
+      for (ForeignAddress& a : inside.addresses) {
+        if (std::find(silent.begin(), silent.end(), a.address) == silent.end()) continue;
+        const bool known = std::any_of(s.other_netns_addresses.begin(), s.other_netns_addresses.end(),
+                                       [&](const ForeignAddress& k) { return k.netns == label && k.address == a.address; });
+        if (known) continue;  // a DNAT target, gathered above
+        a.netns = label;
+        a.routes = inside.routes;
+        s.other_netns_addresses.push_back(std::move(a));
+      }
     }
   }
   return s;

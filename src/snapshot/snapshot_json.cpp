@@ -210,7 +210,8 @@ std::string snapshot_to_json(const Snapshot& s, bool pretty) {
   for (const Link& l : s.links) {
     links.push_back({{"ifindex", l.ifindex}, {"ifname", opt(l.name)}, {"flags", l.flags}, {"type", l.type},
                      {"mtu", opt(l.mtu)}, {"operstate", opt(l.operstate)}, {"kind", opt(l.kind)},
-                     {"master", opt(l.master)}});
+                     {"master", opt(l.master)}, {"link", opt(l.link)}, {"link_netnsid", opt(l.link_netnsid)},
+                     {"macvlan_mode", opt(l.macvlan_mode)}, {"ipvlan_mode", opt(l.ipvlan_mode)}});
   }
   doc["links"] = links;
   json addrs = json::array();
@@ -238,8 +239,14 @@ std::string snapshot_to_json(const Snapshot& s, bool pretty) {
   for (const ForeignAddress& a : s.other_netns_addresses) {
     json routes_json = json::array();
     for (const auto& [dst, len] : a.routes) routes_json.push_back(fmt::format("{}/{}", dst.to_string(), len));
-    foreign_addrs.push_back({{"netns", a.netns}, {"address", a.address.to_string()}, {"interface", a.interface},
-                             {"routes", routes_json}});
+    foreign_addrs.push_back({{"netns", a.netns},
+                             {"address", a.address.to_string()},
+                             {"interface", a.interface},
+                             {"routes", routes_json},
+                             {"kind", a.kind.empty() ? json(nullptr) : json(a.kind)},
+                             {"parent", opt(a.parent)},
+                             {"macvlan_mode", opt(a.macvlan_mode)},
+                             {"ipvlan_mode", opt(a.ipvlan_mode)}});
   }
   doc["other_netns_addresses"] = foreign_addrs;
   json lookups = json::array();
@@ -308,6 +315,10 @@ Expected<Snapshot> snapshot_from_json(std::string_view text) {
       l.operstate = o.at("operstate").opt_integer<std::uint8_t>(0, 255);
       l.kind = o.at("kind").opt_string();
       l.master = o.at("master").opt_integer<int>(0, INT32_MAX);
+      l.link = o.at("link").opt_integer<int>(0, INT32_MAX);
+      l.link_netnsid = o.at("link_netnsid").opt_integer<int>(-1, INT32_MAX);
+      l.macvlan_mode = o.at("macvlan_mode").opt_integer<std::uint32_t>(0, max_u32);
+      l.ipvlan_mode = o.at("ipvlan_mode").opt_integer<std::uint16_t>(0, 65535);
       s.links.push_back(std::move(l));
     });
     root.at("addresses").each([&](const In& o) {
@@ -340,7 +351,14 @@ Expected<Snapshot> snapshot_from_json(std::string_view text) {
       s.other_netns.push_back(std::move(f));
     });
     root.at("other_netns_addresses").each([&](const In& o) {
-      ForeignAddress fa{o.at("netns").string(), o.at("address").ip(), o.at("interface").string(), {}};
+      ForeignAddress fa;
+      fa.netns = o.at("netns").string();
+      fa.address = o.at("address").ip();
+      fa.interface = o.at("interface").string();
+      fa.kind = o.at("kind").opt_string().value_or("");
+      fa.parent = o.at("parent").opt_integer<int>(1, INT32_MAX);
+      fa.macvlan_mode = o.at("macvlan_mode").opt_integer<std::uint32_t>(0, max_u32);
+      fa.ipvlan_mode = o.at("ipvlan_mode").opt_integer<std::uint16_t>(0, 65535);
       o.at("routes").each([&](const In& r) {
         const std::string cidr = r.string();
         const std::size_t slash = cidr.find('/');

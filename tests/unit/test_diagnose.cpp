@@ -815,3 +815,215 @@ TEST_CASE("a DNAT in an ip table forwards IPv4 only: IPv6 clients are refused, a
   CHECK(asked.verdict == Verdict::unreachable);
   CHECK(asked.headline.find("not forwarded") != std::string::npos);
 }
+
+namespace {
+
+// The host of a container on a macvlan of its eth0 (bridge mode), asked
+// about the container's address: the connect from here got no answer.
+struct MacvlanHost {
+  Host h;
+  Query q = query(8000, "10.0.2.50", {"10.0.2.50"});
+
+  explicit MacvlanHost(ProbeResult result = ProbeResult::timeout, int error = 0) {
+    RouteLookup r;
+    r.address = *IpAddr::parse("10.0.2.50");
+    Route rt;
+    rt.oif = 2;
+    rt.prefsrc = IpAddr::parse("10.0.2.15");
+    r.route = rt;
+    h.s.route_lookups.push_back(r);
+    h.s.probes.push_back(probe("10.0.2.50", 8000, result, error));
+    h.s.probes[0].millis = 2002;
+    ForeignAddress child;
+    child.netns = "ctr";
+    child.address = *IpAddr::parse("10.0.2.50");
+    child.interface = "mv0";
+    child.kind = "macvlan";
+    child.parent = 2;
+    child.macvlan_mode = 4;
+    h.s.other_netns_addresses.push_back(child);
+    ForeignListener server;
+    server.netns = "ctr";
+    server.listener.socket.protocol = Protocol::tcp;
+    server.listener.socket.family = Family::inet;
+    server.listener.socket.local = *IpAddr::parse("0.0.0.0");
+    server.listener.socket.port = 8000;
+    server.listener.socket.state = tcp_listen;
+    server.listener.processes = {proc(4242, 1, "python3", "python3 -m http.server 8000")};
+    h.s.other_netns.push_back(server);
+    q.probed = true;
+  }
+  ForeignAddress& child() { return h.s.other_netns_addresses.front(); }
+};
+
+}  // namespace
+
+TEST_CASE("macvlan-host: this host can't reach a container on a macvlan of its own eth0; it is not a firewall") {
+  MacvlanHost m;
+  const auto d = diagnose(m.h.s, m.q);
+  CHECK(d.verdict == Verdict::unreachable);  // the probe decides: no connect from here
+  const auto f = finding(d, "macvlan-host");
+  REQUIRE(f != std::nullopt);
+  CHECK(f->severity == Severity::error);
+  CHECK(f->message ==
+        "10.0.2.50 is on mv0, a macvlan of this host's eth0, in network namespace ctr, where python3 (pid 4242) "
+        "listens on 0.0.0.0:8000: this host can't reach its own macvlans through eth0 (nor they this host), while "
+        "other machines on eth0's network can; it is not a firewall.");
+  CHECK(f->fix == "ip link add mv-host link eth0 type macvlan mode bridge && ip addr add 10.0.2.15/32 dev mv-host && "
+                  "sysctl -w net.ipv4.conf.mv-host.arp_filter=1 && ip link set mv-host up && ip route add "
+                  "10.0.2.50/32 dev mv-host");
+  CHECK(f->interface == "mv0");
+  CHECK(f->netns == "ctr");
+  CHECK(f->address == "10.0.2.50");
+  CHECK(f->pid == 4242);
+  // The macvlan leads the answer; the probe's finding says what happened, without guessing at firewalls.
+  CHECK(d.headline == f->message.substr(0, f->message.size() - 1));
+  CHECK(d.findings.front().code == Code::macvlan_host);
+  const auto t = finding(d, "connection-timeout");
+  REQUIRE(t != std::nullopt);
+  CHECK(t->severity == Severity::error);
+  CHECK(t->message.find("firewall") == std::string::npos);
+  CHECK(t->message.find("see macvlan-host") != std::string::npos);
+  CHECK_FALSE(t->fix.has_value());
+
+  SUBCASE("host unreachable (no ARP reply) is the same story") {
+    MacvlanHost u(ProbeResult::unreachable, EHOSTUNREACH);
+    const auto du = diagnose(u.h.s, u.q);
+    CHECK(finding(du, "macvlan-host") != std::nullopt);
+    CHECK(finding(du, "host-unreachable") != std::nullopt);
+    CHECK(du.headline.rfind("10.0.2.50 is on mv0, a macvlan of this host's eth0", 0) == 0);
+  }
+  SUBCASE("the server there unseen: the namespace is still named") {
+    m.h.s.other_netns.clear();
+    const auto f2 = finding(diagnose(m.h.s, m.q), "macvlan-host");
+    REQUIRE(f2 != std::nullopt);
+    CHECK(f2->message.rfind("10.0.2.50 is on mv0, a macvlan of this host's eth0, in network namespace ctr: ", 0) == 0);
+    CHECK_FALSE(f2->pid.has_value());
+  }
+}
+
+TEST_CASE("macvlan-host only when the macvlan explains the silence") {
+  const auto has = [](const MacvlanHost& m) { return finding(diagnose(m.h.s, m.q), "macvlan-host").has_value(); };
+  CHECK(has(MacvlanHost()));
+  SUBCASE("the connect worked (a macvlan of the host's own routes it): no finding, reachable") {
+    MacvlanHost m(ProbeResult::ok);
+    const auto d = diagnose(m.h.s, m.q);
+    CHECK(d.verdict == Verdict::reachable);
+    CHECK_FALSE(has(m));
+  }
+  SUBCASE("refused: something answered") { CHECK_FALSE(has(MacvlanHost(ProbeResult::refused, ECONNREFUSED))); }
+  SUBCASE("blocked by this host's own firewall") { CHECK_FALSE(has(MacvlanHost(ProbeResult::error, EPERM))); }
+  SUBCASE("through a router, the packets come back on the wire to the macvlan") {
+    MacvlanHost m;
+    m.h.s.route_lookups[0].route->gateway = IpAddr::parse("10.0.2.1");
+    CHECK_FALSE(has(m));
+  }
+  SUBCASE("the route leaves through another interface") {
+    MacvlanHost m;
+    m.h.link(3, "eth1", up_flags);
+    m.h.s.route_lookups[0].route->oif = 3;
+    CHECK_FALSE(has(m));
+  }
+  SUBCASE("a parent in another namespace (not this host's interface)") {
+    MacvlanHost m;
+    m.child().parent.reset();
+    CHECK_FALSE(has(m));
+  }
+  SUBCASE("a veth, not a macvlan") {
+    MacvlanHost m;
+    m.child().kind = "veth";
+    CHECK_FALSE(has(m));
+  }
+  SUBCASE("another address") {
+    MacvlanHost m;
+    m.child().address = *IpAddr::parse("10.0.2.51");
+    CHECK_FALSE(has(m));
+  }
+  SUBCASE("the parent is down: interface-down says it") {
+    MacvlanHost m;
+    m.h.link_named("eth0").flags = IFF_BROADCAST;
+    const auto d = diagnose(m.h.s, m.q);
+    CHECK_FALSE(finding(d, "macvlan-host").has_value());
+    CHECK(finding(d, "interface-down").has_value());
+  }
+  SUBCASE("no probe: nothing to explain") {
+    MacvlanHost m;
+    m.h.s.probes.clear();
+    m.q.probed = false;
+    const auto d = diagnose(m.h.s, m.q);
+    CHECK(d.verdict == Verdict::unknown);
+    CHECK_FALSE(finding(d, "macvlan-host").has_value());
+  }
+}
+
+TEST_CASE("macvlan-host's fix follows the mode, the family and what the host has already") {
+  const auto fix = [](const MacvlanHost& m) { return *finding(diagnose(m.h.s, m.q), "macvlan-host")->fix; };
+  SUBCASE("private in a named namespace: bridge mode first") {
+    MacvlanHost m;
+    m.child().macvlan_mode = 1;
+    const auto f = finding(diagnose(m.h.s, m.q), "macvlan-host");
+    CHECK(f->message.find("(mode private: it reaches no other macvlan either)") != std::string::npos);
+    CHECK(f->fix->rfind("ip -n ctr link set mv0 type macvlan mode bridge && ip link add mv-host link eth0 type "
+                        "macvlan mode bridge && ",
+                        0) == 0);
+  }
+  SUBCASE("vepa in a process's namespace: nsenter") {
+    MacvlanHost m;
+    m.child().macvlan_mode = 2;
+    m.child().netns = "pid:4242";
+    CHECK(fix(m).rfind("nsenter -t 4242 -n ip link set mv0 type macvlan mode bridge && ip link add mv-host ", 0) == 0);
+  }
+  SUBCASE("passthru: no sibling can be added") {
+    MacvlanHost m;
+    m.child().macvlan_mode = 8;
+    CHECK(fix(m).rfind("a passthru macvlan takes eth0 whole: recreate mv0 in mode bridge", 0) == 0);
+  }
+  SUBCASE("the host has a bridge-mode macvlan on eth0 with an address already: only the route") {
+    MacvlanHost m;
+    m.h.link(5, "mv-host", up_flags);
+    m.h.link_named("mv-host").kind = "macvlan";
+    m.h.link_named("mv-host").link = 2;
+    m.h.link_named("mv-host").macvlan_mode = 4;
+    m.h.addr(5, "10.0.2.15", 32);
+    CHECK(fix(m) == "ip route add 10.0.2.50/32 dev mv-host");
+    SUBCASE("a name taken by something else: another name") {
+      m.h.link_named("mv-host").kind = "veth";
+      CHECK(fix(m).rfind("ip link add mv-host1 link eth0 type macvlan mode bridge && ", 0) == 0);
+    }
+  }
+  SUBCASE("IPv6: an unused address of its own (the host's own would be answered for on the network)") {
+    MacvlanHost m;
+    m.h.addr(2, "fd00::15", 64);
+    m.child().address = *IpAddr::parse("fd00::50");
+    m.h.s.route_lookups[0].address = m.child().address;
+    m.h.s.route_lookups[0].route->prefsrc = IpAddr::parse("fd00::15");
+    m.h.s.probes[0].address = m.child().address;
+    m.q = query(8000, "fd00::50", {"fd00::50"});
+    m.q.probed = true;
+    CHECK(fix(m) == "ip link add mv-host link eth0 type macvlan mode bridge && ip addr add FREE-ADDRESS/128 dev "
+                    "mv-host && ip link set mv-host up && ip route add fd00::50/128 dev mv-host (FREE-ADDRESS: an "
+                    "unused address of eth0's network)");
+  }
+  SUBCASE("ipvlan: an ipvlan of the host's own, in the child's mode") {
+    MacvlanHost m;
+    m.child().kind = "ipvlan";
+    m.child().macvlan_mode.reset();
+    m.child().ipvlan_mode = 1;
+    const auto f = finding(diagnose(m.h.s, m.q), "macvlan-host");
+    REQUIRE(f != std::nullopt);
+    CHECK(f->message.find("a ipvlan") == std::string::npos);
+    CHECK(f->message.find("an ipvlan of this host's eth0") != std::string::npos);
+    CHECK(*f->fix == "ip link add ipvl-host link eth0 type ipvlan mode l3 && ip addr add FREE-ADDRESS/32 dev "
+                     "ipvl-host && ip link set ipvl-host up && ip route add 10.0.2.50/32 dev ipvl-host "
+                     "(FREE-ADDRESS: an unused address of eth0's network)");
+  }
+  SUBCASE("names from the system are quoted in the command, escaped on the terminal") {
+    MacvlanHost m;
+    m.h.link_named("eth0").name = "eth0;reboot";
+    m.h.s.route_lookups[0].route->oif = 2;
+    const auto d = diagnose(m.h.s, m.q);
+    const auto f = finding(d, "macvlan-host");
+    REQUIRE(f != std::nullopt);
+    CHECK(f->fix->find("link 'eth0;reboot' type macvlan") != std::string::npos);
+  }
+}

@@ -5,6 +5,8 @@
 #include <linux/if_arp.h>
 #include <linux/if_link.h>
 
+#include <cstring>
+
 #include "netwhy/netlink.hpp"
 #include "nlbuild.hpp"
 
@@ -59,6 +61,71 @@ TEST_CASE("link_from_rtnl: absent and short attributes read as absent") {
   CHECK_FALSE(l->mtu.has_value());
   CHECK_FALSE(l->txqlen.has_value());
   CHECK_FALSE(l->altnames.has_value());
+}
+
+namespace {
+
+// One attribute's bytes (for nested payloads that hold numbers or nests).
+std::vector<std::uint8_t> attr_bytes(std::uint16_t type, const void* data, std::size_t len) {
+  std::vector<std::uint8_t> out(RTA_LENGTH(len));
+  rtattr a{};
+  a.rta_len = static_cast<unsigned short>(RTA_LENGTH(len));
+  a.rta_type = type;
+  std::memcpy(out.data(), &a, sizeof a);
+  std::memcpy(out.data() + RTA_LENGTH(0), data, len);
+  out.resize((out.size() + 3) & ~std::size_t{3});
+  return out;
+}
+
+// IFLA_LINKINFO for a kind whose IFLA_INFO_DATA holds one mode attribute.
+std::vector<std::uint8_t> linkinfo(const std::string& kind, std::uint16_t mode_attr, const void* mode,
+                                   std::size_t mode_len) {
+  std::vector<std::uint8_t> out = nltest::attrs({{IFLA_INFO_KIND, kind}});
+  const auto data = attr_bytes(mode_attr, mode, mode_len);
+  const auto nested = attr_bytes(IFLA_INFO_DATA, data.data(), data.size());
+  out.insert(out.end(), nested.begin(), nested.end());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("link_from_rtnl: a container's macvlan, its parent in another namespace, and its mode") {
+  ifinfomsg ifi{};
+  ifi.ifi_index = 3;
+  const std::uint32_t bridge = MACVLAN_MODE_BRIDGE;
+  Msg m(RTM_NEWLINK, ifi);
+  m.str(IFLA_IFNAME, "mv0").u32(IFLA_LINK, 2).u32(IFLA_LINK_NETNSID, 0);
+  m.nest(IFLA_LINKINFO, linkinfo("macvlan", IFLA_MACVLAN_MODE, &bridge, 4));
+  auto l = link_from_rtnl(m.hdr());
+  REQUIRE(l);
+  CHECK(l->kind == "macvlan");
+  CHECK(l->link == 2);
+  CHECK(l->link_netnsid == 0);
+  CHECK(l->macvlan_mode == std::uint32_t{MACVLAN_MODE_BRIDGE});
+  CHECK_FALSE(l->ipvlan_mode.has_value());
+
+  const std::uint16_t l3 = IPVLAN_MODE_L3;
+  Msg iv(RTM_NEWLINK, ifi);
+  iv.str(IFLA_IFNAME, "ipvl0").nest(IFLA_LINKINFO, linkinfo("ipvlan", IFLA_IPVLAN_MODE, &l3, 2));
+  l = link_from_rtnl(iv.hdr());
+  REQUIRE(l);
+  CHECK(l->ipvlan_mode == std::uint16_t{IPVLAN_MODE_L3});
+  CHECK_FALSE(l->macvlan_mode.has_value());
+
+  // Another kind's data is not read as a mode; a mode cut short is absent.
+  const std::uint32_t vni = 42;
+  Msg vx(RTM_NEWLINK, ifi);
+  vx.str(IFLA_IFNAME, "vx0").nest(IFLA_LINKINFO, linkinfo("vxlan", IFLA_MACVLAN_MODE, &vni, 4));
+  l = link_from_rtnl(vx.hdr());
+  REQUIRE(l);
+  CHECK_FALSE(l->macvlan_mode.has_value());
+  const std::uint16_t short_mode = 4;
+  Msg cut(RTM_NEWLINK, ifi);
+  cut.str(IFLA_IFNAME, "mv1").nest(IFLA_LINKINFO, linkinfo("macvlan", IFLA_MACVLAN_MODE, &short_mode, 2));
+  l = link_from_rtnl(cut.hdr());
+  REQUIRE(l);
+  CHECK(l->kind == "macvlan");
+  CHECK_FALSE(l->macvlan_mode.has_value());
 }
 
 TEST_CASE("decoders refuse messages shorter than their header") {

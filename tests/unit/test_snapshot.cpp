@@ -52,6 +52,64 @@ TEST_CASE("a snapshot survives the round trip through its file") {
   }
 }
 
+TEST_CASE("a container's macvlan (its kind, parent here and mode) and this host's own survive the round trip") {
+  Host h;
+  h.link(5, "mv-host", up_flags);
+  Link& mine = h.link_named("mv-host");
+  mine.kind = "macvlan";
+  mine.link = 2;
+  mine.macvlan_mode = 4;
+  h.link(6, "veth9", up_flags);
+  h.link_named("veth9").link = 7;
+  h.link_named("veth9").link_netnsid = 1;
+  h.link(8, "ipvl-host", up_flags);
+  h.link_named("ipvl-host").ipvlan_mode = 1;
+  ForeignAddress child;
+  child.netns = "ctr";
+  child.address = *IpAddr::parse("10.0.2.50");
+  child.interface = "mv0";
+  child.kind = "macvlan";
+  child.parent = 2;
+  child.macvlan_mode = 1;
+  child.routes.emplace_back(*IpAddr::parse("0.0.0.0"), 0);
+  h.s.other_netns_addresses.push_back(child);
+  ForeignAddress plain;  // a DNAT target on a veth, from a file written before kinds were kept
+  plain.netns = "pid:42";
+  plain.address = *IpAddr::parse("fd00::2");
+  plain.interface = "eth0";
+  h.s.other_netns_addresses.push_back(plain);
+  ForeignAddress ipvlan = child;
+  ipvlan.kind = "ipvlan";
+  ipvlan.macvlan_mode.reset();
+  ipvlan.ipvlan_mode = 2;
+  h.s.other_netns_addresses.push_back(ipvlan);
+  auto back = snapshot_from_json(snapshot_to_json(h.s, false));
+  REQUIRE(back);
+  CHECK(back->other_netns_addresses == h.s.other_netns_addresses);
+  REQUIRE(back->links.size() == h.s.links.size());
+  for (std::size_t i = 0; i < h.s.links.size(); ++i) {
+    CAPTURE(h.s.links[i].name);
+    CHECK(back->links[i].kind == h.s.links[i].kind);
+    CHECK(back->links[i].link == h.s.links[i].link);
+    CHECK(back->links[i].link_netnsid == h.s.links[i].link_netnsid);
+    CHECK(back->links[i].macvlan_mode == h.s.links[i].macvlan_mode);
+    CHECK(back->links[i].ipvlan_mode == h.s.links[i].ipvlan_mode);
+  }
+  const auto bad = [](std::string_view text) {
+    auto s = snapshot_from_json(text);
+    REQUIRE_FALSE(s.has_value());
+    return s.error().message();
+  };
+  CHECK(bad(R"({"netwhy_snapshot": 1, "other_netns_addresses": [{"netns": "c", "address": "10.0.0.2",
+           "interface": "mv0", "parent": 0}]})")
+            .find("other_netns_addresses[0].parent: 0 is out of range") != std::string::npos);
+  CHECK(bad(R"({"netwhy_snapshot": 1, "other_netns_addresses": [{"netns": "c", "address": "10.0.0.2",
+           "interface": "mv0", "kind": 7}]})")
+            .find("other_netns_addresses[0].kind: expected a string") != std::string::npos);
+  CHECK(bad(R"({"netwhy_snapshot": 1, "links": [{"ifindex": 3, "flags": 0, "ipvlan_mode": 70000}]})")
+            .find("links[0].ipvlan_mode") != std::string::npos);
+}
+
 TEST_CASE("malformed and hostile snapshot files: a clear error naming the field, never a crash") {
   const auto err = [](std::string_view text) {
     auto s = snapshot_from_json(text);
