@@ -187,6 +187,9 @@ bool word_value(std::string_view w, ValueStyle style, FwValue& out) {
     out.number = *n;
     return true;
   }
+  if (std::all_of(w.begin(), w.end(), [](char ch) { return ch >= '0' && ch <= '9'; })) {
+    return false;  // over 64 bits: a floating-point number in the JSON
+  }
   if (const std::size_t slash = w.find('/'); slash != std::string_view::npos) {
     const auto a = IpAddr::parse(w.substr(0, slash));
     const auto len = parse_decimal(w.substr(slash + 1));
@@ -1538,7 +1541,8 @@ class ListingReader {
                          : std::string_view(pending_.data(),
                                             static_cast<std::size_t>(raw.data() + raw.size() - pending_.data()));
     pending_quotes_ += static_cast<std::size_t>(std::count(raw.begin(), raw.end(), '"'));
-    const std::size_t h = rule.rfind(handle_comment);
+    const std::size_t in_line = raw.rfind(handle_comment);  // this line's, not the whole rule's: linear
+    const std::size_t h = in_line == std::string_view::npos ? in_line : rule.size() - raw.size() + in_line;
     const auto handle = h == std::string_view::npos ? std::nullopt
                                                     : parse_decimal(trim(rule.substr(h + handle_comment.size())));
     if (!handle && pending_quotes_ % 2 != 0) {
