@@ -1266,7 +1266,6 @@ class RuleReader {
 // ---- the listing's blocks ----
 
 struct RuleLine {
-  std::size_t line = 0;
   std::string_view body;   // the statements, as printed
   std::string text;        // the rule's text as parse_nft_ruleset() keeps it
   std::uint64_t handle = 0;
@@ -1531,7 +1530,6 @@ class ListingReader {
         return std::nullopt;
       }
       if (t.substr(0, 9) == "comment \"" && unquote(t.substr(8))) return std::nullopt;  // the chain's
-      pending_start_ = line_no_;
     }
     // A rule ends with its handle. A quoted string may span lines (nft
     // prints a comment's newline as it is): the rule goes on to the line
@@ -1552,13 +1550,12 @@ class ListingReader {
     pending_ = {};
     pending_quotes_ = 0;
     // without a handle: a listing without them
-    add_rule(cb, pending_start_, handle ? rule.substr(0, h) : rule, handle.value_or(0));
+    add_rule(cb, handle ? rule.substr(0, h) : rule, handle.value_or(0));
     return std::nullopt;
   }
 
-  static void add_rule(ChainBlock& cb, std::size_t line, std::string_view before_handle, std::uint64_t handle) {
+  static void add_rule(ChainBlock& cb, std::string_view before_handle, std::uint64_t handle) {
     RuleLine r;
-    r.line = line;
     r.handle = handle;
     std::string_view body = before_handle;
     while (!body.empty() && body.front() == '\t') body.remove_prefix(1);
@@ -1633,7 +1630,6 @@ class ListingReader {
   bool header_seen_ = false;
   PendingSet set_;
   std::string_view pending_;  // a rule's lines while a quoted string is open
-  std::size_t pending_start_ = 0;
   std::size_t pending_quotes_ = 0;
 };
 
