@@ -491,3 +491,50 @@ TEST_CASE("bounded work: linear in the listing, however it is built") {
   CHECK(fw.rules.back().verdict == FwVerdict::other);
   CHECK(fw.rules.back().not_understood.find("too large") != std::string::npos);
 }
+
+TEST_CASE("iptables-nft's tables: what it writes as xt is xt, however nft words it") {
+  // nft's own syntax in a table of iptables' names: read as nftables.
+  const Firewall native = parsed(R"(table ip filter { # handle 1
+	chain INPUT { # handle 1
+		type filter hook input priority filter; policy drop;
+		ct state established,related accept # handle 2
+		tcp dport 22 reject with tcp reset # handle 3
+	}
+}
+)");
+  REQUIRE(native.rules.size() == 2);
+  CHECK(native.rules[0].matches.at(0).key == FwKey::ct_state);
+  CHECK(native.rules[0].not_understood == "");
+  CHECK(native.rules[1].verdict == FwVerdict::reject);
+
+  // What iptables-nft wrote: built-in chains where it registers them, a
+  // counter in every rule; nft may also have warned.
+  const std::string ipt = R"(table ip filter { # handle 1
+	chain INPUT { # handle 1
+		type filter hook input priority filter; policy drop;
+		ct state related,established counter packets 0 bytes 0 accept # handle 2
+		tcp dport 22 counter packets 0 bytes 0 reject with tcp reset # handle 3
+		meta l4proto tcp tcp dport 80 counter packets 0 bytes 0 accept # handle 4
+		ip saddr 10.0.0.0/8 tcp dport 8080 counter packets 0 bytes 0 accept # handle 5
+		meta mark set mark or 0x4000 counter packets 0 bytes 0 accept # handle 6
+	}
+}
+)";
+  for (const std::string& listing :
+       {ipt, ipt + "# Warning: table ip filter is managed by iptables-nft, do not touch!\n"}) {
+    const Firewall fw = parsed(listing);
+    REQUIRE(fw.rules.size() == 5);
+    CHECK(fw.rules[0].matches.empty());  // conntrack: xt
+    CHECK(fw.rules[0].not_understood.rfind("xt ", 0) == 0);
+    CHECK(fw.rules[0].verdict == FwVerdict::accept);
+    CHECK(fw.rules[1].verdict == FwVerdict::none);  // REJECT: xt
+    CHECK(fw.rules[1].not_understood.rfind("xt ", 0) == 0);
+    REQUIRE(fw.rules[2].matches.size() == 1);  // -p tcp, then multiport's "tcp dport 80": xt
+    CHECK(fw.rules[2].matches[0].key == FwKey::l4proto);
+    CHECK(fw.rules[2].not_understood.rfind("xt ", 0) == 0);
+    CHECK(fw.rules[3].matches.size() == 2);  // -s and --dport: nftables expressions
+    CHECK(fw.rules[3].not_understood == "");
+    CHECK(fw.rules[4].marks.empty());
+    CHECK(fw.rules[4].not_understood.rfind("xt ", 0) == 0);
+  }
+}
