@@ -1674,7 +1674,7 @@ void add_rules(const RuleContext& ctx, const ChainBlock& c, std::vector<FwRule>&
     rule.table = c.chain.table;
     rule.chain = c.chain.name;
     rule.handle = line.handle;
-    RuleBuilder b(rule);
+    RuleBuilder b(std::move(rule));
     if (!line.words) {
       b.not_understood(fmt::format("a quote netwhy cannot find the end of ({})", line.body));
     } else {
@@ -1692,15 +1692,15 @@ void add_rules(const RuleContext& ctx, const ChainBlock& c, std::vector<FwRule>&
 Expected<Firewall> parse_nft_text(std::string_view listing) {
   auto read = ListingReader(listing).read();
   if (!read) return read.error();
-  const Listing& l = *read;
+  Listing& l = *read;
   Firewall fw;
   fw.read = true;
   std::size_t budget = listing.size() + (std::size_t{1} << 16);  // linear in the listing
-  for (const TableBlock& t : l.tables) {
+  for (TableBlock& t : l.tables) {
     const RuleContext ctx{t.family, t.name, &l.maps, iptables_table(t, l)};
-    for (const FwSet& s : t.sets) fw.sets.push_back(s);
-    for (const ChainBlock& c : t.chains) fw.chains.push_back(c.chain);
     for (const ChainBlock& c : t.chains) add_rules(ctx, c, fw.rules, budget);
+    for (FwSet& s : t.sets) fw.sets.push_back(std::move(s));
+    for (ChainBlock& c : t.chains) fw.chains.push_back(std::move(c.chain));
   }
   return fw;
 }
