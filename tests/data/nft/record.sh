@@ -2,7 +2,8 @@
 # Records real nft listings for test_nft_text.cpp: for each src/NAME.nft
 # (loaded with nft -f) or src/NAME.sh (a script that builds a ruleset), in a
 # network namespace of its own, NAME.json (`nft -j list ruleset`) and
-# NAME.txt (`nft -a list ruleset`) in this directory.
+# NAME.txt (`nft -a list ruleset`) in this directory. (unit-*.json and
+# unit-*.txt are tests/unit/test_firewall.cpp's recordings, copied.)
 #   tests/data/nft/record.sh [NAME...]      (root; nftables 1.0.6 as on Debian 12)
 # The namespace has lo, eth0, eth1 and docker0 (veths); scripts see NS, OUT,
 # NAME and WORK, and the functions ns (run in NS) and ns_nft.
