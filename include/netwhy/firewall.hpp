@@ -131,6 +131,9 @@ struct Firewall {
 // libnftables' JSON (`nft -j list ruleset`) and, optionally, the text
 // listing with handles (`nft -a list ruleset`) for the rules' text.
 [[nodiscard]] Expected<Firewall> parse_nft_ruleset(std::string_view json_text, std::string_view text_listing = {});
+// The same values from the text listing alone (`nft -a list ruleset`, or
+// `nft -a list table` outputs one after another), without the JSON.
+[[nodiscard]] Expected<Firewall> parse_nft_text(std::string_view listing);
 // A rule's text without its live counter values: "tcp dport 8080 counter
 // packets 8 bytes 480 drop" -> "tcp dport 8080 counter drop".
 [[nodiscard]] std::string strip_counter_values(std::string_view rule);
