@@ -1,20 +1,23 @@
 // Reading this namespace's ruleset through libnftables (the library behind
 // nft), and noticing iptables-legacy tables, which nftables cannot show.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
-#include <thread>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "netwhy/fd.hpp"
 #include "netwhy/file.hpp"
 #include "netwhy/firewall.hpp"
 #include "netwhy/iptables.hpp"
 #include "netwhy/text.hpp"
+#include "../netlink/nl_session.hpp"
 
 #ifdef NETWHY_HAVE_NFTABLES
 #include <nftables/libnftables.h>
@@ -109,38 +112,72 @@ struct Ctx {
   }
 };
 
-// The tables, as "list table FAMILY NAME" commands; nullopt when a name
-// can't be written as an nft word (then the ruleset is listed whole).
-std::optional<std::vector<std::string>> table_commands(const std::string& tables_json) {
-  const auto doc = nlohmann::json::parse(tables_json, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object() || !doc.contains("nftables") || !doc["nftables"].is_array()) {
-    return std::nullopt;
+// nftables' family numbers (NFPROTO_*) in nft's words.
+std::string_view nft_family(unsigned family) {
+  switch (family) {
+    case NFPROTO_INET: return "inet";
+    case NFPROTO_IPV4: return "ip";
+    case NFPROTO_ARP: return "arp";
+    case NFPROTO_NETDEV: return "netdev";
+    case NFPROTO_BRIDGE: return "bridge";
+    case NFPROTO_IPV6: return "ip6";
+    default: return {};
   }
+}
+
+// The tables that process packets, as "list table FAMILY NAME" commands,
+// straight from the kernel (a GETTABLE dump: `nft list tables` would read
+// every rule to print the names). Dormant tables are left out: they see no
+// packet. nullopt when the dump fails or a name can't be typed back as an
+// nft word: then the ruleset is listed whole.
+std::optional<std::vector<std::string>> table_commands() {
+  auto sock = nl::open_socket(NETLINK_NETFILTER, "nftables");
+  if (!sock) return std::nullopt;
+  nl::Msg req(nlmsg_alloc_simple((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE, NLM_F_REQUEST | NLM_F_DUMP));
+  nfgenmsg head{};
+  head.nfgen_family = AF_UNSPEC;
+  head.version = NFNETLINK_V0;
+  if (!req || nlmsg_append(req.get(), &head, sizeof head, NLMSG_ALIGNTO) < 0) return std::nullopt;
+  const auto word = [](std::string_view w) {
+    return !w.empty() && std::all_of(w.begin(), w.end(), [](char ch) {
+      return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' ||
+             ch == '-' || ch == '.' || ch == '/';
+    });
+  };
   std::vector<std::string> out;
-  for (const auto& item : doc["nftables"]) {
-    if (!item.is_object() || !item.contains("table")) continue;
-    const auto& t = item["table"];
-    if (!t.is_object() || !t.contains("family") || !t.contains("name") || !t["family"].is_string() ||
-        !t["name"].is_string()) {
-      return std::nullopt;
+  bool readable = true;
+  const nl::Outcome o = nl::exchange(sock->get(), req.get(), [&](const nlmsghdr* h) {
+    if (h->nlmsg_type != ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWTABLE)) return;
+    if (h->nlmsg_len < NLMSG_LENGTH(sizeof(nfgenmsg))) {
+      readable = false;
+      return;
     }
-    const std::string family = t["family"].get<std::string>();
-    const std::string name = t["name"].get<std::string>();
-    const auto word = [](const std::string& w) {
-      return !w.empty() && std::all_of(w.begin(), w.end(), [](char ch) {
-        return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' ||
-               ch == '-' || ch == '.' || ch == '/';
-      });
-    };
-    if (!word(family) || !word(name)) return std::nullopt;
+    const auto* g = static_cast<const nfgenmsg*>(NLMSG_DATA(h));
+    nlattr* tb[NFTA_TABLE_MAX + 1] = {};
+    if (nlmsg_parse(const_cast<nlmsghdr*>(h), sizeof(nfgenmsg), tb, NFTA_TABLE_MAX, nullptr) < 0 ||
+        tb[NFTA_TABLE_NAME] == nullptr) {
+      readable = false;
+      return;
+    }
+    const auto* raw = static_cast<const char*>(nla_data(tb[NFTA_TABLE_NAME]));
+    const std::string_view name(raw, strnlen(raw, static_cast<std::size_t>(nla_len(tb[NFTA_TABLE_NAME]))));
+    const std::string_view family = nft_family(g->nfgen_family);
+    if (family.empty() || !word(name)) {
+      readable = false;
+      return;
+    }
+    if (tb[NFTA_TABLE_FLAGS] != nullptr && (ntohl(nla_get_u32(tb[NFTA_TABLE_FLAGS])) & NFT_TABLE_F_DORMANT) != 0) {
+      return;
+    }
     out.push_back(fmt::format("list table {} {}", family, name));
-  }
+  });
+  if (o.failed() || o.interrupted || !readable) return std::nullopt;
   return out;
 }
 
 // libnftables 1.0 dumps every rule of a family once per table of that family
 // when asked for the whole ruleset; asked table by table, the kernel sends
-// each table's rules only. The JSON documents are joined into one.
+// each table's rules only. JSON documents are joined into one.
 std::optional<std::string> list_tables(Ctx& c, const std::vector<std::string>& commands, bool json,
                                        std::string& error) {
   std::string joined = json ? "{\"nftables\": [" : "";
@@ -170,48 +207,15 @@ std::optional<std::string> list_tables(Ctx& c, const std::vector<std::string>& c
   return joined;
 }
 
-struct Listing {
-  std::optional<std::string> json, text;
-  std::string error;
-};
-
-// The ruleset as JSON (for the rules' meaning) and as text (for their
-// wording and ingress chains' devices). The text is listed on a second
-// thread with a context of its own: only that one prints iptables-nft's xt
-// expressions through libxtables.
-Listing list_ruleset() {
+// The ruleset, table by table (or whole when a table's name can't be typed
+// back), as text or as JSON; nullopt (and the error) when refused.
+std::optional<std::string> list_ruleset(bool json, std::string& error) {
   const QuietStderr quiet;
-  Listing out;
-  Ctx json_ctx(true);
-  Ctx text_ctx(false);
-  const auto tables = json_ctx.run("list tables", out.error);
-  if (!tables) return out;
-  const auto commands = table_commands(*tables);
-  const std::vector<std::string> whole{"list ruleset"};
-  const std::vector<std::string>& cmds = commands ? *commands : whole;
-  std::string text_error;
-  // A table named like one of nft's keywords can't be listed by name: then
-  // the whole ruleset, as nft lists it.
-  const auto listed = [&](Ctx& c, bool json, std::string& error) {
-    auto r = list_tables(c, cmds, json, error);
-    if (!r && commands) r = c.run("list ruleset", error);
-    return r;
-  };
-  std::thread text_thread([&]() noexcept {
-    try {
-      out.text = listed(text_ctx, false, text_error);
-    } catch (...) {
-      out.text.reset();
-    }
-  });
-  try {
-    out.json = listed(json_ctx, true, out.error);
-  } catch (...) {
-    text_thread.join();
-    throw;
+  Ctx c(json);
+  if (const auto commands = table_commands()) {
+    if (auto out = list_tables(c, *commands, json, error)) return out;
   }
-  text_thread.join();
-  return out;
+  return c.run("list ruleset", error);
 }
 #endif
 
@@ -225,25 +229,33 @@ Firewall read_firewall() {
     fw.unreadable = "reading the firewall needs root (CAP_NET_ADMIN)";
     return fw;
   }
-  Listing listing = list_ruleset();
-  const std::string& error = listing.error;
-  auto& json = listing.json;
-  if (!json) {
+  std::string error;
+  auto text = list_ruleset(false, error);
+  if (!text) {
     fw.unreadable = error.find("Operation not permitted") != std::string::npos || geteuid() != 0
                         ? "reading the firewall needs root (CAP_NET_ADMIN)"
                         : "nft list ruleset failed: " + escape_text(error.substr(0, error.find('\n')));
     return fw;
   }
-  const std::string_view doc = json->empty() ? R"({"nftables": []})" : std::string_view(*json);
-  std::optional<std::string>& text = listing.text;
-  auto parsed = parse_nft_ruleset(doc, text.value_or(""));
+  // The text listing has everything the evaluation reads, and costs
+  // libnftables less than half of its JSON. Text this netwhy can't read
+  // (another nft's syntax): the JSON then, for the meaning.
+  auto parsed = parse_nft_text(*text);
+  std::string json;
+  if (!parsed) {
+    std::string json_error;
+    if (auto j = list_ruleset(true, json_error)) {
+      json = std::move(*j);
+      parsed = parse_nft_ruleset(json.empty() ? R"({"nftables": []})" : std::string_view(json), *text);
+    }
+  }
   if (!parsed) {
     fw.unreadable = parsed.error().message();
     return fw;
   }
   parsed->legacy_tables = fw.legacy_tables;
-  parsed->raw_json = std::move(*json);
-  parsed->raw_text = std::move(text).value_or("");
+  parsed->raw_json = std::move(json);  // only when the text could not be read
+  parsed->raw_text = std::move(*text);
   read_iptables_into(*parsed);  // iptables-nft's xt expressions and legacy tables, as iptables reads them
   return std::move(*parsed);
 #else

@@ -420,11 +420,14 @@ Expected<Snapshot> snapshot_from_json(std::string_view text) {
       s.firewall.read = fw.at("read").opt_boolean().value_or(false);
       s.firewall.unreadable = fw.at("unreadable").opt_string().value_or("");
       fw.at("legacy_tables").each([&](const In& t) { s.firewall.legacy_tables.push_back(t.string()); });
-      if (s.firewall.read && doc["firewall"].contains("nftables") && !doc["firewall"]["nftables"].is_null()) {
-        const std::string raw = doc["firewall"]["nftables"].dump();
+      const bool has_json = doc["firewall"].contains("nftables") && !doc["firewall"]["nftables"].is_null();
+      if (s.firewall.read) {
+        // The text listing is the ruleset; the JSON comes only when the
+        // text was not readable (and in files from netwhy before 0.2).
+        const std::string raw = has_json ? doc["firewall"]["nftables"].dump() : std::string();
         const std::string listing = fw.at("listing").opt_string().value_or("");
-        auto parsed = parse_nft_ruleset(raw, listing);
-        if (!parsed) throw Bad{"firewall.nftables: " + parsed.error().message()};
+        auto parsed = has_json ? parse_nft_ruleset(raw, listing) : parse_nft_text(listing);
+        if (!parsed) throw Bad{(has_json ? "firewall.nftables: " : "firewall.listing: ") + parsed.error().message()};
         parsed->legacy_tables = s.firewall.legacy_tables;
         parsed->raw_json = raw;
         parsed->raw_text = listing;

@@ -49,6 +49,36 @@ def diagnose(S, name, port):
     return doc
 
 
+def text_is_json(S, name, port):
+    """netwhy reads the ruleset from nft's text listing; the same snapshot
+    with nft's JSON listing added (which the loader then reads instead) must
+    give the same answer."""
+    snap = nwtest.run("-n", S, "-j", "snapshot", timeout=60)
+    doc, err = nwtest.load_json(snap.stdout)
+    if doc is None:
+        checks.check(False, f"{name}: a snapshot", err)
+        return
+    fw = doc.get("firewall") or {}
+    checks.check(fw.get("read") and fw.get("nftables") is None and fw.get("listing"),
+                 f"{name}: the snapshot holds the text listing (no JSON)", str(fw.get("unreadable")))
+    nft_json = nwtest.sh("ip", "netns", "exec", S, "nft", "-j", "list", "ruleset").stdout
+    with_json = json.loads(json.dumps(doc))
+    with_json["firewall"]["nftables"] = json.loads(nft_json)
+    answers = []
+    for variant, d in (("text", doc), ("json", with_json)):
+        path = f"/tmp/nwrulesets-{os.getpid()}-{variant}.json"
+        with open(path, "w") as f:
+            json.dump(d, f)
+        try:
+            r = nwtest.run("-j", "port", str(port), "--snapshot", path, timeout=60)
+        finally:
+            os.unlink(path)
+        answers.append((r.returncode, r.stdout))
+    checks.check(answers[0] == answers[1],
+                 f"{name}: port {port} from the text listing answers as from nft's JSON",
+                 nwtest.first_difference(json.loads(answers[0][1] or "null"), json.loads(answers[1][1] or "null")))
+
+
 def endpoint(doc, addr=ADDR):
     return next((e for e in (doc or {}).get("endpoints", []) if e["address"] == addr), None)
 
@@ -57,6 +87,7 @@ def agrees(S, C, name, port, remote=None):
     """netwhy's endpoint against the real connects; remote=None: netwhy must
     answer from the truth; "unknown": it must say null whatever the truth."""
     doc = diagnose(S, name, port)
+    text_is_json(S, name, port)
     ep = endpoint(doc)
     if ep is None:
         checks.check(False, f"{name}: an endpoint for {ADDR}")
