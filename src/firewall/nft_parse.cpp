@@ -2,6 +2,8 @@
 // understand are kept as FwKey::unknown with their JSON text, so the
 // evaluation can say "unknown" instead of guessing.
 #include <map>
+#include <set>
+#include <algorithm>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -503,8 +505,26 @@ Expected<Firewall> parse_nft_ruleset(std::string_view json_text, std::string_vie
         maps.emplace(map_key(m.value("family", ""), m.value("table", ""), m.value("name", "")), &m["elem"]);
       }
     }
+    // Dormant tables see no packet: their chains, rules and sets are left out
+    // (libnftables 1.0 writes the flag as "d", later ones as "dormant").
+    std::set<std::string> dormant;
+    for (const json& item : doc["nftables"]) {
+      if (!item.is_object() || !item.contains("table") || !item["table"].is_object()) continue;
+      const json& t = item["table"];
+      if (!t.contains("flags")) continue;
+      const json& f = t["flags"];
+      const auto is_dormant = [](const json& v) { return v == "d" || v == "dormant"; };
+      if (is_dormant(f) || (f.is_array() && std::any_of(f.begin(), f.end(), is_dormant))) {
+        dormant.insert(map_key(t.value("family", ""), t.value("name", ""), ""));
+      }
+    }
     for (const json& item : doc["nftables"]) {
       if (!item.is_object() || item.empty()) continue;
+      if (!dormant.empty() && item.begin().value().is_object() && item.begin().key() != "table" &&
+          dormant.contains(map_key(item.begin().value().value("family", ""), item.begin().value().value("table", ""),
+                                   ""))) {
+        continue;
+      }
       const std::string kind = item.begin().key();
       const json& o = item.begin().value();
       if (!o.is_object()) continue;

@@ -1280,6 +1280,7 @@ struct ChainBlock {
 
 struct TableBlock {
   std::string family, name;
+  bool dormant = false;  // flags dormant: its chains see no packet
   std::vector<ChainBlock> chains;
   std::vector<FwSet> sets;
 };
@@ -1493,7 +1494,15 @@ class ListingReader {
     const auto w = split_words(without_handle(t));
     if (!w || w->empty()) return listing_error(line_no_, "a quote is not closed");
     TableBlock& tb = out_.tables.back();
-    if (w->back() != "{") return std::nullopt;  // flags dormant, comment "..."
+    if (w->size() >= 2 && (*w)[0] == "flags") {  // "flags dormant", "flags dormant,owner"
+      std::string_view flags = (*w)[1];
+      while (!flags.empty()) {
+        const std::size_t comma = flags.find(',');
+        tb.dormant = tb.dormant || flags.substr(0, comma) == "dormant";
+        flags = comma == std::string_view::npos ? std::string_view() : flags.substr(comma + 1);
+      }
+    }
+    if (w->back() != "{") return std::nullopt;  // flags, comment "..."
     if (w->size() == 3 && (*w)[0] == "chain") {
       ChainBlock cb;
       cb.chain.family = tb.family;
@@ -1697,6 +1706,7 @@ Expected<Firewall> parse_nft_text(std::string_view listing) {
   fw.read = true;
   std::size_t budget = listing.size() + (std::size_t{1} << 16);  // linear in the listing
   for (TableBlock& t : l.tables) {
+    if (t.dormant) continue;  // as the kernel: no packet goes through it
     const RuleContext ctx{t.family, t.name, &l.maps, iptables_table(t, l)};
     for (const ChainBlock& c : t.chains) add_rules(ctx, c, fw.rules, budget);
     for (FwSet& s : t.sets) fw.sets.push_back(std::move(s));

@@ -59,7 +59,7 @@ def text_is_json(S, name, port):
         checks.check(False, f"{name}: a snapshot", err)
         return
     fw = doc.get("firewall") or {}
-    checks.check(fw.get("read") and fw.get("nftables") is None and fw.get("listing"),
+    checks.check(fw.get("read") is True and fw.get("nftables") is None and isinstance(fw.get("listing"), str),
                  f"{name}: the snapshot holds the text listing (no JSON)", str(fw.get("unreadable")))
     nft_json = nwtest.sh("ip", "netns", "exec", S, "nft", "-j", "list", "ruleset").stdout
     with_json = json.loads(json.dumps(doc))
@@ -233,6 +233,16 @@ with nwtest.Namespaces("srv", "cli") as ns:
 }}""")
         agrees(S, C, name, OPEN)
         agrees(S, C, name, SHUT, remote="unknown")
+
+        # 7. A dormant table sees no packet, whatever its rules say.
+        name = "7: a dormant table with a drop policy"
+        load(S, """table inet d {
+  flags dormant
+  chain in {
+    type filter hook input priority 0; policy drop;
+  }
+}""")
+        agrees(S, C, name, OPEN)
     except nwtest.Overtime as e:
         checks.check(False, str(e))
     finally:

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "netwhy/firewall.hpp"
+#include "netwhy/text.hpp"
 
 using namespace netwhy;
 
@@ -221,12 +222,37 @@ std::vector<Recording> recordings() {
   return out;
 }
 
+// The tables the listing marks "flags dormant". libnftables 1.0.6 writes a
+// table's flags in its JSON wrongly ("flags": "inet" for a dormant table in
+// the `more` recording), so the JSON parser can't tell; parse_nft_text()
+// leaves those tables out, as the kernel does: expected here.
+void expect_dormant_left_out(Firewall& want, std::string_view listing) {
+  std::vector<std::pair<std::string, std::string>> dormant;  // family, table
+  std::string family, table;
+  for (const std::string_view line : split_lines(listing)) {
+    const auto f = split_fields(line);
+    if (f.size() >= 3 && f[0] == "table") {
+      family = std::string(f[1]);
+      table = std::string(f[2]);
+    } else if (f.size() == 2 && f[0] == "flags" && f[1].find("dormant") != std::string_view::npos) {
+      dormant.emplace_back(family, table);
+    }
+  }
+  const auto gone = [&](const std::string& fam, const std::string& tab) {
+    return std::find(dormant.begin(), dormant.end(), std::pair{fam, tab}) != dormant.end();
+  };
+  std::erase_if(want.chains, [&](const FwChain& c) { return gone(c.family, c.table); });
+  std::erase_if(want.rules, [&](const FwRule& r) { return gone(r.family, r.table); });
+  std::erase_if(want.sets, [&](const FwSet& x) { return gone(x.family, x.table); });
+}
+
 std::string compare(const Recording& r) {
   auto want = parse_nft_ruleset(r.json, r.text);
   if (!want) return "JSON: " + want.error().message();
   auto got = parse_nft_text(r.text);
   if (!got) return "text: " + got.error().message();
   expect_device_lists(*want, *got, r.text);
+  expect_dormant_left_out(*want, r.text);
   return first_difference(*want, *got);
 }
 
@@ -538,4 +564,23 @@ TEST_CASE("iptables-nft's tables: what it writes as xt is xt, however nft words 
     CHECK(fw.rules[4].marks.empty());
     CHECK(fw.rules[4].not_understood.rfind("xt ", 0) == 0);
   }
+}
+
+TEST_CASE("a dormant table is left out: no packet goes through its chains") {
+  const std::string listing = "table inet d {\n\tflags dormant\n\n\tchain in {\n"
+                              "\t\ttype filter hook input priority filter; policy drop;\n"
+                              "\t\ttcp dport 22 drop # handle 2\n\t}\n}\n"
+                              "table inet live {\n\tchain in {\n"
+                              "\t\ttype filter hook input priority filter; policy accept;\n\t}\n}\n";
+  const Firewall fw = parsed(listing);
+  REQUIRE(fw.chains.size() == 1);
+  CHECK(fw.chains[0].table == "live");
+  CHECK(fw.rules.empty());
+  // The JSON as a later libnftables writes it ("dormant") is read the same way.
+  const auto json = parse_nft_ruleset(
+      R"({"nftables": [{"table": {"family": "inet", "name": "d", "handle": 1, "flags": ["dormant"]}},)"
+      R"( {"chain": {"family": "inet", "table": "d", "name": "in", "handle": 1, "type": "filter", "hook": "input",)"
+      R"( "prio": 0, "policy": "drop"}}]})");
+  REQUIRE(json);
+  CHECK(json->chains.empty());
 }
