@@ -92,6 +92,15 @@ class Namespaces:
     def ip(self, role, *args, check=True):
         return sh("ip", "-n", self.names.get(role, role), *args, check=check)
 
+    def wire(self, a, b, dev, a_addrs=(), b_addrs=()):
+        """A veth named `dev` at both ends, between roles a and b, with the given
+        addresses ("10.70.0.1/24"; IPv6 ones without DAD, usable at once), both up."""
+        self.ip(a, "link", "add", dev, "type", "veth", "peer", "name", dev, "netns", self.names[b])
+        for role, addrs in ((a, a_addrs), (b, b_addrs)):
+            for addr in addrs:
+                self.ip(role, "addr", "add", addr, "dev", dev, *(("nodad",) if ":" in addr else ()))
+            self.ip(role, "link", "set", dev, "up")
+
     def spawn(self, role, *cmd):
         name = self.names.get(role, role)  # a role, or a namespace name
         if len(cmd) == 1 and isinstance(cmd[0], (list, tuple)):

@@ -132,11 +132,7 @@ with nwtest.Namespaces("srv", "cli") as ns:
     S, C = ns["srv"], ns["cli"]
     for role in ("srv", "cli"):
         ns.ip(role, "link", "set", "lo", "up")
-    ns.ip("srv", "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", C)
-    ns.ip("srv", "addr", "add", f"{ADDR}/24", "dev", "eth0")
-    ns.ip("cli", "addr", "add", f"{CLIENT}/24", "dev", "eth0")
-    ns.ip("srv", "link", "set", "eth0", "up")
-    ns.ip("cli", "link", "set", "eth0", "up")
+    ns.wire("srv", "cli", "eth0", [f"{ADDR}/24"], [f"{CLIENT}/24"])
     for port in (OPEN, SHUT):
         ns.spawn("srv", PY, "-m", "http.server", str(port), "--bind", "0.0.0.0", "--directory", HERE)
     deadline = time.monotonic() + 20
