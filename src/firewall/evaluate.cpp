@@ -68,7 +68,7 @@ namespace {
 class Eval {
  public:
   Eval(const Firewall& fw, const FwEvaluator::Index& ix, const FwPacket& p)
-      : fw_(fw), ix_(ix), p_(p), mark_(p.mark), ct_mark_(p.ct_mark) {}
+      : fw_(fw), ix_(ix), p_(p), mark_(p.mark), ct_mark_(p.ct_mark), chain_budget_(64 * ix.chains.size() + 4096) {}
 
   // Does one value match the packet's field? An address prefix against a
   // source that is itself a prefix (a client anywhere on a network) may
@@ -271,18 +271,17 @@ class Eval {
   // A chain's memo key: the chain and the marks it is entered with.
   struct MemoKey {
     const FwChain* chain;
-    std::uint64_t marks;
+    std::optional<std::uint32_t> mark, ct_mark;
     bool operator==(const MemoKey&) const = default;
   };
   struct MemoHash {
     std::size_t operator()(const MemoKey& k) const {
-      return std::hash<const void*>()(k.chain) ^ (std::hash<std::uint64_t>()(k.marks) * 31);
+      const auto code = [](const std::optional<std::uint32_t>& m) { return m ? std::uint64_t{*m} : 1ULL << 32; };
+      return std::hash<const void*>()(k.chain) ^ std::hash<std::uint64_t>()(code(k.mark) * 0x9e3779b97f4a7c15ULL) ^
+             (std::hash<std::uint64_t>()(code(k.ct_mark)) << 1);
     }
   };
-  static std::uint64_t mark_code(const std::optional<std::uint32_t>& m) { return m ? *m : 0x100000000ULL; }
-  MemoKey memo_key(const FwChain* chain) const {
-    return {chain, mark_code(mark_) * 0x100000001ULL ^ (mark_code(ct_mark_) << 1)};
-  }
+  MemoKey memo_key(const FwChain* chain) const { return {chain, mark_, ct_mark_}; }
 
   ChainResult unknown(const FwRule* r, std::string why) const {
     ChainResult out;
@@ -311,12 +310,51 @@ class Eval {
     return out;
   }
 
-  ChainResult run_rules(const FwChain& chain, Mode mode, std::size_t from = 0) {
+  static std::optional<std::uint32_t> agree(const std::optional<std::uint32_t>& a,
+                                            const std::optional<std::uint32_t>& b) {
+    return a == b ? a : std::nullopt;
+  }
+
+  static FwDecision decision_of(FwVerdict v) {
+    return v == FwVerdict::accept ? FwDecision::accept : v == FwVerdict::drop ? FwDecision::drop : FwDecision::reject;
+  }
+
+  // One pass over the chain's rules. A rule that may or may not match (one
+  // client of the network, say) and would decide is kept aside: if what
+  // follows decides the same either way (in a base chain, its policy too),
+  // so does the chain, with the marks both ways agree on; else unknown.
+  ChainResult run_rules(const FwChain& chain, Mode mode) {
     ChainResult out;
     const auto rules = ix_.rules.find(ChainKey::of(chain.family, chain.table, chain.name));
     if (rules == ix_.rules.end()) return out;
-    for (std::size_t i = from; i < rules->second.size(); ++i) {
-      const FwRule& r = *rules->second[i];
+    if (++chain_runs_ > chain_budget_) {
+      return unknown(nullptr, "its chains set marks on so many paths that netwhy stops following them");
+    }
+    struct Maybe {
+      const FwRule* rule = nullptr;
+      FwDecision decision = FwDecision::accept;
+      std::optional<std::uint32_t> mark, ct_mark;  // had it matched
+    };
+    std::optional<Maybe> maybe;
+    const auto fail = [&](const FwRule* r, std::string why) {
+      return maybe ? unknown(maybe->rule, "it matches on something netwhy does not evaluate")
+                   : unknown(r, std::move(why));
+    };
+    const auto settle = [&](ChainResult result) {
+      if (!maybe) return result;
+      std::optional<FwDecision> d;
+      if (result.flow == Flow::decided) {
+        if (result.nat == nullptr) d = result.result.decision;
+      } else if (!chain.hook.empty() && mode == Mode::filter) {  // what falls through meets the policy
+        d = chain.policy == "drop" ? FwDecision::drop : FwDecision::accept;
+      }
+      if (d != maybe->decision) return unknown(maybe->rule, "it matches on something netwhy does not evaluate");
+      mark_ = agree(mark_, maybe->mark);
+      ct_mark_ = agree(ct_mark_, maybe->ct_mark);
+      return result;
+    };
+    for (const FwRule* rp : rules->second) {
+      const FwRule& r = *rp;
       const Tri m = rule_matches(r);
       if (m == Tri::no) continue;
       set_marks(r, m);
@@ -327,59 +365,57 @@ class Eval {
       const bool terminal =
           r.verdict == FwVerdict::accept || r.verdict == FwVerdict::drop || r.verdict == FwVerdict::reject;
       if (m == Tri::unknown && terminal && r.not_understood.empty()) {
-        // Whether it matches is unknown (one client of the network, say);
-        // if the rest of the chain decides the same either way, so does this.
-        const ChainResult rest = run_rules(chain, mode, i + 1);
-        const FwDecision mine = r.verdict == FwVerdict::accept ? FwDecision::accept
-                                : r.verdict == FwVerdict::drop ? FwDecision::drop
-                                                                : FwDecision::reject;
-        if (rest.flow == Flow::decided && rest.nat == nullptr && rest.result.decision == mine) return rest;
-        // In a base chain, what falls through meets the policy.
-        const FwDecision policy = chain.policy == "drop" ? FwDecision::drop : FwDecision::accept;
-        if (rest.flow != Flow::decided && !chain.hook.empty() && mode == Mode::filter && policy == mine) return rest;
+        const FwDecision mine = decision_of(r.verdict);
+        if (!maybe) {
+          maybe = Maybe{&r, mine, mark_, ct_mark_};
+        } else if (maybe->decision != mine) {
+          return unknown(maybe->rule, "it matches on something netwhy does not evaluate");
+        } else {
+          maybe->mark = agree(maybe->mark, mark_);
+          maybe->ct_mark = agree(maybe->ct_mark, ct_mark_);
+        }
+        continue;
       }
       if (m == Tri::unknown || !r.not_understood.empty() || r.verdict == FwVerdict::other) {
-        return unknown(&r, !r.not_understood.empty() ? "it uses " + r.not_understood
-                                                     : "it matches on something netwhy does not evaluate");
+        return fail(&r, !r.not_understood.empty() ? "it uses " + r.not_understood
+                                                  : "it matches on something netwhy does not evaluate");
       }
       switch (r.verdict) {
         case FwVerdict::accept:
         case FwVerdict::drop:
         case FwVerdict::reject:
           out.flow = Flow::decided;
-          out.result.decision = r.verdict == FwVerdict::accept ? FwDecision::accept
-                                : r.verdict == FwVerdict::drop ? FwDecision::drop
-                                                                : FwDecision::reject;
+          out.result.decision = decision_of(r.verdict);
           out.result.rule = r;
-          return out;
+          return settle(std::move(out));
         case FwVerdict::dnat:
         case FwVerdict::redirect:
           out.flow = Flow::decided;
           out.result.decision = FwDecision::accept;
           out.result.rule = r;
           out.nat = &r;
-          return out;
+          return settle(std::move(out));
         case FwVerdict::jump:
         case FwVerdict::go_to: {
           const auto target = ix_.chains.find(ChainKey::of(chain.family, chain.table, r.target));
-          if (target == ix_.chains.end()) return unknown(&r, "it jumps to a chain the listing does not have");
+          if (target == ix_.chains.end()) return fail(&r, "it jumps to a chain the listing does not have");
           ChainResult sub = run(*target->second, mode);
-          if (sub.flow == Flow::decided) return sub;
+          if (sub.flow == Flow::decided) return settle(std::move(sub));
           if (r.verdict == FwVerdict::go_to) {  // goto does not come back here
             out.flow = Flow::returned;
-            return out;
+            return settle(std::move(out));
           }
           continue;
         }
         case FwVerdict::ret:
           out.flow = Flow::returned;
-          return out;
+          return settle(std::move(out));
         case FwVerdict::none:
         case FwVerdict::other:
           continue;
       }
     }
-    return out;
+    return settle(std::move(out));
   }
 
   bool hooked_here(const FwChain& c, std::string_view hook_name) const {
@@ -467,6 +503,11 @@ class Eval {
   const FwPacket& p_;
   std::optional<std::uint32_t> mark_, ct_mark_;  // as the rules so far left them
   std::unordered_map<MemoKey, ChainResult, MemoHash> memo_;
+  // Chains run (memo misses): each chain once per set of marks it is entered
+  // with. Marks flipped on many paths could multiply those; past the budget
+  // the answer is unknown instead of exponential work.
+  std::size_t chain_runs_ = 0;
+  std::size_t chain_budget_ = 0;
   std::unordered_set<const FwChain*> active_;
 };
 

@@ -534,3 +534,93 @@ TEST_CASE("a limit that gates a drop may or may not drop: unknown; one that gate
   CHECK(evaluate_hook(late, "input", packet(5556)).decision == FwDecision::accept);
   CHECK(evaluate_hook(late, "prerouting", packet(5555)).decision == FwDecision::accept);  // the log's limit
 }
+
+namespace {
+
+Firewall from_listing(const std::string& listing) {
+  auto fw = parse_nft_text(listing);
+  REQUIRE_MESSAGE(fw, (fw ? "" : fw.error().message()));
+  return *fw;
+}
+
+}  // namespace
+
+TEST_CASE("a chain entered with different marks is evaluated for each: no two mark states share a result") {
+  // (mark 2, ct mark 1) and (mark 0, ct mark unknown) once coded alike.
+  const Firewall fw = from_listing(R"(table inet t { # handle 1
+	chain pre { # handle 1
+		type filter hook prerouting priority mangle; policy accept;
+		ip saddr 192.0.2.5 ct mark set 0x00000001 # handle 3
+		jump sub # handle 4
+		meta mark set 0x00000002 ct mark set 0x00000001 # handle 5
+		jump sub # handle 6
+	}
+	chain sub { # handle 2
+		meta mark 0x00000002 drop # handle 7
+	}
+}
+)");
+  // Every packet reaches the second jump with mark 2: dropped.
+  const FwResult r = evaluate_hook(fw, "prerouting", packet(8082, "192.0.2.0", 24));
+  CHECK(r.decision == FwDecision::drop);
+}
+
+TEST_CASE("an uncertain accept before a mark statement leaves that mark unknown, not set") {
+  const Firewall fw = from_listing(R"(table inet t { # handle 1
+	chain pre { # handle 1
+		type filter hook prerouting priority mangle; policy accept;
+		ip saddr 192.0.2.5 accept # handle 3
+		meta mark set 0x00000001 # handle 4
+	}
+	chain input { # handle 2
+		type filter hook input priority filter; policy accept;
+		meta mark 0x00000001 tcp dport 8082 drop # handle 5
+	}
+}
+)");
+  const FwEvaluator ev(fw);
+  FwPacket p = packet(8082, "192.0.2.0", 24);
+  const FwResult pre = ev.hook("prerouting", p);
+  CHECK(pre.decision == FwDecision::accept);  // either way
+  CHECK_FALSE(pre.mark.has_value());          // 0 for 192.0.2.5, 1 for the others
+  p.mark = pre.mark;
+  CHECK(ev.hook("input", p).decision == FwDecision::unknown);  // 192.0.2.5 gets in, the others don't
+  // One host that is not 192.0.2.5: marked, dropped.
+  FwPacket other = packet(8082, "192.0.2.9", 32);
+  other.mark = ev.hook("prerouting", other).mark;
+  CHECK(other.mark == 1U);
+  CHECK(ev.hook("input", other).decision == FwDecision::drop);
+}
+
+TEST_CASE("thousands of rules that may or may not match: one pass, no recursion") {
+  std::string listing = "table inet t { # handle 1\n\tchain input { # handle 1\n"
+                        "\t\ttype filter hook input priority filter; policy accept;\n";
+  for (int i = 0; i < 20000; ++i) {
+    listing += fmt::format("\t\tip saddr 10.{}.{}.{} accept # handle {}\n", (i >> 16) & 255, (i >> 8) & 255,
+                           i & 255, i + 2);
+  }
+  listing += "\t}\n}\n";
+  const Firewall fw = from_listing(listing);
+  // A client anywhere on 10.0.0.0/8: each rule may match; all accept, and so does the policy.
+  CHECK(evaluate_hook(fw, "input", packet(8080, "10.0.0.0", 8)).decision == FwDecision::accept);
+}
+
+TEST_CASE("marks flipped on every path: bounded work, then unknown") {
+  // c_i: jump c_{i+1}; meta mark set meta mark ^ bit_i; jump c_{i+1}: 2^20 mark states.
+  std::string listing = "table inet t { # handle 1\n";
+  int handle = 2;
+  for (int i = 0; i < 20; ++i) {
+    listing += fmt::format("\tchain c{} {{ # handle {}\n", i, handle++);
+    if (i == 0) listing += "\t\ttype filter hook input priority filter; policy accept;\n";
+    listing += fmt::format("\t\tjump c{} # handle {}\n", i + 1, handle++);
+    listing += fmt::format("\t\tmeta mark set meta mark ^ 0x{:08x} # handle {}\n", 1U << i, handle++);
+    listing += fmt::format("\t\tjump c{} # handle {}\n", i + 1, handle++);
+    listing += "\t}\n";
+  }
+  listing += fmt::format("\tchain c20 {{ # handle {}\n\t\tmeta mark 0x000fffff drop # handle {}\n\t}}\n}}\n", handle,
+                         handle + 1);
+  const Firewall fw = from_listing(listing);
+  const FwResult r = evaluate_hook(fw, "input", packet(8080, "192.0.2.1", 32));
+  CHECK(r.decision == FwDecision::unknown);
+  CHECK(r.why.find("so many paths") != std::string::npos);
+}
