@@ -4,6 +4,7 @@
 // understand could decide. Never a guess.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -127,6 +128,16 @@ struct Firewall {
   std::string raw_text;
   bool operator==(const Firewall&) const = default;
 };
+
+// Does any of the rule's matches read a mark (meta mark, ct mark, in a
+// concatenation too)? A verdict map's elements repeat the rule's matches
+// after its mark statements ran: then they would see the new marks.
+[[nodiscard]] inline bool reads_marks(const FwRule& r) {
+  const auto mark = [](const FwMatch& m) { return m.key == FwKey::meta_mark || m.key == FwKey::ct_mark; };
+  return std::any_of(r.matches.begin(), r.matches.end(), [&](const FwMatch& m) {
+    return mark(m) || std::any_of(m.parts.begin(), m.parts.end(), mark);
+  });
+}
 
 // libnftables' JSON (`nft -j list ruleset`) and, optionally, the text
 // listing with handles (`nft -a list ruleset`) for the rules' text.

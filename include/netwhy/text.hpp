@@ -18,6 +18,10 @@ namespace netwhy {
 // most max bytes followed by "...".
 [[nodiscard]] std::string escape_arg(std::string_view raw, std::size_t max = 60);
 
+// A name from the system (anyone's bytes) as one word of a shell command:
+// as it is when plainly one word, else in single quotes.
+[[nodiscard]] std::string shell_word(std::string_view raw);
+
 // True when escape_text would return raw unchanged (the common, fast case).
 [[nodiscard]] bool is_plain_text(std::string_view raw);
 

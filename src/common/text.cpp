@@ -149,4 +149,18 @@ std::string to_valid_utf8(std::string_view raw) {
   return out;
 }
 
+std::string shell_word(std::string_view raw) {
+  const bool plain = !raw.empty() && std::all_of(raw.begin(), raw.end(), [](char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           std::string_view("_.-+=:,@%/").find(ch) != std::string_view::npos;
+  });
+  if (plain) return std::string(raw);
+  std::string out = "'";
+  for (const char ch : raw) {
+    if (ch == '\'') out += "'\\''";
+    else out += ch;
+  }
+  return out + "'";
+}
+
 }  // namespace netwhy

@@ -6,6 +6,7 @@
 
 #include "engine.hpp"
 #include "netwhy/iptables.hpp"
+#include "netwhy/text.hpp"
 
 namespace netwhy::engine {
 
@@ -141,7 +142,7 @@ std::optional<bool> forwarded(Context& c, const FwForward& f, const FwPacket& p,
                             what, rule, dest, owner->netns, network_of(p.saddr, p.saddr_len).to_string(), p.saddr_len),
                 fmt::format("give the namespace a default route via this host (ip -n {} route add default via "
                             "ADDRESS-OF-THIS-HOST), or masquerade forwarded traffic",
-                            owner->netns))
+                            shell_word(owner->netns)))
         .netns = owner->netns;
     return false;
   }
@@ -235,19 +236,20 @@ std::string firewall_fix(const Context& c, const Context::FwHit& h) {
   if (const auto ipt = iptables_owner(c, where->family, where->table)) {
     const std::string program = fmt::format("{}{}", where->family == "ip6" ? "ip6tables" : "iptables",
                                             ipt->backend == IptBackend::legacy ? "-legacy" : "");
-    const std::string table = ipt->table == "filter" ? "" : " -t " + ipt->table;
+    const std::string table = ipt->table == "filter" ? "" : " -t " + shell_word(ipt->table);
     const std::string match = iptables_match(c, h.reply, h.via);
     if (r.rule) {
-      return fmt::format("{}{} -I {} {} {} -j ACCEPT", program, table, where->name, r.rule->handle, match);
+      return fmt::format("{}{} -I {} {} {} -j ACCEPT", program, table, shell_word(where->name), r.rule->handle, match);
     }
-    return fmt::format("{}{} -A {} {} -j ACCEPT", program, table, where->name, match);
+    return fmt::format("{}{} -A {} {} -j ACCEPT", program, table, shell_word(where->name), match);
   }
   const std::string match = accept_match(c, h.reply, h.via);
   if (r.rule) {
-    return fmt::format("nft insert rule {} {} {} position {} {} accept", where->family, where->table, where->name,
-                       r.rule->handle, match);
+    return fmt::format("nft insert rule {} {} {} position {} {} accept", shell_word(where->family),
+                       shell_word(where->table), shell_word(where->name), r.rule->handle, match);
   }
-  return fmt::format("nft add rule {} {} {} {} accept", where->family, where->table, where->name, match);
+  return fmt::format("nft add rule {} {} {} {} accept", shell_word(where->family), shell_word(where->table),
+                     shell_word(where->name), match);
 }
 
 }  // namespace

@@ -2,13 +2,13 @@
 // client; a non-loopback address of this host is a client on another host;
 // another machine is what the route and the probe from here say.
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <cstring>
 
 #include <fmt/format.h>
 
 #include "engine.hpp"
+#include "netwhy/text.hpp"
 
 namespace netwhy::engine {
 
@@ -20,18 +20,6 @@ std::string route_words(const Context& c, const Route& rt) {
   if (rt.oif) via += " dev " + c.link_name(*rt.oif);
   if (rt.prefsrc) via += " src " + rt.prefsrc->to_string();
   return via;
-}
-
-// A word of a shell command: a name from the system (anyone's bytes) is
-// quoted unless it is plainly one word.
-std::string shell_word(const std::string& raw) {
-  const bool plain = !raw.empty() && std::all_of(raw.begin(), raw.end(), [](char ch) {
-    return std::isalnum(static_cast<unsigned char>(ch)) != 0 || std::strchr("_.-+=:,@%/", ch) != nullptr;
-  });
-  if (plain) return raw;
-  std::string out = "'";
-  for (const char ch : raw) out += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
-  return out + "'";
 }
 
 // HOST's address is a container's, on a macvlan or ipvlan child of one of
@@ -112,7 +100,7 @@ std::string macvlan_host_fix(const Context& c, const StackedChild& sc, const IpA
   // Private and VEPA macvlans don't reach their siblings either: bridge mode first.
   if (!sc.ipvlan && (fa.macvlan_mode == macvlan_private || fa.macvlan_mode == macvlan_vepa)) {
     const std::string set = fmt::format("link set {} type macvlan mode bridge", shell_word(fa.interface));
-    fix = fa.netns.rfind("pid:", 0) == 0 ? fmt::format("nsenter -t {} -n ip {} && ", fa.netns.substr(4), set)
+    fix = fa.netns.rfind("pid:", 0) == 0 ? fmt::format("nsenter -t {} -n ip {} && ", shell_word(fa.netns.substr(4)), set)
                                          : fmt::format("ip -n {} {} && ", shell_word(fa.netns), set);
   }
   // A macvlan (ipvlan) of this host's own on the parent already: a route

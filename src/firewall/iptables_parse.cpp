@@ -560,7 +560,7 @@ class RuleDecoder {
       m.raw = unknown.raw;
       m.mask = mm->mask;
       FwValue v;
-      v.number = mm->value & mm->mask;
+      v.number = mm->value;  // xt_mark: (mark & mask) == value, the value unmasked
       m.values.push_back(v);
       return m;
     }

@@ -268,10 +268,12 @@ std::string map_key(std::string_view family, std::string_view table, std::string
   return fmt::format("{} {} {}", family, table, name);
 }
 
-// The rule as plain values; a verdict map becomes one rule per element
-// (elements are disjoint, so at most one of them matches), after a rule for
-// the statements that run before the lookup.
-void parse_rule(const json& r, const VerdictMaps& maps, std::vector<FwRule>& out) {
+// The rule as plain values; a verdict map becomes one rule per element, in
+// the listing's order, after a rule for the statements that run before the
+// lookup. Exact elements are disjoint; intervals of a concatenated map may
+// overlap, and the kernel then takes the first inserted, which is also the
+// first listed.
+void parse_rule(const json& r, const VerdictMaps& maps, std::vector<FwRule>& out, std::size_t& budget) {
   FwRule rule;
   rule.family = r.value("family", "");
   rule.table = r.value("table", "");
@@ -356,9 +358,11 @@ void parse_rule(const json& r, const VerdictMaps& maps, std::vector<FwRule>& out
       if (it != maps.end()) elems = it->second;
     }
   }
+  const std::size_t cost = elems != nullptr ? elems->size() * (rule.matches.size() + 1) : 0;
+  const bool marked = !rule.marks.empty() && reads_marks(rule);
   std::vector<FwRule> entries;
   bool readable = elems != nullptr;
-  for (std::size_t i = 0; readable && i < elems->size(); ++i) {
+  for (std::size_t i = 0; readable && cost <= budget && !marked && i < elems->size(); ++i) {
     const json& pair = (*elems)[i];
     FwRule one = rule;
     one.marks.clear();
@@ -373,12 +377,17 @@ void parse_rule(const json& r, const VerdictMaps& maps, std::vector<FwRule>& out
     one.matches.push_back(std::move(m));
     entries.push_back(std::move(one));
   }
-  if (!readable) {
+  if (!readable || cost > budget || marked) {
     rule.verdict = FwVerdict::other;
-    rule.not_understood = "a verdict map netwhy cannot read " + vmap->dump();
+    rule.not_understood = fmt::format("a verdict map netwhy cannot {}: {}",
+                                      !readable     ? "read"
+                                      : cost > budget ? "expand (too large)"
+                                                      : "follow after a mark statement the rule's matches read",
+                                      vmap->dump());
     out.push_back(std::move(rule));
     return;
   }
+  budget -= cost;
   if (!rule.marks.empty()) {  // the statements before the lookup, whatever it finds
     FwRule before = rule;
     before.verdict = FwVerdict::none;
@@ -498,6 +507,9 @@ Expected<Firewall> parse_nft_ruleset(std::string_view json_text, std::string_vie
   const auto devices = chain_devices(text_listing);
   try {
     VerdictMaps maps;  // listed before the rules that use them, but not necessarily
+    // How many matches verdict maps may be expanded into: linear in the input
+    // (a named map used by every rule would otherwise cost rules x elements).
+    std::size_t budget = json_text.size() + (std::size_t{1} << 16);
     for (const json& item : doc["nftables"]) {
       if (!item.is_object() || !item.contains("map")) continue;
       const json& m = item["map"];
@@ -550,7 +562,7 @@ Expected<Firewall> parse_nft_ruleset(std::string_view json_text, std::string_vie
         fw.chains.push_back(std::move(c));
       } else if (kind == "rule") {
         const std::size_t first = fw.rules.size();
-        parse_rule(o, maps, fw.rules);
+        parse_rule(o, maps, fw.rules, budget);
         if (!texts.empty() && first < fw.rules.size()) {
           const FwRule& r = fw.rules[first];
           const auto it = texts.find(fmt::format("{} {} {} {}", r.family, r.table, r.chain, r.handle));

@@ -834,10 +834,14 @@ class RuleBuilder {
       return;
     }
     const std::size_t cost = vmap_->elements ? vmap_->elements->size() * (rule_.matches.size() + 1) : 0;
-    if (!vmap_->key_known || !vmap_->elements || cost > budget) {
+    const bool marked = !rule_.marks.empty() && reads_marks(rule_);
+    if (!vmap_->key_known || !vmap_->elements || cost > budget || marked) {
       rule_.verdict = FwVerdict::other;
       rule_.not_understood = fmt::format("a verdict map netwhy cannot {}: {}",
-                                         cost > budget ? "expand (too large)" : "read", vmap_->text);
+                                         cost > budget ? "expand (too large)"
+                                         : marked      ? "follow after a mark statement the rule's matches read"
+                                                       : "read",
+                                         vmap_->text);
       out.push_back(std::move(rule_));
       return;
     }

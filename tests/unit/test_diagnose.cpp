@@ -1027,3 +1027,16 @@ TEST_CASE("macvlan-host's fix follows the mode, the family and what the host has
     CHECK(f->fix->find("link 'eth0;reboot' type macvlan") != std::string::npos);
   }
 }
+
+TEST_CASE("a fix names tables and chains as one shell word each, whatever bytes they hold") {
+  Host h;
+  h.listen("0.0.0.0", 8080, {proc(9, 1, "python3", "python3 -m http.server 8080")});
+  filter_port(h, 8080, FwVerdict::drop);
+  for (FwChain& c : h.s.firewall.chains) c.table = "a;reboot;b";
+  for (FwRule& r : h.s.firewall.rules) r.table = "a;reboot;b";
+  const auto d = diagnose(h.s, query(8080, std::nullopt, {}));
+  const std::optional<Finding> f = finding(d, "firewall-drop");
+  REQUIRE(f);
+  REQUIRE(f->fix);
+  CHECK(f->fix->find("nft insert rule inet 'a;reboot;b' in position 2 ") == 0);
+}

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "netwhy/firewall.hpp"
+#include "netwhy/text.hpp"
 
 using namespace netwhy;
 
@@ -623,4 +624,20 @@ TEST_CASE("marks flipped on every path: bounded work, then unknown") {
   const FwResult r = evaluate_hook(fw, "input", packet(8080, "192.0.2.1", 32));
   CHECK(r.decision == FwDecision::unknown);
   CHECK(r.why.find("so many paths") != std::string::npos);
+}
+
+TEST_CASE("a verdict map in a rule whose matches read the mark it sets first: not followed, unknown") {
+  // The kernel compares mark 0 before the statement; the map's elements
+  // would repeat that match after it, with mark 1.
+  const Firewall fw = from_listing(R"(table inet t { # handle 1
+	chain input { # handle 1
+		type filter hook input priority filter; policy drop;
+		meta mark 0x00000000 meta mark set 0x00000001 tcp dport vmap { 8082 : accept } # handle 2
+	}
+}
+)");
+  const FwResult r = evaluate_hook(fw, "input", packet(8082, "192.0.2.1", 32));
+  CHECK(r.decision == FwDecision::unknown);
+  REQUIRE(r.rule);
+  CHECK(r.rule->not_understood.find("mark statement") != std::string::npos);
 }

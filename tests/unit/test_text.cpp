@@ -4,6 +4,7 @@
 
 using netwhy::escape_text;
 using netwhy::is_plain_text;
+using netwhy::shell_word;
 using netwhy::to_valid_utf8;
 
 TEST_CASE("plain names pass through untouched") {
@@ -51,4 +52,14 @@ TEST_CASE("an echoed argument is escaped, and cut when long") {
   CHECK(escape_arg("\x1b[2J" + std::string(100, 'b'), 10) == "\\x1b[2Jbbbbbb...");
   // A cut never splits a character: 59 bytes, then a 2-byte é that would end at 61.
   CHECK(escape_arg(std::string(59, 'a') + "\xc3\xa9" + std::string(10, 'c')) == std::string(59, 'a') + "...");
+}
+
+TEST_CASE("shell_word: a name from the system is one word of a command, whatever its bytes") {
+  CHECK(shell_word("eth0") == "eth0");
+  CHECK(shell_word("br-1a2b.100") == "br-1a2b.100");
+  CHECK(shell_word("") == "''");
+  CHECK(shell_word("a;reboot;b") == "'a;reboot;b'");
+  CHECK(shell_word("1 $(touch /tmp/pwned)") == "'1 $(touch /tmp/pwned)'");
+  CHECK(shell_word("it's") == "'it'\\''s'");
+  CHECK(shell_word("tab\there") == "'tab\there'");
 }
