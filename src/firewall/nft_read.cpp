@@ -209,11 +209,42 @@ std::optional<std::string> list_tables(Ctx& c, const std::vector<std::string>& c
 
 // The ruleset, table by table (or whole when a table's name can't be typed
 // back), as text or as JSON; nullopt (and the error) when refused.
+// The ruleset's generation: the kernel bumps it with every change.
+std::optional<std::uint32_t> ruleset_generation() {
+  auto sock = nl::open_socket(NETLINK_NETFILTER, "nftables");
+  if (!sock) return std::nullopt;
+  nl::Msg req(nlmsg_alloc_simple((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN, NLM_F_REQUEST));
+  nfgenmsg head{};
+  head.nfgen_family = AF_UNSPEC;
+  head.version = NFNETLINK_V0;
+  if (!req || nlmsg_append(req.get(), &head, sizeof head, NLMSG_ALIGNTO) < 0) return std::nullopt;
+  std::optional<std::uint32_t> gen;
+  const nl::Outcome o = nl::exchange(sock->get(), req.get(), [&](const nlmsghdr* h) {
+    if (h->nlmsg_type != ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWGEN)) return;
+    nlattr* tb[NFTA_GEN_MAX + 1] = {};
+    if (nlmsg_parse(const_cast<nlmsghdr*>(h), sizeof(nfgenmsg), tb, NFTA_GEN_MAX, nullptr) < 0 ||
+        tb[NFTA_GEN_ID] == nullptr || nla_len(tb[NFTA_GEN_ID]) < 4) {
+      return;
+    }
+    gen = ntohl(nla_get_u32(tb[NFTA_GEN_ID]));
+  });
+  if (o.failed()) return std::nullopt;
+  return gen;
+}
+
+// Table by table is several requests: a change in between (a firewalld
+// reload, say) could leave a table out or mix two rulesets. The generation
+// before and after tells; on a change it is read again, and after three
+// tries listed whole, as nft does it.
 std::optional<std::string> list_ruleset(bool json, std::string& error) {
   const QuietStderr quiet;
   Ctx c(json);
-  if (const auto commands = table_commands()) {
-    if (auto out = list_tables(c, *commands, json, error)) return out;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const auto before = ruleset_generation();
+    const auto commands = table_commands();
+    if (!before || !commands) break;
+    auto out = list_tables(c, *commands, json, error);
+    if (out && ruleset_generation() == before) return out;
   }
   return c.run("list ruleset", error);
 }
