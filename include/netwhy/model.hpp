@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -14,6 +15,11 @@
 namespace netwhy {
 
 using HwAddr = std::vector<std::uint8_t>;
+
+// Link kinds stacked on a parent device whose children the parent's own
+// host can't reach through it: macvlan (and macvtap), ipvlan (and ipvtap).
+[[nodiscard]] inline bool macvlan_kind(std::string_view kind) { return kind == "macvlan" || kind == "macvtap"; }
+[[nodiscard]] inline bool ipvlan_kind(std::string_view kind) { return kind == "ipvlan" || kind == "ipvtap"; }
 
 struct Link {
   int ifindex = 0;

@@ -3,6 +3,7 @@
 // host (`netwhy snapshot -j`). The engine sees only this.
 #pragma once
 
+#include <cerrno>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -62,6 +63,13 @@ struct Probe {
   double millis = 0;    // how long it took
   bool operator==(const Probe&) const = default;
 };
+
+// A connect that got no answer at all: it timed out, or no ARP or neighbour
+// reply came (EHOSTUNREACH). The gathering looks for macvlan children then,
+// and the diagnosis explains them then: one test for both.
+[[nodiscard]] inline bool unanswered(const Probe& p) {
+  return p.result == ProbeResult::timeout || (p.result == ProbeResult::unreachable && p.error == EHOSTUNREACH);
+}
 
 struct TimeWait {
   Protocol protocol = Protocol::tcp;

@@ -37,14 +37,11 @@ struct StackedChild {
 
 std::optional<StackedChild> stacked_child(const Context& c, const IpAddr& addr, const Probe& p,
                                           const std::optional<RouteLookup>& r) {
-  const bool silent = p.result == ProbeResult::timeout ||
-                      (p.result == ProbeResult::unreachable && p.error == EHOSTUNREACH);
-  if (!silent) return std::nullopt;
+  if (!unanswered(p)) return std::nullopt;
   for (const ForeignAddress& fa : c.s.other_netns_addresses) {
     if (fa.address != addr || !fa.parent) continue;
-    const bool macvlan = fa.kind == "macvlan" || fa.kind == "macvtap";
-    const bool ipvlan = fa.kind == "ipvlan" || fa.kind == "ipvtap";
-    if (!macvlan && !ipvlan) continue;
+    const bool ipvlan = ipvlan_kind(fa.kind);
+    if (!macvlan_kind(fa.kind) && !ipvlan) continue;
     const Link* parent = c.link(*fa.parent);
     if (parent == nullptr || !Context::is_up(parent) || !Context::has_carrier(parent)) continue;
     if (r && r->route && (r->route->gateway || r->route->oif != fa.parent)) continue;

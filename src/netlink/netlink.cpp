@@ -118,8 +118,8 @@ Expected<Link> link_from_rtnl(const nlmsghdr* msg) {
       l.kind = get_string(info[IFLA_INFO_KIND]);
       // A macvlan's or ipvlan's mode decides whether its siblings (and a
       // macvlan of the host's own) reach it.
-      const bool macvlan = l.kind == "macvlan" || l.kind == "macvtap";
-      const bool ipvlan = l.kind == "ipvlan" || l.kind == "ipvtap";
+      const bool macvlan = l.kind && macvlan_kind(*l.kind);
+      const bool ipvlan = l.kind && ipvlan_kind(*l.kind);
       if ((macvlan || ipvlan) && info[IFLA_INFO_DATA] != nullptr) {
         nlattr* data[IFLA_MACVLAN_MAX > IFLA_IPVLAN_MAX ? IFLA_MACVLAN_MAX + 1 : IFLA_IPVLAN_MAX + 1] = {};
         const int max = macvlan ? IFLA_MACVLAN_MAX : IFLA_IPVLAN_MAX;

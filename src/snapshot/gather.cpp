@@ -108,7 +108,7 @@ std::string detect_framework(const Process& p) {
 // A macvlan or ipvlan child: stacked on its parent, which may live in
 // another namespace (the host's interface under a container's macvlan).
 bool stacked_kind(const std::optional<std::string>& kind) {
-  return kind == "macvlan" || kind == "macvtap" || kind == "ipvlan" || kind == "ipvtap";
+  return kind && (macvlan_kind(*kind) || ipvlan_kind(*kind));
 }
 
 // The addresses of another namespace (with their interfaces, and what the
@@ -348,9 +348,7 @@ Expected<Snapshot> read_snapshot(const SnapshotRequest& req) {
   // Looked for only then: the namespaces are walked after a failure only.
   std::vector<IpAddr> silent;
   for (const Probe& p : s.probes) {
-    if (p.result == ProbeResult::timeout || (p.result == ProbeResult::unreachable && p.error == EHOSTUNREACH)) {
-      silent.push_back(p.address);
-    }
+    if (unanswered(p)) silent.push_back(p.address);
   }
   if (!silent.empty() && own_netns.valid()) {
     const auto names = named_network_namespaces();
