@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "netwhy/inet.hpp"
+#include "netwhy/listener.hpp"
 
 namespace netwhy {
 
@@ -136,6 +137,7 @@ struct Identity {
   std::optional<ContainerId> container;
   std::optional<ContainerNetworking> networking;  // docker, when its state files were readable
   std::optional<Forwarder> forwarder;             // the process is docker-proxy
+  bool monitor = false;  // the process is the container's conmon or shim: outside it, holding its ports
   std::vector<std::string> notes;  // what could not be read and what that hides
 };
 
@@ -149,5 +151,25 @@ struct IdentifyOptions {
 // /proc/PID/mountinfo and the engine's state files when readable (root).
 // For a network namespace, pass a process in it (other_network_namespaces()).
 [[nodiscard]] Identity identify(pid_t pid, const IdentifyOptions& opt = {});
+
+// What tag_containers() learnt, kept across calls so that each container is
+// read once: every identity met, by container id (docker-proxy's too).
+struct ContainerTags {
+  std::vector<Identity> seen;
+  std::vector<std::string> notes;  // unique
+};
+
+// Tags the processes of these listeners with the container they run in, or
+// hold a published port for (docker-proxy, conmon). Reads only for the
+// processes whose cgroup names a container, and for docker-proxy and conmon.
+void tag_containers(std::vector<Listener>& listeners, ContainerTags& tags, const IdentifyOptions& opt = {});
+
+// The docker data roots in use: each running dockerd's --data-root, then
+// /var/lib/docker.
+[[nodiscard]] std::vector<std::string> docker_data_roots(const IdentifyOptions& opt = {});
+// Every container in those roots (running or not), from config.v2.json and
+// hostconfig.json; at most 4096 per root. Unreadable roots add a note.
+[[nodiscard]] std::vector<DockerConfig> read_docker_containers(std::vector<std::string>& notes,
+                                                               const IdentifyOptions& opt = {});
 
 }  // namespace netwhy

@@ -14,6 +14,16 @@
 
 namespace netwhy {
 
+// The container a process runs in, or holds a published port for from
+// outside it (docker-proxy, podman's conmon): who the user knows it as.
+struct ProcessContainer {
+  std::string engine;   // "docker", "podman", "containerd", "kubernetes"
+  std::string id;       // the engine's full id
+  std::string name;     // "web"; empty when not known
+  bool holder = false;  // outside the container, holding its published port
+  bool operator==(const ProcessContainer&) const = default;
+};
+
 struct Process {
   pid_t pid = 0;
   pid_t ppid = 0;
@@ -22,6 +32,7 @@ struct Process {
   std::uint32_t uid = 0;  // effective uid (owner of /proc/PID)
   std::string user;       // name of uid, or the number
   std::string framework;  // what the program turned out to be, when known: "flask"
+  std::optional<ProcessContainer> container;
   bool operator==(const Process&) const = default;
 };
 

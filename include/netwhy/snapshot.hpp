@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "netwhy/containers.hpp"
 #include "netwhy/error.hpp"
 #include "netwhy/firewall.hpp"
 #include "netwhy/model.hpp"
@@ -50,6 +51,15 @@ struct RouteLookup {
   std::optional<Route> route;  // absent: no route
   int error = 0;               // the kernel's errno when there is none
   bool operator==(const RouteLookup&) const = default;
+};
+
+// A container as its engine's state files (and /proc) show it: a published
+// port that nothing takes, an exited container, the -p it was run with.
+struct ContainerState {
+  ContainerId id;
+  ContainerNetworking networking;
+  std::string netns;  // the label of its network namespace when its sockets were read ("pid:PID", a /run/netns name)
+  bool operator==(const ContainerState&) const = default;
 };
 
 enum class ProbeResult { ok, refused, timeout, unreachable, error };
@@ -97,6 +107,7 @@ struct Snapshot {
   std::vector<TimeWait> time_wait;
   std::vector<ForeignListener> other_netns;
   std::vector<ForeignAddress> other_netns_addresses;  // DNAT targets, and HOST's addresses a probe got no answer from
+  std::vector<ContainerState> containers;   // those whose processes hold sockets here or there, and those publishing the port
   std::vector<RouteLookup> route_lookups;   // for --host addresses
   std::vector<Probe> probes;
   std::map<std::string, std::int64_t> sysctls;   // "net.ipv4.ip_unprivileged_port_start" -> 1024

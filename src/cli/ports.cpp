@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "netwhy/containers.hpp"
 #include "netwhy/netns.hpp"
 #include "netwhy/ports.hpp"
 #include "netwhy/text.hpp"
@@ -41,6 +42,9 @@ int run_ports(const GlobalOptions& g, const PortsOptions& o) {
   }
   auto got = read_listeners(q);
   if (!got) return fail(got.error());
+  ContainerTags tags;
+  tag_containers(got->listeners, tags);
+  for (const std::string& n : tags.notes) got->warnings.push_back(n);
   for (const std::string& w : got->warnings) warn(w);
   if (got->unreadable_processes != 0) {
     warn(fmt::format("{} process{} could not be read (not root): sockets they hold show no process; "

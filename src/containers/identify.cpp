@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <map>
 #include <string_view>
 
 #include <fmt/format.h>
@@ -248,6 +249,7 @@ Identity identify(pid_t pid, const IdentifyOptions& opt) {
   if (!chain.empty()) out.forwarder = parse_docker_proxy_cmdline(chain.front().cmdline);
   const Link* parent = engine_parent(chain);
   if (parent != nullptr) merge(out.container, *parse_parent_cmdline(parent->cmdline));
+  out.monitor = parent != nullptr && parent == &chain.front();
 
   if (!out.container) {
     if (out.forwarder) find_forwarded_container(chain, opt, out);
@@ -256,6 +258,98 @@ Identity identify(pid_t pid, const IdentifyOptions& opt) {
   if (out.container->id.empty()) return out;
   if (out.container->engine == Engine::docker) read_docker_state(pid, chain, opt, out);
   if (out.container->engine == Engine::podman) read_podman_names(parent, opt, out);
+  return out;
+}
+
+namespace {
+
+bool worth_identifying(const Process& p, const IdentifyOptions& opt) {
+  if (p.comm == "docker-proxy" || p.comm == "conmon") return true;
+  const auto text = read_proc(opt, p.pid, "cgroup", proc_limit);
+  return text && parse_cgroup(*text).has_value();
+}
+
+ProcessContainer tag_of(const Identity& id) {
+  ProcessContainer t;
+  t.engine = std::string(to_string(id.container->engine));
+  t.id = id.container->id;
+  t.name = id.container->name;
+  t.holder = id.monitor || id.forwarder.has_value();
+  return t;
+}
+
+}  // namespace
+
+void tag_containers(std::vector<Listener>& listeners, ContainerTags& tags, const IdentifyOptions& opt) {
+  std::map<pid_t, std::optional<ProcessContainer>> by_pid;
+  for (Listener& l : listeners) {
+    for (Process& p : l.processes) {
+      auto known = by_pid.find(p.pid);
+      if (known == by_pid.end()) {
+        std::optional<ProcessContainer> tag;
+        if (worth_identifying(p, opt)) {
+          Identity id = identify(p.pid, opt);
+          for (std::string& n : id.notes) add_unique(tags.notes, std::move(n));
+          id.notes.clear();
+          if (id.container) {
+            tag = tag_of(id);
+            const bool seen = std::any_of(tags.seen.begin(), tags.seen.end(), [&](const Identity& s) {
+              return s.container->id == id.container->id && s.container->engine == id.container->engine;
+            });
+            if (!seen) tags.seen.push_back(std::move(id));
+          }
+        }
+        known = by_pid.emplace(p.pid, std::move(tag)).first;
+      }
+      p.container = known->second;
+    }
+  }
+}
+
+std::vector<std::string> docker_data_roots(const IdentifyOptions& opt) {
+  std::vector<std::string> roots;
+  const UniqueDir d(::opendir(opt.proc_root.c_str()));
+  std::size_t looked = 0;
+  while (d && looked < (1U << 20)) {
+    const dirent* e = ::readdir(d.get());
+    if (e == nullptr) break;
+    ++looked;
+    pid_t pid = 0;
+    const std::string_view name = e->d_name;
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string_view::npos || name.size() > 9) continue;
+    for (const char ch : name) pid = pid * 10 + (ch - '0');
+    const auto comm = read_proc(opt, pid, "comm", 64);
+    if (!comm || (*comm != "dockerd\n" && *comm != "dockerd")) continue;
+    const auto cmdline = read_proc(opt, pid, "cmdline", proc_limit);
+    if (!cmdline) continue;
+    add_unique(roots, parse_dockerd_data_root(*cmdline).value_or(default_docker_root));
+  }
+  add_unique(roots, default_docker_root);
+  return roots;
+}
+
+std::vector<DockerConfig> read_docker_containers(std::vector<std::string>& notes, const IdentifyOptions& opt) {
+  std::vector<DockerConfig> out;
+  for (const std::string& root : docker_data_roots(opt)) {
+    const std::string dir = opt.host_root + root + "/containers";
+    const UniqueDir d(::opendir(dir.c_str()));
+    if (!d) {
+      const int err = errno;
+      if (err != ENOENT) {
+        notes.push_back(describe_failure(root + "/containers", system_error("open", err),
+                                         "docker containers that are not running are"));
+      }
+      continue;
+    }
+    std::size_t scanned = 0;
+    while (const dirent* e = ::readdir(d.get())) {
+      if (e->d_name[0] == '.') continue;
+      if (++scanned > max_docker_containers) break;
+      auto config = read_docker_container(dir + "/" + e->d_name);
+      if (!config) continue;
+      out.push_back(*std::move(config));
+    }
+  }
   return out;
 }
 

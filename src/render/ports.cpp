@@ -24,6 +24,12 @@ std::string describe_processes(const std::vector<Process>& procs) {
     if (!out.empty()) out += ", ";
     out += fmt::format("{}({})", escape_text(p.comm), p.pid);
     if (workers != 0) out += fmt::format(" +{} worker{}", workers, workers == 1 ? "" : "s");
+    if (p.container) {
+      // "docker-proxy(812) for docker:web", "httpd(901) in docker:web"
+      const std::string who = p.container->name.empty() ? p.container->id.substr(0, 12) : p.container->name;
+      out += fmt::format(" {} {}:{}", p.container->holder ? "for" : "in", escape_text(p.container->engine),
+                         escape_text(who));
+    }
   }
   return out;
 }
@@ -100,6 +106,17 @@ void render_listeners_json(JsonWriter& out, const std::vector<Listener>& listene
       out.field("cmdline", p.cmdline);
       out.field("user", p.user);
       out.field("ppid", p.ppid);
+      if (p.container) {
+        out.key("container");
+        out.begin_object();
+        out.field("engine", p.container->engine);
+        out.field("id", p.container->id);
+        out.field("name", p.container->name);
+        out.field("holder", p.container->holder);
+        out.end_object();
+      } else {
+        out.null_field("container");
+      }
       out.end_object();
     }
     out.end_array();

@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "netwhy/containers.hpp"
 #include "netwhy/fd.hpp"
 #include "netwhy/file.hpp"
 #include "netwhy/netlink.hpp"
@@ -177,6 +178,64 @@ Expected<ListenerRead> read_listeners_in(pid_t pid, const ListenerQuery& here, s
   return read_listeners(q);
 }
 
+// The network namespace of a process, by its inode; nullopt when unreadable.
+std::optional<std::uint64_t> netns_inode(pid_t pid) {
+  char target[64] = {};
+  const std::string path = fmt::format("/proc/{}/ns/net", pid);
+  const ssize_t n = ::readlink(path.c_str(), target, sizeof target - 1);
+  if (n <= 0) return std::nullopt;
+  return parse_netns_link(std::string_view(target, static_cast<std::size_t>(n)));
+}
+
+bool publishes(const ContainerNetworking& net, std::uint16_t port, Protocol protocol) {
+  const auto on_port = [&](const PortBinding& b) {
+    return b.host_port == port && b.proto == (protocol == Protocol::tcp ? "tcp" : "udp");
+  };
+  return std::any_of(net.published.begin(), net.published.end(), on_port) ||
+         std::any_of(net.requested.begin(), net.requested.end(), on_port);
+}
+
+// The containers met (their processes hold sockets here or in the
+// namespaces looked into), and, when nothing listens on the port here, the
+// docker containers that publish it: one that exited leaves its port
+// behind. netwhy snapshot (no port) keeps every docker container.
+void add_containers(Snapshot& s, ContainerTags& tags, const std::map<std::uint64_t, std::string>& labels,
+                    const SnapshotRequest& req, bool nothing_here) {
+  const auto label_of = [&](std::optional<pid_t> pid) -> std::string {
+    if (!pid || *pid <= 0) return {};
+    const auto inode = netns_inode(*pid);
+    if (!inode) return {};
+    const auto it = labels.find(*inode);
+    return it != labels.end() ? it->second : std::string();
+  };
+  for (Identity& id : tags.seen) {
+    ContainerState c;
+    c.id = *id.container;
+    if (id.networking) {
+      c.networking = *id.networking;
+    } else {
+      c.networking.running = true;  // a process of it (or its conmon) is alive
+    }
+    c.netns = label_of(c.networking.pid);
+    s.containers.push_back(std::move(c));
+  }
+  if (nothing_here || !req.port) {
+    std::vector<std::string> notes;
+    for (DockerConfig& d : read_docker_containers(notes)) {
+      const bool known = std::any_of(s.containers.begin(), s.containers.end(),
+                                     [&](const ContainerState& c) { return c.id.id == d.container.id; });
+      if (known || (req.port && !publishes(d.net, *req.port, req.protocol))) continue;
+      ContainerState c;
+      c.id = std::move(d.container);
+      c.networking = std::move(d.net);
+      c.netns = c.networking.running ? label_of(c.networking.pid) : std::string();
+      s.containers.push_back(std::move(c));
+    }
+    for (std::string& n : notes) tags.notes.push_back(std::move(n));
+  }
+  for (std::string& n : tags.notes) s.gaps.notes.push_back(std::move(n));
+}
+
 }  // namespace
 
 Expected<Snapshot> read_snapshot(const SnapshotRequest& req) {
@@ -254,18 +313,46 @@ Expected<Snapshot> read_snapshot(const SnapshotRequest& req) {
     }
   }
 
+  // Processes are looked up for the listeners the answer names: those on the
+  // port, or, when nothing is there, every listener (a port mismatch names
+  // the nearby ones and the programs that usually serve the port); then the
+  // containers they run in, or hold a port for (docker-proxy, conmon).
+  std::vector<std::uint64_t> inodes;
+  for (const Listener& l : s.listeners) {
+    if (!any_on_port || l.socket.port == *req.port) inodes.push_back(l.socket.inode);
+  }
+  const ProcessMap map = map_socket_owners(inodes);
+  attach_processes(s.listeners, map);
+  ContainerTags tags;
+  tag_containers(s.listeners, tags);
+
   // Listeners in other namespaces (containers): through sock_diag inside the
   // namespace when netwhy may enter it, else through /proc/PID/net. Looked
   // at when nothing listens on the port here, and for the destinations of
-  // DNAT rules (a published container port).
-  const auto targets = port_forward_targets(s.firewall);
+  // DNAT rules and of docker-proxy (a published container port).
+  std::vector<FwForward> targets = port_forward_targets(s.firewall);
+  for (const Listener& l : s.listeners) {
+    if (req.port && l.socket.port != *req.port) continue;
+    for (const Process& p : l.processes) {
+      std::string raw = p.cmdline;
+      std::replace(raw.begin(), raw.end(), ' ', '\0');
+      if (const auto f = parse_docker_proxy_cmdline(raw)) {
+        FwForward t;
+        t.to = f->container_ip;
+        t.port = f->container_port;
+        targets.push_back(std::move(t));
+      }
+    }
+  }
   // This namespace, open: other namespaces name it by an id of their own.
   const UniqueFd own_netns(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+  std::map<std::uint64_t, std::string> labels;  // namespace inode -> label
   if (!any_on_port || !targets.empty()) {
     const auto names = named_network_namespaces();
     for (const NetnsMember& m : other_network_namespaces()) {
       const auto name = names.find(m.inode);
       const std::string label = name != names.end() ? name->second : fmt::format("pid:{}", m.pid);
+      labels[m.inode] = label;
       std::vector<std::uint16_t> ports;
       if (!any_on_port) ports.push_back(req.port.value_or(0));
       if (!targets.empty()) {
@@ -273,16 +360,21 @@ Expected<Snapshot> read_snapshot(const SnapshotRequest& req) {
         for (const ForeignAddress& a : inside.addresses) {
           for (const FwForward& t : targets) {
             if (t.to != a.address) continue;
-            ForeignAddress fa = a;
-            fa.netns = label;
-            fa.routes = inside.routes;
-            s.other_netns_addresses.push_back(std::move(fa));
+            const bool known = std::any_of(s.other_netns_addresses.begin(), s.other_netns_addresses.end(),
+                                           [&](const ForeignAddress& k) { return k.netns == label && k.address == a.address; });
+            if (!known) {
+              ForeignAddress fa = a;
+              fa.netns = label;
+              fa.routes = inside.routes;
+              s.other_netns_addresses.push_back(std::move(fa));
+            }
             ports.push_back(t.port != 0 ? t.port : req.port.value_or(0));
           }
         }
       }
       std::sort(ports.begin(), ports.end());
       ports.erase(std::unique(ports.begin(), ports.end()), ports.end());
+      if (!ports.empty() && ports.front() == 0) ports.resize(1);  // every port already
       for (const std::uint16_t port : ports) {
         auto got = read_listeners_in(m.pid, lq, port);
         if (!got) {
@@ -293,29 +385,24 @@ Expected<Snapshot> read_snapshot(const SnapshotRequest& req) {
       }
     }
   }
-
-  // Processes are looked up for the listeners the answer names: those on the
-  // port, or, when nothing is there, every listener (a port mismatch names
-  // the nearby ones and the programs that usually serve the port).
-  std::vector<std::uint64_t> inodes;
-  for (const Listener& l : s.listeners) {
-    if (!any_on_port || l.socket.port == *req.port) inodes.push_back(l.socket.inode);
-  }
-  for (const ForeignListener& f : s.other_netns) inodes.push_back(f.listener.socket.inode);
-  const ProcessMap map = map_socket_owners(inodes);
-  attach_processes(s.listeners, map);
-  for (ForeignListener& f : s.other_netns) {
-    std::vector<Listener> one{std::move(f.listener)};
-    attach_processes(one, map);
-    f.listener = std::move(one.front());
+  if (!s.other_netns.empty()) {
+    std::vector<std::uint64_t> foreign;
+    for (const ForeignListener& f : s.other_netns) foreign.push_back(f.listener.socket.inode);
+    const ProcessMap there = map_socket_owners(foreign);
+    std::vector<Listener> found;
+    for (ForeignListener& f : s.other_netns) found.push_back(std::move(f.listener));
+    attach_processes(found, there);
+    tag_containers(found, tags);
+    for (std::size_t i = 0; i < found.size(); ++i) s.other_netns[i].listener = std::move(found[i]);
   }
   for (Listener& l : s.listeners) {
     if (req.port && l.socket.port != *req.port) continue;
     for (Process& p : l.processes) p.framework = detect_framework(p);
   }
+  add_containers(s, tags, labels, req, !any_on_port);
 
   s.gaps.root = geteuid() == 0;
-  s.gaps.unreadable_processes = map.unreadable;
+  s.gaps.unreadable_processes = map.unreadable;  // those of this namespace's listeners
   s.gaps.hidepid = parse_hidepid(read_text("/proc/self/mountinfo"));
   for (const char* name : {"net.ipv4.ip_unprivileged_port_start", "net.ipv6.bindv6only", "net.core.somaxconn",
                            "net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding"}) {

@@ -36,12 +36,53 @@ json opt(const std::optional<T>& v) {
   return v ? json(*v) : json(nullptr);
 }
 
+json binding_json(const PortBinding& b) {
+  return {{"proto", b.proto}, {"container_port", b.container_port}, {"host_ip", opt_ip(b.host_ip)},
+          {"host_port", b.host_port}};
+}
+
+json container_json(const ContainerState& c) {
+  json sources = json::array();
+  for (const std::string& v : c.id.sources) sources.push_back(v);
+  json published = json::array();
+  for (const PortBinding& b : c.networking.published) published.push_back(binding_json(b));
+  json requested = json::array();
+  for (const PortBinding& b : c.networking.requested) requested.push_back(binding_json(b));
+  json addresses = json::array();
+  for (const ContainerAddress& a : c.networking.addresses) {
+    addresses.push_back({{"network", a.network}, {"address", a.addr.to_string()}});
+  }
+  return {{"engine", to_string(c.id.engine)},
+          {"id", c.id.id},
+          {"name", c.id.name},
+          {"compose_project", c.id.compose_project},
+          {"compose_service", c.id.compose_service},
+          {"image", c.id.image},
+          {"pod_uid", c.id.pod_uid},
+          {"containerd_namespace", c.id.containerd_namespace},
+          {"sources", sources},
+          {"netns", c.netns},
+          {"pid", opt(c.networking.pid)},
+          {"running", c.networking.running},
+          {"network_mode", c.networking.network_mode},
+          {"published", published},
+          {"requested", requested},
+          {"addresses", addresses}};
+}
+
 json listener_json(const Listener& l) {
   const Socket& s = l.socket;
   json procs = json::array();
   for (const Process& p : l.processes) {
+    json container = nullptr;
+    if (p.container) {
+      container = {{"engine", p.container->engine},
+                   {"id", p.container->id},
+                   {"name", p.container->name},
+                   {"holder", p.container->holder}};
+    }
     procs.push_back({{"pid", p.pid}, {"comm", p.comm}, {"cmdline", p.cmdline}, {"user", p.user}, {"ppid", p.ppid},
-                     {"uid", p.uid}, {"framework", p.framework}});
+                     {"uid", p.uid}, {"framework", p.framework}, {"container", container}});
   }
   return {{"protocol", to_string(s.protocol)},
           {"family", to_string(s.family)},
@@ -179,9 +220,56 @@ Listener listener_from(const In& o) {
     proc.ppid = p.at("ppid").present() ? static_cast<pid_t>(p.at("ppid").integer(0, max_pid)) : 0;
     proc.uid = p.at("uid").present() ? static_cast<std::uint32_t>(p.at("uid").integer(0, max_u32)) : 0;
     proc.framework = p.at("framework").opt_string().value_or("");
+    if (const In c = p.at("container"); c.present()) {
+      ProcessContainer pc;
+      pc.engine = c.at("engine").string();
+      pc.id = c.at("id").string();
+      pc.name = c.at("name").string();
+      pc.holder = c.at("holder").boolean();
+      proc.container = std::move(pc);
+    }
     l.processes.push_back(std::move(proc));
   });
   return l;
+}
+
+Engine engine_from(const In& o) {
+  const std::string e = o.string();
+  for (const Engine known : {Engine::unknown, Engine::docker, Engine::podman, Engine::containerd, Engine::kubernetes}) {
+    if (to_string(known) == e) return known;
+  }
+  throw Bad{o.path() + ": expected docker, podman, containerd, kubernetes or unknown"};
+}
+
+PortBinding binding_from(const In& o) {
+  PortBinding b;
+  b.proto = o.at("proto").string();
+  b.container_port = static_cast<std::uint16_t>(o.at("container_port").integer(0, 65535));
+  b.host_ip = o.at("host_ip").opt_ip();
+  b.host_port = static_cast<std::uint16_t>(o.at("host_port").integer(0, 65535));
+  return b;
+}
+
+ContainerState container_from(const In& o) {
+  ContainerState c;
+  c.id.engine = engine_from(o.at("engine"));
+  c.id.id = o.at("id").string();
+  c.id.name = o.at("name").string();
+  c.id.compose_project = o.at("compose_project").opt_string().value_or("");
+  c.id.compose_service = o.at("compose_service").opt_string().value_or("");
+  c.id.image = o.at("image").opt_string().value_or("");
+  c.id.pod_uid = o.at("pod_uid").opt_string().value_or("");
+  c.id.containerd_namespace = o.at("containerd_namespace").opt_string().value_or("");
+  o.at("sources").each([&](const In& v) { c.id.sources.push_back(v.string()); });
+  c.netns = o.at("netns").opt_string().value_or("");
+  ContainerNetworking& n = c.networking;
+  n.pid = o.at("pid").opt_integer<pid_t>(1, max_pid);
+  n.running = o.at("running").boolean();
+  n.network_mode = o.at("network_mode").opt_string().value_or("");
+  o.at("published").each([&](const In& b) { n.published.push_back(binding_from(b)); });
+  o.at("requested").each([&](const In& b) { n.requested.push_back(binding_from(b)); });
+  o.at("addresses").each([&](const In& a) { n.addresses.push_back({a.at("network").string(), a.at("address").ip()}); });
+  return c;
 }
 
 Route route_from(const In& o) {
@@ -249,6 +337,9 @@ std::string snapshot_to_json(const Snapshot& s, bool pretty) {
                              {"ipvlan_mode", opt(a.ipvlan_mode)}});
   }
   doc["other_netns_addresses"] = foreign_addrs;
+  json containers = json::array();
+  for (const ContainerState& c : s.containers) containers.push_back(container_json(c));
+  doc["containers"] = containers;
   json lookups = json::array();
   for (const RouteLookup& r : s.route_lookups) {
     lookups.push_back({{"address", r.address.to_string()}, {"route", r.route ? route_json(*r.route) : json(nullptr)},
@@ -373,6 +464,7 @@ Expected<Snapshot> snapshot_from_json(std::string_view text) {
       });
       s.other_netns_addresses.push_back(std::move(fa));
     });
+    root.at("containers").each([&](const In& o) { s.containers.push_back(container_from(o)); });
     root.at("route_lookups").each([&](const In& o) {
       RouteLookup r;
       r.address = o.at("address").ip();
