@@ -138,6 +138,7 @@ struct Identity {
   std::optional<ContainerNetworking> networking;  // docker, when its state files were readable
   std::optional<Forwarder> forwarder;             // the process is docker-proxy
   bool monitor = false;  // the process is the container's conmon or shim: outside it, holding its ports
+  pid_t engine_pid = 0;  // the container's shim or conmon (0: not seen): the engine's side, in its namespace
   std::vector<std::string> notes;  // what could not be read and what that hides
 };
 
@@ -166,10 +167,18 @@ void tag_containers(std::vector<Listener>& listeners, ContainerTags& tags, const
 
 // The docker data roots in use: each running dockerd's --data-root, then
 // /var/lib/docker.
-[[nodiscard]] std::vector<std::string> docker_data_roots(const IdentifyOptions& opt = {});
+struct DockerRoot {
+  std::string path;
+  pid_t dockerd = 0;  // the daemon using it; 0 for the default when none runs
+};
+[[nodiscard]] std::vector<DockerRoot> docker_data_roots(const IdentifyOptions& opt = {});
 // Every container in those roots (running or not), from config.v2.json and
 // hostconfig.json; at most 4096 per root. Unreadable roots add a note.
-[[nodiscard]] std::vector<DockerConfig> read_docker_containers(std::vector<std::string>& notes,
-                                                               const IdentifyOptions& opt = {});
+struct DockerContainer {
+  DockerConfig config;
+  pid_t dockerd = 0;  // the daemon whose root holds it (0: none running)
+};
+[[nodiscard]] std::vector<DockerContainer> read_docker_containers(std::vector<std::string>& notes,
+                                                                  const IdentifyOptions& opt = {});
 
 }  // namespace netwhy

@@ -49,6 +49,7 @@ struct Finding {
   std::optional<std::string> netns;
   std::optional<std::uint16_t> port;
   std::optional<std::string> rule;       // firewall rule: table, chain, handle and its text
+  std::optional<ProcessContainer> container;  // the container it is about (engine, id, name)
   bool operator==(const Finding&) const = default;
 };
 
@@ -65,6 +66,8 @@ struct Diagnosis {
 
 // The program-specific way to make a listener accept from other hosts:
 // "gunicorn -b 0.0.0.0:8000 app:app", Flask's host="0.0.0.0", ...
-[[nodiscard]] std::string fix_to_listen_everywhere(const Listener& l, std::uint16_t port);
+// In a container (in_container), without the warning that it exposes the
+// server to every network of the host: only published ports reach it.
+[[nodiscard]] std::string fix_to_listen_everywhere(const Listener& l, std::uint16_t port, bool in_container = false);
 
 }  // namespace netwhy

@@ -37,6 +37,10 @@ enum class Code {
   firewall_reject,
   firewall_unknown,
   port_forward,
+  container_loopback,
+  published_loopback,
+  not_published,
+  container_exited,
   macvlan_host,
   no_route,
   not_probed,
@@ -111,6 +115,16 @@ inline constexpr std::array code_table{
              "rules exist that netwhy can't evaluate for this port (or can't read them): remote reachability is null"},
     CodeInfo{Code::port_forward, "port-forward", Severity::info,
              "a DNAT or redirect rule sends PORT elsewhere (a container): where, and whether it is taken there"},
+    CodeInfo{Code::container_loopback, "container-loopback", Severity::error,
+             "a published port reaches its container, but the server inside listens on 127.0.0.1 or ::1 only: "
+             "connections through the published port are refused"},
+    CodeInfo{Code::published_loopback, "published-loopback", Severity::error,
+             "a container's port is published on a loopback address only (-p 127.0.0.1:PORT:...): only this host "
+             "can connect"},
+    CodeInfo{Code::not_published, "not-published", Severity::error,
+             "a container listens on PORT inside, but the port is not published to this host"},
+    CodeInfo{Code::container_exited, "container-exited", Severity::error,
+             "a container that publishes PORT is not running: nothing takes the port"},
     CodeInfo{Code::macvlan_host, "macvlan-host", Severity::error,
              "HOST is a container's address on a macvlan (or ipvlan) of this host's interface: this host can't reach "
              "it through that interface, while other machines can"},

@@ -59,6 +59,9 @@ struct ContainerState {
   ContainerId id;
   ContainerNetworking networking;
   std::string netns;  // the label of its network namespace when its sockets were read ("pid:PID", a /run/netns name)
+  // Its engine (dockerd, conmon) runs in this network namespace: the ports
+  // it publishes land here. Another namespace's engine publishes there.
+  bool engine_here = true;
   bool operator==(const ContainerState&) const = default;
 };
 

@@ -250,6 +250,7 @@ Identity identify(pid_t pid, const IdentifyOptions& opt) {
   const Link* parent = engine_parent(chain);
   if (parent != nullptr) merge(out.container, *parse_parent_cmdline(parent->cmdline));
   out.monitor = parent != nullptr && parent == &chain.front();
+  if (parent != nullptr) out.engine_pid = parent->pid;
 
   if (!out.container) {
     if (out.forwarder) find_forwarded_container(chain, opt, out);
@@ -306,37 +307,41 @@ void tag_containers(std::vector<Listener>& listeners, ContainerTags& tags, const
   }
 }
 
-std::vector<std::string> docker_data_roots(const IdentifyOptions& opt) {
-  std::vector<std::string> roots;
+std::vector<DockerRoot> docker_data_roots(const IdentifyOptions& opt) {
+  std::vector<DockerRoot> roots;
+  const auto add = [&](std::string path, pid_t pid) {
+    const bool known = std::any_of(roots.begin(), roots.end(), [&](const DockerRoot& r) { return r.path == path; });
+    if (!known) roots.push_back({std::move(path), pid});
+  };
   const UniqueDir d(::opendir(opt.proc_root.c_str()));
   std::size_t looked = 0;
   while (d && looked < (1U << 20)) {
     const dirent* e = ::readdir(d.get());
     if (e == nullptr) break;
     ++looked;
-    pid_t pid = 0;
     const std::string_view name = e->d_name;
-    if (name.empty() || name.find_first_not_of("0123456789") != std::string_view::npos || name.size() > 9) continue;
+    if (name.empty() || name.size() > 9 || name.find_first_not_of("0123456789") != std::string_view::npos) continue;
+    pid_t pid = 0;
     for (const char ch : name) pid = pid * 10 + (ch - '0');
     const auto comm = read_proc(opt, pid, "comm", 64);
     if (!comm || (*comm != "dockerd\n" && *comm != "dockerd")) continue;
     const auto cmdline = read_proc(opt, pid, "cmdline", proc_limit);
     if (!cmdline) continue;
-    add_unique(roots, parse_dockerd_data_root(*cmdline).value_or(default_docker_root));
+    add(parse_dockerd_data_root(*cmdline).value_or(default_docker_root), pid);
   }
-  add_unique(roots, default_docker_root);
+  add(default_docker_root, 0);
   return roots;
 }
 
-std::vector<DockerConfig> read_docker_containers(std::vector<std::string>& notes, const IdentifyOptions& opt) {
-  std::vector<DockerConfig> out;
-  for (const std::string& root : docker_data_roots(opt)) {
-    const std::string dir = opt.host_root + root + "/containers";
+std::vector<DockerContainer> read_docker_containers(std::vector<std::string>& notes, const IdentifyOptions& opt) {
+  std::vector<DockerContainer> out;
+  for (const DockerRoot& root : docker_data_roots(opt)) {
+    const std::string dir = opt.host_root + root.path + "/containers";
     const UniqueDir d(::opendir(dir.c_str()));
     if (!d) {
       const int err = errno;
       if (err != ENOENT) {
-        notes.push_back(describe_failure(root + "/containers", system_error("open", err),
+        notes.push_back(describe_failure(root.path + "/containers", system_error("open", err),
                                          "docker containers that are not running are"));
       }
       continue;
@@ -347,7 +352,7 @@ std::vector<DockerConfig> read_docker_containers(std::vector<std::string>& notes
       if (++scanned > max_docker_containers) break;
       auto config = read_docker_container(dir + "/" + e->d_name);
       if (!config) continue;
-      out.push_back(*std::move(config));
+      out.push_back({*std::move(config), root.dockerd});
     }
   }
   return out;

@@ -174,17 +174,52 @@ std::optional<RouteLookup> Context::route_for(const IpAddr& addr) const {
 std::string Context::what() const { return fmt::format("{} port {}", proto_name(q.protocol), q.port); }
 
 // "gunicorn (pid 256, 3 workers)"
+std::optional<ProcessContainer> container_of(const Listener& l) {
+  const Process* p = main_process(l);
+  return p != nullptr ? p->container : std::nullopt;
+}
+
+std::string container_text(const ProcessContainer& c) {
+  return fmt::format("container {} ({})", c.name.empty() ? c.id.substr(0, 12) : c.name, c.engine);
+}
+
+std::string engine_program(const ProcessContainer& c) {
+  return c.engine == "podman" ? "podman" : "docker";
+}
+
 std::string Context::owner_text(const Listener& l) const {
   const Process* p = main_process(l);
   if (p == nullptr) return "a process netwhy cannot see";
+  // "httpd (pid 7) in container web (docker)", "docker-proxy (pid 5) for container web (docker)"
+  const std::string in = !p->container              ? std::string()
+                         : p->container->holder     ? " for " + container_text(*p->container)
+                                                    : " in " + container_text(*p->container);
   const std::size_t others = l.processes.size() - 1;
-  if (others == 0) return fmt::format("{} (pid {})", p->comm, p->pid);
+  if (others == 0) return fmt::format("{} (pid {}){}", p->comm, p->pid, in);
   std::size_t workers = 0;
   for (const Process& w : l.processes) {
     if (w.ppid == p->pid) ++workers;
   }
-  if (workers == others) return fmt::format("{} (pid {}, {} worker{})", p->comm, p->pid, workers, workers == 1 ? "" : "s");
-  return fmt::format("{} (pid {}, and {} more)", p->comm, p->pid, others);
+  if (workers == others) {
+    return fmt::format("{} (pid {}, {} worker{}){}", p->comm, p->pid, workers, workers == 1 ? "" : "s", in);
+  }
+  return fmt::format("{} (pid {}, and {} more){}", p->comm, p->pid, others, in);
+}
+
+std::optional<int> Context::egress_to(const IpAddr& addr) const {
+  const Address* best = nullptr;
+  for (const Address& a : s.addresses) {
+    if (a.family != addr.family || (best != nullptr && best->prefixlen >= a.prefixlen)) continue;
+    if (prefix_covers(address_of(a), a.prefixlen, addr) && !is_loopback_link(a.ifindex)) best = &a;
+  }
+  if (best != nullptr) return best->ifindex;
+  const Route* route = nullptr;
+  for (const Route& r : s.routes) {
+    if (r.family != addr.family || !r.oif || (route != nullptr && route->dst_len >= r.dst_len)) continue;
+    if (prefix_covers(r.dst.value_or(IpAddr{addr.family, {}}), r.dst_len, addr)) route = &r;
+  }
+  if (route != nullptr) return route->oif;
+  return std::nullopt;
 }
 
 // "python3 (pid 10) and python3 (pid 11)": the sockets of one address and

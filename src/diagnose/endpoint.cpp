@@ -56,7 +56,9 @@ std::optional<bool> remote_through(Context& c, const IpAddr& addr, int arrival, 
   if (c.stalled[*taker]) return false;
   if (const auto in = filter_hooks(c, {"input"}, p, addr, arrival, false); in != true) return in;
   FwPacket reply = reply_to(p, p.iifname, arrival);
-  return filter_hooks(c, {"output", "postrouting"}, reply, addr, arrival, false, true);
+  const auto back = filter_hooks(c, {"output", "postrouting"}, reply, addr, arrival, false, true);
+  if (back != true) return back;
+  return through_holder(c, c.listeners[*taker], addr);  // docker-proxy passes it on
 }
 
 // An IPv6 address still in duplicate address detection, or that failed it,
@@ -83,7 +85,24 @@ void add_endpoint(Context& c, const IpAddr& addr, int ifindex, bool from_host, u
   const bool dead = unusable(owner == c.address_owner.end() ? nullptr : owner->second);
   const auto local_taker = c.taker(addr, ifindex);
   e.local = local_taker.has_value() && !c.stalled[*local_taker] && !dead;
-  if (e.local && c.s.firewall.read) {
+  // A nat output rule may send this host's own connect elsewhere (a
+  // published container port): then that decides, not what listens here.
+  std::optional<FwForward> out_nat;
+  if (c.s.firewall.read && !dead) {
+    FwPacket p;
+    p.family = addr.family;
+    p.protocol = c.q.protocol;
+    p.daddr = addr;
+    p.dport = c.q.port;
+    p.saddr = addr;
+    p.saddr_len = addr.bits();
+    p.oifname = c.lo ? c.link_name(*c.lo) : "lo";
+    p.oif = c.lo.value_or(1);
+    out_nat = c.fw.nat("output", p).forward;
+  }
+  if (out_nat) {
+    e.local = local_forward(c, *out_nat, addr) == true;
+  } else if (e.local && c.s.firewall.read) {
     // output and postrouting on the way out, over lo, then prerouting and
     // input on the way in; the answer goes back the same way.
     const std::string lo_name = c.lo ? c.link_name(*c.lo) : "lo";
@@ -107,6 +126,7 @@ void add_endpoint(Context& c, const IpAddr& addr, int ifindex, bool from_host, u
     blocked = blocked || filter_hooks(c, {"output", "postrouting"}, reply, addr, ifindex, true, true) == false;
     if (blocked) e.local = false;
   }
+  if (e.local && !out_nat && local_taker) e.local = through_holder(c, c.listeners[*local_taker], addr) == true;
   // From another host: never for loopback; else through the address's own
   // interface when it is up, or else any other one that is (the weak host
   // model).

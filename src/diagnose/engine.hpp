@@ -112,6 +112,9 @@ struct Context {
   // ---- words ----
   [[nodiscard]] std::string what() const;  // "TCP port 8080"
   [[nodiscard]] std::string owner_text(const Listener& l) const;
+  // The interface a packet to addr leaves through: the connected network
+  // that holds it (longest prefix), else the routes in the snapshot.
+  [[nodiscard]] std::optional<int> egress_to(const IpAddr& addr) const;
   // Every listener sharing l's address and port (SO_REUSEPORT), named.
   [[nodiscard]] std::string owners_text(const Listener& l) const;
 
@@ -119,6 +122,13 @@ struct Context {
              std::vector<IpAddr> about = {});
   [[nodiscard]] bool has_draft(Code code) const;
 };
+
+// The container a listener's main process runs in or holds a port for.
+[[nodiscard]] std::optional<ProcessContainer> container_of(const Listener& l);
+// "container web (docker)"
+[[nodiscard]] std::string container_text(const ProcessContainer& c);
+// The engine's command line program: "docker", "podman"; "docker" for the rest.
+[[nodiscard]] std::string engine_program(const ProcessContainer& c);
 
 // Text helpers shared by the parts.
 [[nodiscard]] std::string endpoint_text(const IpAddr& a, std::uint16_t port);
@@ -157,5 +167,12 @@ void explain_host(Context& c);          // host.cpp: HOST's addresses: family, p
 [[nodiscard]] FwPacket reply_to(const FwPacket& p, const std::string& oifname, int oif);
 // firewall.cpp: a DNAT/redirect that takes a packet from another host; nullopt: none.
 [[nodiscard]] std::optional<std::optional<bool>> follow_forward(Context& c, FwPacket& p, int ifindex);
+// firewall.cpp: a connect from this host that a nat output rule sends to f:
+// is it taken there?
+[[nodiscard]] std::optional<bool> local_forward(Context& c, const FwForward& f, const IpAddr& addr);
+// firewall.cpp: l belongs to a process that holds the port for a container
+// (docker-proxy passes connections on; conmon only holds it): is a
+// connection to addr that reaches it served? true for any other listener.
+[[nodiscard]] std::optional<bool> through_holder(Context& c, const Listener& l, const IpAddr& addr);
 
 }  // namespace netwhy::engine

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "engine.hpp"
+#include "netwhy/containers.hpp"
 #include "netwhy/iptables.hpp"
 #include "netwhy/text.hpp"
 
@@ -52,26 +53,166 @@ void note(Context& c, const FwResult& r, const IpAddr& addr, int ifindex, bool l
   c.fw_hits.push_back({r, {where()}, {addr}, local, reply, via, {addr}});
 }
 
-Finding& add_forward(Context& c, Effect effect, const IpAddr& addr, std::string message,
-                     std::optional<std::string> fix) {
+// One finding per message (and code): the same fact met through several
+// addresses names them all.
+Finding& add_once(Context& c, Code code, Effect effect, const IpAddr& addr, std::string message,
+                  std::optional<std::string> fix) {
   for (Draft& d : c.drafts) {
-    if (d.finding.code == Code::port_forward && d.finding.message == message) {
+    if (d.finding.code == code && d.finding.message == message) {
       if (std::find(d.about.begin(), d.about.end(), addr) == d.about.end()) d.about.push_back(addr);
+      if (d.effect == Effect::context && effect != Effect::context) d.effect = effect;
       return d.finding;
     }
   }
-  Finding& f = c.add(Code::port_forward, effect, std::move(message), std::move(fix), {addr}).finding;
+  Finding& f = c.add(code, effect, std::move(message), std::move(fix), {addr}).finding;
   f.port = c.q.port;
   return f;
 }
 
-// Where a DNAT rule sends a packet from another host, is it taken?
-std::optional<bool> forwarded(Context& c, const FwForward& f, const FwPacket& p, int ifindex) {
+Finding& add_forward(Context& c, Effect effect, const IpAddr& addr, std::string message,
+                     std::optional<std::string> fix) {
+  return add_once(c, Code::port_forward, effect, addr, std::move(message), std::move(fix));
+}
+
+// "httpd (pid 7)", without the container (the sentence names it).
+std::string process_text(const Listener& l) {
+  const Process* p = main_process(l);
+  return p != nullptr ? fmt::format("{} (pid {})", p->comm, p->pid) : "a process netwhy cannot see";
+}
+
+// The container behind a namespace: a process of it listening there, or
+// the engine's record of the address.
+std::optional<ProcessContainer> container_in(const Context& c, const std::string& netns, const IpAddr& to) {
+  for (const ForeignListener& fl : c.s.other_netns) {
+    if (fl.netns != netns) continue;
+    if (auto pc = container_of(fl.listener); pc && !pc->holder) return pc;
+  }
+  for (const ContainerState& cs : c.s.containers) {
+    const bool here = !netns.empty() && cs.netns == netns;
+    const bool has = std::any_of(cs.networking.addresses.begin(), cs.networking.addresses.end(),
+                                 [&](const ContainerAddress& a) { return a.addr == to; });
+    if (cs.networking.running && (here || has)) {
+      return ProcessContainer{std::string(to_string(cs.id.engine)), cs.id.id, cs.id.name, false};
+    }
+  }
+  return std::nullopt;
+}
+
+// "in container web (docker)", else "in network namespace NS".
+std::string place_text(const std::optional<ProcessContainer>& pc, const std::string& netns) {
+  return pc ? "in " + container_text(*pc) : "in network namespace " + netns;
+}
+
+// A connection handed to to:port in another namespace of this host (by a
+// DNAT rule, or by docker-proxy): is it taken there? `how` says how it got
+// there: "are forwarded (RULE)", "are passed on by docker-proxy (pid 5)".
+// client: the client's network, when replies must find their way back to
+// it from inside (a DNAT keeps the client's address; a proxy does not).
+std::optional<bool> into_namespace(Context& c, const IpAddr& addr, const IpAddr& to, std::uint16_t port,
+                                   const std::string& how, const std::string& extra,
+                                   const std::optional<std::pair<IpAddr, unsigned>>& client) {
+  const std::string what = c.what();
+  const std::string dest = endpoint_text(to, port);
+  const ForeignAddress* owner = nullptr;
+  for (const ForeignAddress& a : c.s.other_netns_addresses) {
+    if (a.address == to) owner = &a;
+  }
+  if (owner == nullptr) {
+    add_forward(c, Effect::doubt, addr,
+                fmt::format("Connections to {} {} to {}, which is not in a network namespace of this host: whether it "
+                            "listens there can't be seen from here.",
+                            what, how, dest),
+                fmt::format("run netwhy port {} on {}", port, to.to_string()));
+    return std::nullopt;
+  }
+  const std::optional<ProcessContainer> pc = container_in(c, owner->netns, to);
+  const std::string where = place_text(pc, owner->netns);
+  const auto evidence = [&](Finding& f) -> Finding& {
+    f.netns = owner->netns;
+    f.container = pc;
+    return f;
+  };
+  // Replies go back to the client from inside that namespace: it needs a
+  // route to the client's network (Docker gives containers a default route).
+  if (client) {
+    const auto& [saddr, len] = *client;
+    const bool route_back = std::any_of(owner->routes.begin(), owner->routes.end(), [&](const auto& r) {
+      return r.first.family == saddr.family && r.second <= len && prefix_covers(r.first, r.second, saddr);
+    });
+    if (!route_back) {
+      evidence(add_forward(c, Effect::cause, addr,
+                           fmt::format("Connections to {} {} to {} {}, but that namespace has no route back to clients "
+                                       "on {}/{}: replies never leave it.",
+                                       what, how, dest, where, network_of(saddr, len).to_string(), len),
+                           fmt::format("give the namespace a default route via this host (ip -n {} route add default "
+                                       "via ADDRESS-OF-THIS-HOST), or masquerade forwarded traffic",
+                                       shell_word(owner->netns))));
+      return false;
+    }
+  }
+  const Listener* seen = nullptr;
+  for (const ForeignListener& fl : c.s.other_netns) {
+    const Listener& l = fl.listener;
+    if (fl.netns != owner->netns || l.socket.port != port || l.socket.protocol != c.q.protocol ||
+        !l.socket.listening()) {
+      continue;
+    }
+    Listener any_dev = l;
+    any_dev.socket.bound_ifindex = 0;
+    if (c.covers(any_dev, to, 0)) {
+      // For a container, one finding however the connections get there.
+      const std::string who = process_text(l);
+      evidence(add_forward(c, Effect::context, addr,
+                           pc ? fmt::format("{} is published to {} at {}, where {} listens on {}.", what,
+                                            container_text(*pc), dest, who, listener_text(l))
+                              : fmt::format("Connections to {} {} to {} {}, where {} listens on {}{}.", what, how,
+                                            dest, where, c.owner_text(l), listener_text(l), extra),
+                           std::nullopt));
+      return true;
+    }
+    seen = &l;
+  }
+  if (seen != nullptr) {
+    const std::string fix = fix_to_listen_everywhere(*seen, port, pc.has_value());
+    Finding& f =
+        pc ? add_once(c, Code::container_loopback, Effect::cause, addr,
+                      fmt::format("{} is published to {} at {}, but {} listens on {} only inside it: connections "
+                                  "through the published port are refused.",
+                                  what, container_text(*pc), dest, process_text(*seen), listener_text(*seen)),
+                      fmt::format("in {}: {}; then recreate the container with that command ({} rm -f {}, and "
+                                  "{} run it again)",
+                                  container_text(*pc), fix, engine_program(*pc), shell_word(pc->name),
+                                  engine_program(*pc)))
+           : add_forward(c, Effect::cause, addr,
+                         fmt::format("Connections to {} {} to {} {}, but {} listens on {} only there: forwarded "
+                                     "connections are refused.",
+                                     what, how, dest, where, c.owner_text(*seen), listener_text(*seen)),
+                         fmt::format("in network namespace {}: {}", shell_word(owner->netns), fix));
+    evidence(f);
+    f.address = seen->socket.local.to_string();
+    if (const Process* pr = main_process(*seen)) f.pid = pr->pid;
+    return false;
+  }
+  evidence(add_forward(c, Effect::cause, addr,
+                       fmt::format("Connections to {} {} to {} {}, where nothing listens on port {}.", what, how, dest,
+                                   where, port),
+                       pc ? fmt::format("start the server in {} on port {} ({} logs {} tells why it is not listening)",
+                                        container_text(*pc), port, engine_program(*pc), shell_word(pc->name))
+                          : fmt::format("start the server in that namespace on port {}, or fix the DNAT rule", port)));
+  return false;
+}
+
+void note_forward(Context& c, const FwForward& f, Family family) {
   c.forwarding = true;
   if (!c.forward_rule) {
     c.forward_rule = f.rule;
-    c.forwarded_family = p.family;
+    c.forwarded_family = family;
   }
+}
+
+// Where a DNAT rule sends a packet from another host, is it taken?
+std::optional<bool> forwarded(Context& c, const FwForward& f, const FwPacket& p, int ifindex) {
+  note_forward(c, f, p.family);
   const std::string what = c.what();
   const std::string rule = rule_text(f.rule);
   const std::string dest = endpoint_text(f.to, f.port);
@@ -106,84 +247,28 @@ std::optional<bool> forwarded(Context& c, const FwForward& f, const FwPacket& p,
                 fmt::format("sysctl -w {}=1", fwd_sysctl->first));
     return false;
   }
-  // The forward hook sees the packet as the DNAT rewrote it.
+  // The forward hook sees the packet as the DNAT rewrote it, leaving
+  // through the interface towards its new destination.
   FwPacket through = p;
   through.daddr = f.to;
   through.dport = f.port;
   through.daddr_local = false;
   through.dnat = true;
+  if (const auto out = c.egress_to(f.to)) {
+    through.oif = *out;
+    through.oifname = c.link_name(*out);
+  }
   const FwResult fr = c.fw.hook("forward", through);
   if (fr.decision != FwDecision::accept) {
     note(c, fr, addr, ifindex, false, false, f);
     if (fr.decision == FwDecision::unknown) return std::nullopt;
     return false;
   }
-  const ForeignAddress* owner = nullptr;
-  for (const ForeignAddress& a : c.s.other_netns_addresses) {
-    if (a.address == f.to) owner = &a;
-  }
-  if (owner == nullptr) {
-    add_forward(c, Effect::doubt, addr,
-                fmt::format("Connections to {} are forwarded ({}) to {}, which is not in a network namespace of this "
-                            "host: whether it listens there can't be seen from here.",
-                            what, rule, dest),
-                fmt::format("run netwhy port {} on {}", f.port, f.to.to_string()));
-    return std::nullopt;
-  }
-  // Replies go back to the client from inside that namespace: it needs a
-  // route to the client's network (Docker gives containers a default route).
-  const bool route_back = std::any_of(owner->routes.begin(), owner->routes.end(), [&](const auto& r) {
-    return r.first.family == p.saddr.family && r.second <= p.saddr_len && prefix_covers(r.first, r.second, p.saddr);
-  });
-  if (!route_back) {
-    add_forward(c, Effect::cause, addr,
-                fmt::format("Connections to {} are forwarded ({}) to {} in network namespace {}, but that namespace "
-                            "has no route back to clients on {}/{}: replies never leave it.",
-                            what, rule, dest, owner->netns, network_of(p.saddr, p.saddr_len).to_string(), p.saddr_len),
-                fmt::format("give the namespace a default route via this host (ip -n {} route add default via "
-                            "ADDRESS-OF-THIS-HOST), or masquerade forwarded traffic",
-                            shell_word(owner->netns)))
-        .netns = owner->netns;
-    return false;
-  }
-  const Listener* seen = nullptr;
-  for (const ForeignListener& fl : c.s.other_netns) {
-    const Listener& l = fl.listener;
-    if (fl.netns != owner->netns || l.socket.port != f.port || l.socket.protocol != c.q.protocol ||
-        !l.socket.listening()) {
-      continue;
-    }
-    Listener any_dev = l;
-    any_dev.socket.bound_ifindex = 0;
-    if (c.covers(any_dev, f.to, 0)) {
-      add_forward(c, Effect::context, addr,
-                  fmt::format("Connections to {} are forwarded ({}) to {} in network namespace {}, where {} listens "
-                              "on {}; forwarded packets pass the forward hook, not input, so input rules for port {} "
-                              "do not apply to them.",
-                              what, rule, dest, owner->netns, c.owner_text(l), listener_text(l), c.q.port),
-                  std::nullopt);
-      return true;
-    }
-    seen = &l;
-  }
-  if (seen != nullptr) {
-    Finding& f2 = add_forward(
-        c, Effect::cause, addr,
-        fmt::format("Connections to {} are forwarded ({}) to {} in network namespace {}, but {} listens on {} only "
-                    "there: forwarded connections are refused.",
-                    what, rule, dest, owner->netns, c.owner_text(*seen), listener_text(*seen)),
-        fix_to_listen_everywhere(*seen, f.port));
-    f2.netns = owner->netns;
-    if (const Process* pr = main_process(*seen)) f2.pid = pr->pid;
-    return false;
-  }
-  add_forward(c, Effect::cause, addr,
-              fmt::format("Connections to {} are forwarded ({}) to {} in network namespace {}, where nothing listens "
-                          "on port {}.",
-                          what, rule, dest, owner->netns, f.port),
-              fmt::format("start the server in that namespace on port {}, or fix the DNAT rule", f.port))
-      .netns = owner->netns;
-  return false;
+  return into_namespace(c, addr, f.to, f.port, fmt::format("are forwarded ({})", rule),
+                        fmt::format("; forwarded packets pass the forward hook, not input, so input rules for port {} "
+                                    "do not apply to them",
+                                    c.q.port),
+                        std::pair{p.saddr, p.saddr_len});
 }
 
 // The same accept in iptables' words, for tables iptables made.
@@ -299,6 +384,44 @@ std::optional<std::optional<bool>> follow_forward(Context& c, FwPacket& p, int i
   }
   if (!n.forward) return std::nullopt;
   return forwarded(c, *n.forward, p, ifindex);
+}
+
+std::optional<bool> local_forward(Context& c, const FwForward& f, const IpAddr& addr) {
+  note_forward(c, f, addr.family);
+  if (c.local_interface(f.to)) {
+    return std::any_of(c.s.listeners.begin(), c.s.listeners.end(), [&](const Listener& l) {
+      return l.socket.port == f.port && l.socket.protocol == c.q.protocol && l.socket.listening() &&
+             c.covers(l, f.to, c.lo.value_or(1));
+    });
+  }
+  // This host's own packet: DNAT in output, then out to the namespace (no
+  // forward hook; the answer comes back to one of this host's addresses).
+  return into_namespace(c, addr, f.to, f.port, fmt::format("from this host are forwarded ({})", rule_text(f.rule)),
+                        "", std::nullopt);
+}
+
+std::optional<bool> through_holder(Context& c, const Listener& l, const IpAddr& addr) {
+  const Process* p = main_process(l);
+  if (p == nullptr) return true;
+  std::string raw = p->cmdline;
+  std::replace(raw.begin(), raw.end(), ' ', '\0');
+  if (const auto fwd = parse_docker_proxy_cmdline(raw)) {
+    return into_namespace(c, addr, fwd->container_ip, fwd->container_port,
+                          fmt::format("are passed on by docker-proxy (pid {})", p->pid), "", std::nullopt);
+  }
+  if (!p->container || !p->container->holder) return true;
+  // conmon holds the port so that nothing else takes it; the container gets
+  // only what DNAT rules send it. A connection that reaches the socket
+  // itself is never answered.
+  add_forward(c, Effect::cause, addr,
+              fmt::format("Connections to {} that no DNAT rule sends on reach {} at {}, which only holds the port for "
+                          "{}: nothing answers them.",
+                          endpoint_text(addr, c.q.port), c.owner_text(l), listener_text(l),
+                          container_text(*p->container)),
+              fmt::format("connect to an address the container's port is published on ({} port {})",
+                          engine_program(*p->container), shell_word(p->container->name)))
+      .container = ProcessContainer{p->container->engine, p->container->id, p->container->name, false};
+  return false;
 }
 
 namespace {

@@ -45,20 +45,23 @@ std::string workers_option(std::string_view cmdline) {
 
 }  // namespace
 
-std::string fix_to_listen_everywhere(const Listener& l, std::uint16_t port) {
+std::string fix_to_listen_everywhere(const Listener& l, std::uint16_t port, bool in_container) {
   const Process* p = main_process(l);
   const std::string comm = p != nullptr ? p->comm : "";
   const std::string cmd = p != nullptr ? p->cmdline : "";
   const bool python = comm.rfind("python", 0) == 0 || contains(cmd, "python");
-  constexpr std::string_view dev_server =
-      " (this exposes it to every network the host is on: fine for a test box, not for a development "
-      "server on an untrusted network)";
-  constexpr std::string_view exposes = " (this exposes it to every network the host is on)";
+  // Inside a container, 0.0.0.0 is the container's own addresses: only the
+  // published ports reach it.
+  const std::string_view dev_server =
+      in_container ? ""
+                   : " (this exposes it to every network the host is on: fine for a test box, not for a development "
+                     "server on an untrusted network)";
+  const std::string_view exposes = in_container ? "" : " (this exposes it to every network the host is on)";
   const std::string who = p != nullptr && !comm.empty() ? comm : "the server";
   const std::string generic = fmt::format(
-      "make {} listen on 0.0.0.0 (every IPv4 address) or :: (every address): look for its host, bind or listen "
+      "make {} listen on 0.0.0.0 (every IPv4 address) or :: (every address){}: look for its host, bind or listen "
       "setting{}",
-      who, exposes);
+      who, in_container ? " inside the container" : "", exposes);
   // The programs below serve TCP; a UDP socket gets the generic words.
   if (l.socket.protocol == Protocol::udp) return generic;
   if (comm == "gunicorn" || contains(cmd, "gunicorn")) {

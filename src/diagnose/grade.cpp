@@ -221,6 +221,10 @@ std::string headline(const Context& c, Verdict v, const std::vector<Finding>& fi
       }
       return fmt::format("{}: other machines can connect{}", listener_phrase(c), reachable_via(c));
     case Verdict::local_only:
+      for (const Finding& f : findings) {
+        if (f.code == Code::published_loopback) return strip_period(f.message);
+      }
+      if (c.listeners.empty()) return fmt::format("Only this host can connect to {}", c.what());
       if (!c.listeners.front().socket.local.is_loopback()) {
         if (const Finding* why = lead(findings, Severity::error)) return strip_period(why->message);
       }
@@ -230,6 +234,7 @@ std::string headline(const Context& c, Verdict v, const std::vector<Finding>& fi
       std::string out = fmt::format("Nothing listens on {} here", c.what());
       for (const Finding& f : findings) {
         if (f.code == Code::other_protocol) return strip_period(f.message);
+        if (f.code == Code::container_exited || f.code == Code::not_published) return strip_period(f.message);
         if (f.code == Code::other_netns) return out + "; " + lower_first(f.message);
       }
       return out;

@@ -7,12 +7,100 @@
 #include <fmt/format.h>
 
 #include "engine.hpp"
+#include "netwhy/containers.hpp"
+#include "netwhy/text.hpp"
 
 namespace netwhy::engine {
 
 namespace {
 
 constexpr std::int64_t default_unprivileged_port_start = 1024;
+
+std::string upper_first(std::string s) {
+  if (!s.empty() && s[0] >= 'a' && s[0] <= 'z') s[0] = static_cast<char>(s[0] - 'a' + 'A');
+  return s;
+}
+
+const ContainerState* state_of(const Context& c, const ProcessContainer& pc) {
+  for (const ContainerState& cs : c.s.containers) {
+    if (cs.id.id == pc.id) return &cs;
+  }
+  return nullptr;
+}
+
+ProcessContainer tag_of(const ContainerState& cs) {
+  return {std::string(to_string(cs.id.engine)), cs.id.id, cs.id.name, false};
+}
+
+// How to publish host_port to the container's port on every address: the
+// compose file's ports line when compose made it, else -p when recreating.
+std::string publish_fix(const Context& c, const ProcessContainer& pc, std::uint16_t container_port,
+                        std::string_view instead = {}) {
+  const std::string mapping = fmt::format("{}:{}", c.q.port, container_port);
+  const std::string udp = c.q.protocol == Protocol::udp ? "/udp" : "";
+  const ContainerState* cs = state_of(c, pc);
+  if (cs != nullptr && !cs->id.compose_service.empty()) {
+    return fmt::format("in the compose file of project {}, service {}: ports: [\"{}{}\"]{}, then docker compose up -d",
+                       shell_word(cs->id.compose_project), shell_word(cs->id.compose_service), mapping, udp,
+                       instead.empty() ? "" : fmt::format(" (instead of \"{}\")", instead));
+  }
+  const std::string prog = engine_program(pc);
+  return fmt::format("recreate {} with -p {}{}{}: {} rm -f {}, then {} run with -p {}{} and the rest as before", container_text(pc),
+                     mapping, udp, instead.empty() ? "" : fmt::format(" instead of -p {}", instead), prog,
+                     shell_word(pc.name), prog, mapping, udp);
+}
+
+// The container's port behind host port q.port: docker-proxy's
+// -container-port, the engine's record, or a nat output rule's target.
+std::optional<std::uint16_t> container_port_of(Context& c, const ProcessContainer& pc, const Listener* l) {
+  if (l != nullptr) {
+    if (const Process* p = main_process(*l)) {
+      std::string raw = p->cmdline;
+      std::replace(raw.begin(), raw.end(), ' ', '\0');
+      if (const auto f = parse_docker_proxy_cmdline(raw)) return f->container_port;
+    }
+  }
+  if (const ContainerState* cs = state_of(c, pc)) {
+    for (const auto* list : {&cs->networking.requested, &cs->networking.published}) {
+      for (const PortBinding& b : *list) {
+        if (b.host_port == c.q.port) return b.container_port;
+      }
+    }
+  }
+  FwPacket p;
+  p.family = l != nullptr ? l->socket.local.family : Family::inet;
+  p.protocol = c.q.protocol;
+  p.daddr = l != nullptr ? l->socket.local : IpAddr::parse("127.0.0.1").value();
+  p.dport = c.q.port;
+  p.saddr = p.daddr;
+  p.saddr_len = p.daddr.bits();
+  p.oifname = "lo";
+  p.oif = c.lo.value_or(1);
+  if (const auto n = c.fw.nat("output", p).forward) return n->port;
+  return std::nullopt;
+}
+
+void add_published_loopback(Context& c, const ProcessContainer& pc, const IpAddr& host_ip, const Listener* l,
+                            std::vector<IpAddr> about) {
+  const std::optional<std::uint16_t> cport = container_port_of(c, pc, l);
+  const std::uint16_t to = cport.value_or(c.q.port);
+  const std::string asked = fmt::format("{}:{}:{}", host_ip.family == Family::inet6 ? "[" + host_ip.to_string() + "]"
+                                                                                      : host_ip.to_string(),
+                                        c.q.port, to);
+  Finding& f = c.add(Code::published_loopback, Effect::cause,
+                     fmt::format("{} publishes {} on {} only (-p {}): other machines can't connect, only this host "
+                                 "can.",
+                                 upper_first(container_text(pc)),
+                                 c.what(), host_ip.to_string(), asked),
+                     publish_fix(c, pc, to, asked), std::move(about))
+                   .finding;
+  f.container = pc;
+  f.address = host_ip.to_string();
+  f.port = c.q.port;
+  if (l != nullptr) {
+    if (const Process* p = main_process(*l)) f.pid = p->pid;
+  }
+}
 
 bool stalled_queue(const Socket& sk) {
   // The kernel drops a SYN once more connections wait than the backlog
@@ -96,6 +184,55 @@ void explain_other_protocol(Context& c) {
   }
 }
 
+// Does the container publish its port q.port on another host port (its
+// record, or a DNAT rule to one of its addresses)? Then it is a port
+// mismatch, not a missing -p.
+bool published_elsewhere(const Context& c, const ProcessContainer& pc, const std::string& netns) {
+  if (const ContainerState* cs = state_of(c, pc)) {
+    for (const PortBinding& b : cs->networking.published) {
+      if (b.container_port == c.q.port) return true;
+    }
+  }
+  for (const FwForward& t : port_forward_targets(c.s.firewall)) {
+    if (t.port != c.q.port) continue;
+    for (const ForeignAddress& a : c.s.other_netns_addresses) {
+      if (a.netns == netns && a.address == t.to) return true;
+    }
+  }
+  return false;
+}
+
+// A container that publishes the port and is not running: the port went
+// with it.
+void explain_exited(Context& c) {
+  const std::string proto = c.q.protocol == Protocol::tcp ? "tcp" : "udp";
+  for (const ContainerState& cs : c.s.containers) {
+    if (cs.networking.running || !cs.engine_here) continue;
+    const PortBinding* b = nullptr;
+    for (const auto* list : {&cs.networking.requested, &cs.networking.published}) {
+      for (const PortBinding& one : *list) {
+        if (b == nullptr && one.host_port == c.q.port && one.proto == proto) b = &one;
+      }
+    }
+    if (b == nullptr) continue;
+    const ProcessContainer pc = tag_of(cs);
+    const std::string host = b->host_ip ? b->host_ip->to_string() + ":" : "";
+    Finding& f = c.add(Code::container_exited, Effect::cause,
+                       fmt::format("{} publishes {} (-p {}{}:{}), but it is not running: the port went with it.",
+                                   upper_first(container_text(pc)), c.what(), host, c.q.port,
+                                   b->container_port),
+                       cs.id.compose_service.empty()
+                           ? fmt::format("{} start {} (and {} logs {} tells why it stopped)", engine_program(pc),
+                                         shell_word(pc.name), engine_program(pc), shell_word(pc.name))
+                           : fmt::format("docker compose -p {} up -d {} (and docker logs {} tells why it stopped)",
+                                         shell_word(cs.id.compose_project), shell_word(cs.id.compose_service),
+                                         shell_word(pc.name)))
+                     .finding;
+    f.container = pc;
+    f.port = c.q.port;
+  }
+}
+
 void explain_not_listening(Context& c) {
   c.add(Code::not_listening, Effect::cause,
         fmt::format("Nothing listens on {} in this network namespace.", c.what()),
@@ -123,9 +260,29 @@ void explain_not_listening(Context& c) {
                       start))
         .finding.port = c.q.port;
   }
+  explain_exited(c);
   for (const ForeignListener& f : c.s.other_netns) {
     const Listener& l = f.listener;
     if (l.socket.port != c.q.port || l.socket.protocol != c.q.protocol || !l.socket.listening()) continue;
+    const auto pc = container_of(l);
+    const ContainerState* cs = pc ? state_of(c, *pc) : nullptr;
+    if (pc && !pc->holder && cs != nullptr && cs->engine_here && !published_elsewhere(c, *pc, f.netns)) {
+      // A container's server on the port, not published: -p does it.
+      const bool loopback = l.socket.local.is_loopback();
+      Finding& fd = c.add(Code::not_published, Effect::cause,
+                          fmt::format("{} listens on {} in {}, but the container does not publish port {}: nothing "
+                                      "takes it on this host.{}",
+                                      c.owner_text(l).substr(0, c.owner_text(l).find(" in container")), listener_text(l),
+                                      container_text(*pc), c.q.port,
+                                      loopback ? " It listens on loopback only there, too." : ""),
+                          publish_fix(c, *pc, c.q.port))
+                        .finding;
+      fd.netns = f.netns;
+      fd.container = pc;
+      if (const Process* p = main_process(l)) fd.pid = p->pid;
+      fd.port = c.q.port;
+      continue;
+    }
     Finding& fd = c.add(Code::other_netns, Effect::hint,
                         fmt::format("{} listens on {} in another network namespace ({}), not in this one: a container "
                                     "or namespace has the server.",
@@ -171,7 +328,13 @@ void explain_bindings(Context& c) {
   const bool all_loopback = std::all_of(c.listeners.begin(), c.listeners.end(), [&](const Listener& l) {
     return l.socket.local.is_loopback() || (l.socket.bound_ifindex != 0 && c.is_loopback_link(l.socket.bound_ifindex));
   });
-  if (all_loopback) {
+  const auto holder = container_of(c.listeners.front());
+  if (all_loopback && holder && holder->holder) {
+    std::vector<IpAddr> about = refused_of(Family::inet);
+    const auto& v6 = refused_of(Family::inet6);
+    about.insert(about.end(), v6.begin(), v6.end());
+    add_published_loopback(c, *holder, c.listeners.front().socket.local, &c.listeners.front(), std::move(about));
+  } else if (all_loopback) {
     const Listener& l = c.listeners.front();
     std::vector<IpAddr> about = refused_of(Family::inet);
     const auto& v6 = refused_of(Family::inet6);
@@ -307,6 +470,28 @@ void explain_bindings(Context& c) {
   }
 }
 
+// Without a listener here (dockerd --userland-proxy=false, netavark): a
+// running container whose every binding of the port is on loopback.
+void explain_loopback_records(Context& c) {
+  const std::string proto = c.q.protocol == Protocol::tcp ? "tcp" : "udp";
+  for (const ContainerState& cs : c.s.containers) {
+    if (!cs.networking.running || !cs.engine_here) continue;
+    std::optional<IpAddr> host_ip;
+    bool everywhere = false;
+    for (const PortBinding& b : cs.networking.requested) {
+      if (b.host_port != c.q.port || b.proto != proto) continue;
+      if (!b.host_ip || !b.host_ip->is_loopback()) everywhere = true;
+      else host_ip = b.host_ip;
+    }
+    if (!host_ip || everywhere) continue;
+    std::vector<IpAddr> about;
+    for (const Endpoint& e : c.endpoints) {
+      if (e.interface && !e.address.is_loopback() && e.remote == false) about.push_back(e.address);
+    }
+    add_published_loopback(c, tag_of(cs), *host_ip, nullptr, std::move(about));
+  }
+}
+
 }  // namespace
 
 void collect_listeners(Context& c) {
@@ -332,6 +517,7 @@ void explain_listeners(Context& c) {
   if (c.listeners.empty() && c.forwarding) {
     c.add(Code::not_listening, Effect::context,
           fmt::format("Nothing listens on {} here; connections to it are forwarded (see port-forward).", c.what()));
+    explain_loopback_records(c);
   } else if (c.listeners.empty()) {
     explain_not_listening(c);
   } else {

@@ -100,6 +100,14 @@ void render_diagnosis_json(JsonWriter& out, const Diagnosis& d) {
     if (f.netns) out.field("netns", *f.netns);
     if (f.port) out.field("port", *f.port);
     if (f.rule) out.field("rule", *f.rule);
+    if (f.container) {
+      out.key("container");
+      out.begin_object();
+      out.field("engine", f.container->engine);
+      out.field("id", f.container->id);
+      out.field("name", f.container->name);
+      out.end_object();
+    }
     out.end_object();
   }
   out.end_array();

@@ -208,6 +208,9 @@ void add_containers(Snapshot& s, ContainerTags& tags, const std::map<std::uint64
     const auto it = labels.find(*inode);
     return it != labels.end() ? it->second : std::string();
   };
+  const auto own = netns_inode(::getpid());
+  // Is a process (the container's shim or conmon, or dockerd) in this namespace?
+  const auto here = [&](pid_t pid) { return pid > 0 && own && netns_inode(pid) == own; };
   for (Identity& id : tags.seen) {
     ContainerState c;
     c.id = *id.container;
@@ -217,18 +220,20 @@ void add_containers(Snapshot& s, ContainerTags& tags, const std::map<std::uint64
       c.networking.running = true;  // a process of it (or its conmon) is alive
     }
     c.netns = label_of(c.networking.pid);
+    c.engine_here = id.engine_pid == 0 || here(id.engine_pid);
     s.containers.push_back(std::move(c));
   }
   if (nothing_here || !req.port) {
     std::vector<std::string> notes;
-    for (DockerConfig& d : read_docker_containers(notes)) {
+    for (DockerContainer& d : read_docker_containers(notes)) {
       const bool known = std::any_of(s.containers.begin(), s.containers.end(),
-                                     [&](const ContainerState& c) { return c.id.id == d.container.id; });
-      if (known || (req.port && !publishes(d.net, *req.port, req.protocol))) continue;
+                                     [&](const ContainerState& c) { return c.id.id == d.config.container.id; });
+      if (known || (req.port && !publishes(d.config.net, *req.port, req.protocol))) continue;
       ContainerState c;
-      c.id = std::move(d.container);
-      c.networking = std::move(d.net);
+      c.id = std::move(d.config.container);
+      c.networking = std::move(d.config.net);
       c.netns = c.networking.running ? label_of(c.networking.pid) : std::string();
+      c.engine_here = d.dockerd == 0 || here(d.dockerd);
       s.containers.push_back(std::move(c));
     }
     for (std::string& n : notes) tags.notes.push_back(std::move(n));

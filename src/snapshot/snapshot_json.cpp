@@ -62,6 +62,7 @@ json container_json(const ContainerState& c) {
           {"containerd_namespace", c.id.containerd_namespace},
           {"sources", sources},
           {"netns", c.netns},
+          {"engine_here", c.engine_here},
           {"pid", opt(c.networking.pid)},
           {"running", c.networking.running},
           {"network_mode", c.networking.network_mode},
@@ -262,6 +263,7 @@ ContainerState container_from(const In& o) {
   c.id.containerd_namespace = o.at("containerd_namespace").opt_string().value_or("");
   o.at("sources").each([&](const In& v) { c.id.sources.push_back(v.string()); });
   c.netns = o.at("netns").opt_string().value_or("");
+  c.engine_here = o.at("engine_here").opt_boolean().value_or(true);
   ContainerNetworking& n = c.networking;
   n.pid = o.at("pid").opt_integer<pid_t>(1, max_pid);
   n.running = o.at("running").boolean();
