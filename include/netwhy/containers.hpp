@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "netwhy/error.hpp"
 #include "netwhy/inet.hpp"
 #include "netwhy/listener.hpp"
 
@@ -180,5 +181,19 @@ struct DockerContainer {
 };
 [[nodiscard]] std::vector<DockerContainer> read_docker_containers(std::vector<std::string>& notes,
                                                                   const IdentifyOptions& opt = {});
+
+// ---- finding a container by name ----
+
+// The pid of the init of the running container named name_or_id (its name,
+// or 12 to 64 hex digits of its id; a name is looked for first), for -n
+// docker:NAME and podman:NAME. docker: config.v2.json under every running
+// dockerd's --data-root and /var/lib/docker, checked against /proc (state
+// files outlive their daemon). podman: the conmon whose -n or -c names it, and
+// conmon's child; containers.json tells a stopped container from none.
+// Errors: input ("no running docker container named \"web\"", "container
+// \"web\" (docker) is not running", "2 running docker containers match ..."),
+// system with EACCES when a state file only root can read was needed.
+[[nodiscard]] Expected<pid_t> find_container(Engine engine, std::string_view name_or_id,
+                                             const IdentifyOptions& opt = {});
 
 }  // namespace netwhy

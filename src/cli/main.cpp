@@ -80,7 +80,9 @@ int main(int argc, char** argv) {
   app.add_flag("-j,--json", g.json, "JSON output (the shape of ip -j for link/addr/route)");
   app.add_flag("-p,--pretty", g.pretty, "indent JSON");
   app.add_flag("-b,--brief", g.brief, "one line per interface, like ip -br");
-  app.add_option("-n,--netns", g.netns, "work in network namespace NAME (/run/netns) or pid:PID");
+  app.add_option("-n,--netns", g.netns,
+                 "work in network namespace NAME (/run/netns), pid:PID, or a container's:\n"
+                 "docker:NAME, podman:NAME (a name, or 12+ hex digits of its id)");
   app.add_option("--color", color, "colour: auto (on a terminal), always, never")
       ->check(CLI::IsMember({"auto", "always", "never"}));
 

@@ -28,7 +28,9 @@ int run_ports(const GlobalOptions& g, const PortsOptions& o) {
     q.source = SocketSource::netlink;
   }
   if (g.netns) {
-    auto target = parse_netns_spec(*g.netns);
+    auto spec = parse_netns_spec(*g.netns);
+    if (!spec) return fail(spec.error());
+    const auto target = resolve_netns(*std::move(spec));  // docker:NAME: the pid of its init
     if (!target) return fail(target.error());
     if (q.source == SocketSource::proc && target->pid != 0) {
       // /proc/PID/net shows that process's namespace without entering it.

@@ -7,6 +7,7 @@
 
 #include <climits>
 #include <charconv>
+#include <optional>
 #include <thread>
 
 #include <fmt/format.h>
@@ -16,7 +17,35 @@
 
 namespace netwhy {
 
+namespace {
+
+// "docker:NAME", "podman:NAME": the name (or id) checked for spelling only;
+// the engines allow more than they document, so nothing else is refused.
+std::optional<Expected<NetnsTarget>> parse_container_spec(std::string_view spec) {
+  for (const Engine engine : {Engine::docker, Engine::podman}) {
+    const std::string prefix = fmt::format("{}:", to_string(engine));
+    if (!spec.starts_with(prefix)) continue;
+    const std::string_view name = spec.substr(prefix.size());
+    if (name.empty() || name.find('/') != std::string_view::npos || name.find('\0') != std::string_view::npos) {
+      return input_error(fmt::format("bad netns \"{}\": expected {}NAME with a container's name or id",
+                                     escape_arg(spec), prefix));
+    }
+    if (name.size() > NAME_MAX) {
+      return input_error(fmt::format("bad container name \"{}\": longer than {} bytes", escape_arg(name), NAME_MAX));
+    }
+    NetnsTarget t;
+    t.display = std::string(spec);
+    t.engine = engine;
+    t.container = std::string(name);
+    return t;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 Expected<NetnsTarget> parse_netns_spec(std::string_view spec) {
+  if (auto container = parse_container_spec(spec)) return *std::move(container);
   NetnsTarget t;
   t.display = std::string(spec);
   if (spec.substr(0, 4) == "pid:") {
@@ -43,12 +72,30 @@ Expected<NetnsTarget> parse_netns_spec(std::string_view spec) {
   return t;
 }
 
+Expected<NetnsTarget> resolve_netns(NetnsTarget target, const IdentifyOptions& opt) {
+  if (target.engine == Engine::unknown || target.pid != 0) return target;
+  const auto pid = find_container(target.engine, target.container, opt);
+  if (!pid) return pid.error();
+  target.pid = *pid;
+  target.path = fmt::format("/proc/{}/ns/net", *pid);
+  return target;
+}
+
 Expected<void> enter_netns(const NetnsTarget& target) {
+  if (target.engine != Engine::unknown && target.pid == 0) {
+    const auto resolved = resolve_netns(target);
+    if (!resolved) return resolved.error();
+    return enter_netns(*resolved);
+  }
   const std::string shown = escape_arg(target.display);
   const UniqueFd fd(::open(target.path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) {
     const int err = errno;
     if (err == ENOENT) {
+      if (target.engine != Engine::unknown) {
+        return input_error(fmt::format("container \"{}\" ({}) stopped: its pid {} is gone",
+                                       escape_arg(target.container), to_string(target.engine), target.pid));
+      }
       if (target.pid != 0) return input_error(fmt::format("no process with pid {}", target.pid));
       return input_error(fmt::format("no network namespace named \"{}\" (see ip netns list)", shown));
     }

@@ -151,6 +151,13 @@ with nwtest.Namespaces("srv") as ns:
     doc = json.loads(j.stdout.decode("utf-8"))
     checks.check(doc[0]["addr_info"][0]["label"] == evil + ":\x1b[2J", "json keeps a hostile label exactly")
 
+# A container that no engine runs (none need be installed): the lookup reads
+# state files and /proc only, and says so in one line.
+expect_usage_error(["-n", "docker:nosuchcontainer", "ports"], 'no running docker container named "nosuchcontainer"')
+expect_usage_error(["-n", "podman:nosuchcontainer", "ports"], 'no running podman container named "nosuchcontainer"')
+expect_usage_error(["-n", "docker:a/b", "ports"], '"docker:a/b"')
+expect_usage_error(["-n", "docker:\x1b[2Jx", "ports"], '"\\x1b[2Jx"', shown="-n docker:<escape> ports")
+
 # A snapshot file is anyone's bytes: its notes reach stderr escaped.
 golden = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "golden",
                       "reachable.snapshot.json")

@@ -5,7 +5,10 @@
 // built from the recordings. The source tree comes from NETWHY_SOURCE_DIR.
 #include <doctest/doctest.h>
 
+#include <grp.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -469,4 +472,282 @@ TEST_CASE("containers identify: a host process, a vanished one, and a parent loo
   t.process(500, 501, "a\0"sv, host_cgroup);
   t.process(501, 500, "b\0"sv, host_cgroup);
   CHECK_FALSE(identify(500, t.options()).container.has_value());  // ends after max_ancestors
+}
+
+// ---- find_container() on a fixture tree ----
+
+namespace {
+
+const std::string docker_webl = "b41989f646952647c9985a65be1cfa5672807770947a9be8182ef0fe972cd58d";
+
+std::string replaced(std::string text, std::string_view from, std::string_view to) {
+  for (std::size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+  return text;
+}
+
+// Docker's lab: dockerd with --data-root /tmp/ctlab/docker/data, the four
+// recorded containers in it, their inits in /proc.
+void docker_lab(const FixtureTree& t) {
+  t.process(21877, 1, "dockerd\0--data-root\0/tmp/ctlab/docker/data\0--exec-root\0/tmp/ctlab/docker/exec\0"sv,
+            host_cgroup);
+  for (const std::string& name : {"web"s, "webl"s, "shopweb"s, "hostnet"s}) {
+    const std::string text = recorded("docker/" + name + ".config.v2.json");
+    const auto cfg = parse_docker_config(text);
+    REQUIRE(cfg);
+    t.write("/host/tmp/ctlab/docker/data/containers/" + cfg->container.id + "/config.v2.json", text);
+    t.process(*cfg->net.pid, 22000, "httpd\0"sv, recorded("docker/" + name + ".cgroup"));
+  }
+}
+
+// Podman's lab: web and shopweb running under their conmons; containers.json
+// also knows webl and hostnet.
+void podman_lab(const FixtureTree& t) {
+  t.process(24448, 1, recorded("podman/web.conmon.cmdline"), recorded("podman/web.conmon.cgroup"));
+  t.process(24459, 24448, "httpd\0"sv, recorded("podman/web.cgroup"));
+  t.process(24600, 1, recorded("podman/shopweb.conmon.cmdline"), recorded("podman/shopweb.conmon.cgroup"));
+  t.process(24611, 24600, "httpd\0"sv, recorded("podman/shopweb.cgroup"));
+  t.write("/host/tmp/ctlab/podman/root/overlay-containers/containers.json", recorded("podman/containers.json"));
+}
+
+std::string error_of(const Expected<pid_t>& r) { return r ? "pid " + std::to_string(*r) : r.error().message(); }
+
+// What fn returns as an unprivileged user (nobody, when run as root): the
+// tree is opened for it, but the state files are root's alone.
+template <class Fn>
+std::string unprivileged(const Fn& fn) {
+  if (::geteuid() != 0) return fn();
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::close(fds[0]);
+    std::string text = "cannot become nobody";
+    if (::setgroups(0, nullptr) == 0 && ::setgid(65534) == 0 && ::setuid(65534) == 0) text = fn();
+    [[maybe_unused]] const auto n = ::write(fds[1], text.data(), text.size());
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  std::string out;
+  char buf[4096];
+  for (ssize_t n = 0; (n = ::read(fds[0], buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  return out;
+}
+
+// Every directory readable by all, PATH by no one but root (as docker's 0710
+// data root and 0600 config.v2.json are to other users) until the end of the scope.
+class ClosedToUsers {
+ public:
+  ClosedToUsers(const std::filesystem::path& root, std::filesystem::path path) : path_(std::move(path)) {
+    ::chmod(root.c_str(), 0755);
+    for (const auto& e : std::filesystem::recursive_directory_iterator(root)) {
+      ::chmod(e.path().c_str(), e.is_directory() ? 0755 : 0644);
+    }
+    ::chmod(path_.c_str(), 0);
+  }
+  ~ClosedToUsers() { ::chmod(path_.c_str(), 0755); }
+  ClosedToUsers(const ClosedToUsers&) = delete;
+  ClosedToUsers& operator=(const ClosedToUsers&) = delete;
+
+ private:
+  std::filesystem::path path_;
+};
+
+}  // namespace
+
+TEST_CASE("containers find docker: by name, and by id or a prefix of 12 hex digits or more") {
+  FixtureTree t;
+  docker_lab(t);
+  CHECK(error_of(find_container(Engine::docker, "web", t.options())) == "pid 22092");
+  CHECK(error_of(find_container(Engine::docker, "shopweb", t.options())) == "pid 22253");
+  CHECK(error_of(find_container(Engine::docker, docker_web, t.options())) == "pid 22092");
+  CHECK(error_of(find_container(Engine::docker, docker_web.substr(0, 12), t.options())) == "pid 22092");
+  CHECK(error_of(find_container(Engine::docker, docker_shopweb.substr(0, 20), t.options())) == "pid 22253");
+  SUBCASE("fewer than 12 digits are a name, and no container's") {
+    CHECK(error_of(find_container(Engine::docker, docker_web.substr(0, 11), t.options())) ==
+          "no running docker container named \"da418ace7fb\"");
+  }
+  SUBCASE("a name wins over an id that starts with the same digits") {
+    const std::string text = replaced(recorded("docker/webl.config.v2.json"), "/webl", "/" + docker_web.substr(0, 12));
+    t.write("/host/tmp/ctlab/docker/data/containers/" + docker_webl + "/config.v2.json", text);
+    CHECK(error_of(find_container(Engine::docker, docker_web.substr(0, 12), t.options())) == "pid 22170");
+  }
+  SUBCASE("dockerd's data root with a trailing slash is the same root") {
+    t.process(21900, 1, "dockerd\0--data-root=/tmp/ctlab/docker/data/\0"sv, host_cgroup);
+    CHECK(error_of(find_container(Engine::docker, "web", t.options())) == "pid 22092");
+  }
+}
+
+TEST_CASE("containers find docker: stopped, absent, and state files that outlived their container") {
+  FixtureTree t;
+  docker_lab(t);
+  const std::string dir = "/host/tmp/ctlab/docker/data/containers/";
+  SUBCASE("stopped") {
+    t.write(dir + docker_web + "/config.v2.json",
+            replaced(recorded("docker/web.config.v2.json"), R"("Running":true)", R"("Running":false)"));
+    const auto r = find_container(Engine::docker, "web", t.options());
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().kind == ErrorKind::input);
+    CHECK(r.error().message() == "container \"web\" (docker) is not running");
+  }
+  SUBCASE("no such container; an id that is no container's") {
+    CHECK(error_of(find_container(Engine::docker, "nosuch", t.options())) ==
+          "no running docker container named \"nosuch\"");
+    CHECK(error_of(find_container(Engine::docker, "0123456789ab", t.options())) ==
+          "no running docker container named \"0123456789ab\" or with that id");
+  }
+  SUBCASE("no dockerd and no data root at all") {
+    FixtureTree empty;
+    empty.process(300, 1, "sshd\0"sv, host_cgroup);
+    CHECK(error_of(find_container(Engine::docker, "web", empty.options())) ==
+          "no running docker container named \"web\"");
+  }
+  SUBCASE("the pid it names is gone (a reboot, a killed daemon)") {
+    std::filesystem::remove_all(t.options().proc_root + "/22092");
+    CHECK(error_of(find_container(Engine::docker, "web", t.options())) == "container \"web\" (docker) is not running");
+  }
+  SUBCASE("the pid it names is now another container's") {
+    t.write("/proc/22092/cgroup", recorded("docker/shopweb.cgroup"));
+    CHECK(error_of(find_container(Engine::docker, "web", t.options())) == "container \"web\" (docker) is not running");
+  }
+  SUBCASE("a hostile name is escaped in the message") {
+    CHECK(error_of(find_container(Engine::docker, "\x1b[2Jx", t.options())) ==
+          "no running docker container named \"\\x1b[2Jx\"");
+  }
+}
+
+TEST_CASE("containers find docker: the same name under two daemons' data roots") {
+  FixtureTree t;
+  docker_lab(t);
+  // A second daemon on the default root, with its own "web" (another id, another pid).
+  const std::string other_id = "ee" + docker_web.substr(2);
+  t.write("/host/var/lib/docker/containers/" + other_id + "/config.v2.json",
+          replaced(replaced(recorded("docker/web.config.v2.json"), docker_web, other_id), "22092", "23092"));
+  t.process(23092, 22000, "httpd\0"sv, replaced(recorded("docker/web.cgroup"), docker_web, other_id));
+  SUBCASE("both running: ambiguous, and each is named") {
+    const auto r = find_container(Engine::docker, "web", t.options());
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().kind == ErrorKind::input);
+    CHECK(r.error().message() ==
+          "2 running docker containers match \"web\" (da418ace7fb6 in /tmp/ctlab/docker/data, "
+          "ee418ace7fb6 in /var/lib/docker): name one by its id");
+    CHECK(error_of(find_container(Engine::docker, other_id.substr(0, 12), t.options())) == "pid 23092");
+  }
+  SUBCASE("one stopped: the running one, the only namespace there is") {
+    std::filesystem::remove_all(t.options().proc_root + "/23092");
+    CHECK(error_of(find_container(Engine::docker, "web", t.options())) == "pid 22092");
+  }
+  SUBCASE("an id prefix two ids share") {
+    const std::string twin = docker_web.substr(0, 20) + std::string(44, '0');
+    t.write("/host/var/lib/docker/containers/" + twin + "/config.v2.json",
+            replaced(replaced(recorded("docker/web.config.v2.json"), docker_web, twin), "/web", "/twin"));
+    t.process(22092, 22000, "httpd\0"sv, "0::/\n");  // a cgroup that names no container: not evidence against
+    const auto r = find_container(Engine::docker, docker_web.substr(0, 12), t.options());
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().message() ==
+          "2 running docker containers match \"da418ace7fb6\" (da418ace7fb6 in /tmp/ctlab/docker/data, "
+          "da418ace7fb6 in /var/lib/docker): give more of the id");
+    CHECK(error_of(find_container(Engine::docker, docker_web, t.options())) == "pid 22092");
+  }
+}
+
+TEST_CASE("containers find docker: state files only root can read") {
+  FixtureTree t;
+  docker_lab(t);
+  const std::filesystem::path root = std::filesystem::path(t.options().proc_root).parent_path();
+  const auto lookup = [&] { return error_of(find_container(Engine::docker, "web", t.options())); };
+  SUBCASE("the containers directory") {
+    const ClosedToUsers closed(root, root / "host/tmp/ctlab/docker/data/containers");
+    CHECK(unprivileged(lookup) ==
+          "docker container \"web\": reading /tmp/ctlab/docker/data/containers needs root: Permission denied");
+  }
+  SUBCASE("config.v2.json") {
+    const ClosedToUsers closed(root,
+                               root / ("host/tmp/ctlab/docker/data/containers/" + docker_web + "/config.v2.json"));
+    CHECK(unprivileged(lookup) == "docker container \"web\": reading /tmp/ctlab/docker/data/containers/" +
+                                      docker_web + "/config.v2.json needs root: Permission denied");
+  }
+}
+
+TEST_CASE("containers find podman: conmon's -n or -c, and conmon's child") {
+  FixtureTree t;
+  podman_lab(t);
+  CHECK(error_of(find_container(Engine::podman, "web", t.options())) == "pid 24459");
+  CHECK(error_of(find_container(Engine::podman, "shopweb", t.options())) == "pid 24611");
+  CHECK(error_of(find_container(Engine::podman, podman_web.substr(0, 12), t.options())) == "pid 24459");
+  CHECK(error_of(find_container(Engine::podman, podman_shopweb, t.options())) == "pid 24611");
+  SUBCASE("conmon's other children (the runtime, an exec session's conmon) are not the container") {
+    t.process(24450, 24448, "/usr/bin/runc\0start\0"sv, recorded("podman/web.conmon.cgroup"));
+    t.process(24700, 1, replaced(recorded("podman/web.conmon.cmdline"), "--api-version", "--exec"),
+              recorded("podman/web.conmon.cgroup"));
+    t.process(24701, 24700, "sh\0"sv, recorded("podman/web.cgroup"));
+    CHECK(error_of(find_container(Engine::podman, "web", t.options())) == "pid 24459");
+  }
+  SUBCASE("docker does not see podman's containers") {
+    CHECK(error_of(find_container(Engine::docker, "web", t.options())) ==
+          "no running docker container named \"web\"");
+  }
+  SUBCASE("two podmans (two storage roots) each with a web") {
+    const std::string other_id = "ee" + podman_web.substr(2);
+    t.process(25000, 1, replaced(recorded("podman/web.conmon.cmdline"), podman_web, other_id),
+              recorded("podman/web.conmon.cgroup"));
+    t.process(25001, 25000, "httpd\0"sv, replaced(recorded("podman/web.cgroup"), podman_web, other_id));
+    CHECK(error_of(find_container(Engine::podman, "web", t.options())) ==
+          "2 running podman containers match \"web\" (cd56c95f2b77 conmon 24448, ee56c95f2b77 conmon 25000): "
+          "name one by its id");
+  }
+}
+
+TEST_CASE("containers find podman: stopped (containers.json knows it), absent, unreadable") {
+  FixtureTree t;
+  podman_lab(t);
+  SUBCASE("webl has no conmon, but containers.json (found through web's conmon) has it") {
+    CHECK(error_of(find_container(Engine::podman, "webl", t.options())) ==
+          "container \"webl\" (podman) is not running");
+    CHECK(error_of(find_container(Engine::podman, "bf60846bcafc", t.options())) ==
+          "container \"bf60846bcafc\" (podman) is not running");
+  }
+  SUBCASE("a conmon whose container has exited") {
+    std::filesystem::remove_all(t.options().proc_root + "/24459");
+    CHECK(error_of(find_container(Engine::podman, "web", t.options())) == "container \"web\" (podman) is not running");
+  }
+  SUBCASE("no conmon at all: the default storage's containers.json") {
+    FixtureTree idle;
+    idle.process(300, 1, "sshd\0"sv, host_cgroup);
+    idle.write("/host/var/lib/containers/storage/overlay-containers/containers.json",
+               recorded("podman/containers.json"));
+    CHECK(error_of(find_container(Engine::podman, "hostnet", idle.options())) ==
+          "container \"hostnet\" (podman) is not running");
+    CHECK(error_of(find_container(Engine::podman, "nosuch", idle.options())) ==
+          "no running podman container named \"nosuch\"");
+  }
+  SUBCASE("absent") {
+    const auto r = find_container(Engine::podman, "nosuch", t.options());
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().kind == ErrorKind::input);
+    CHECK(r.error().message() == "no running podman container named \"nosuch\"");
+  }
+  SUBCASE("containers.json only root can read: running ones are still found") {
+    const std::filesystem::path root = std::filesystem::path(t.options().proc_root).parent_path();
+    const ClosedToUsers closed(root, root / "host/tmp/ctlab/podman/root/overlay-containers/containers.json");
+    CHECK(unprivileged([&] {
+            return error_of(find_container(Engine::podman, "webl", t.options())) + "|" +
+                   error_of(find_container(Engine::podman, "web", t.options()));
+          }) == "no running podman container named \"webl\" (whether it exists: reading "
+                "/tmp/ctlab/podman/root/overlay-containers/containers.json needs root)|pid 24459");
+  }
+}
+
+TEST_CASE("containers find: engines whose containers have no name to look up") {
+  FixtureTree t;
+  for (const Engine e : {Engine::unknown, Engine::containerd, Engine::kubernetes}) {
+    const auto r = find_container(e, "web", t.options());
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().kind == ErrorKind::input);
+  }
 }
