@@ -279,12 +279,46 @@ ProcessContainer tag_of(const Identity& id) {
   return t;
 }
 
+// The running container in docker's records whose published port is this
+// socket's (the address it is bound to, or every address).
+std::optional<ProcessContainer> published_by(const std::vector<DockerContainer>& all, const Listener& l, pid_t dockerd,
+                                             ContainerTags& tags) {
+  const std::string proto(to_string(l.socket.protocol));
+  for (const DockerContainer& d : all) {
+    if (!d.config.net.running || (d.dockerd != 0 && d.dockerd != dockerd)) continue;
+    for (const PortBinding& b : d.config.net.published) {
+      if (b.host_port != l.socket.port || b.proto != proto) continue;
+      if (b.host_ip && !b.host_ip->is_unspecified() && b.host_ip->unmapped() != l.socket.local.unmapped()) continue;
+      Identity id;
+      id.container = d.config.container;
+      id.networking = d.config.net;
+      id.forwarder.reset();
+      id.monitor = true;
+      id.engine_pid = dockerd;
+      ProcessContainer tag = tag_of(id);
+      const bool seen = std::any_of(tags.seen.begin(), tags.seen.end(), [&](const Identity& s) {
+        return s.container->id == id.container->id;
+      });
+      if (!seen) tags.seen.push_back(std::move(id));
+      return tag;
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 void tag_containers(std::vector<Listener>& listeners, ContainerTags& tags, const IdentifyOptions& opt) {
   std::map<pid_t, std::optional<ProcessContainer>> by_pid;
+  std::optional<std::vector<DockerContainer>> docker;  // read once, when dockerd itself holds a port
   for (Listener& l : listeners) {
     for (Process& p : l.processes) {
+      if (p.comm == "dockerd") {
+        // --userland-proxy=false: dockerd holds the published port itself.
+        if (!docker) docker = read_docker_containers(tags.notes, opt);
+        p.container = published_by(*docker, l, p.pid, tags);
+        continue;
+      }
       auto known = by_pid.find(p.pid);
       if (known == by_pid.end()) {
         std::optional<ProcessContainer> tag;

@@ -69,6 +69,10 @@ struct Context {
   std::unordered_map<IpAddr, std::size_t, AddrHash> endpoint_index;
   std::vector<Draft> drafts;
   bool forwarding = false;             // a DNAT/redirect takes the port somewhere
+  // The interfaces towards the namespaces forwarded connections go to (a
+  // container bridge, docker0): their clients are this host's containers,
+  // not other machines, so they decide the verdict only when nothing else does.
+  std::unordered_set<std::string> inner_interfaces;
   std::optional<FwRule> forward_rule;  // the first one met, and the family of the packets it took
   Family forwarded_family = Family::unspec;
   struct FwHit {

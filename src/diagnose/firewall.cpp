@@ -126,6 +126,7 @@ std::optional<bool> into_namespace(Context& c, const IpAddr& addr, const IpAddr&
     return std::nullopt;
   }
   const std::optional<ProcessContainer> pc = container_in(c, owner->netns, to);
+  if (const auto inner = c.egress_to(to)) c.inner_interfaces.insert(c.link_name(*inner));
   const std::string where = place_text(pc, owner->netns);
   const auto evidence = [&](Finding& f) -> Finding& {
     f.netns = owner->netns;
@@ -240,11 +241,13 @@ std::optional<bool> forwarded(Context& c, const FwForward& f, const FwPacket& p,
   const auto fwd_sysctl =
       c.s.sysctls.find(f.to.family == Family::inet ? "net.ipv4.ip_forward" : "net.ipv6.conf.all.forwarding");
   if (fwd_sysctl != c.s.sysctls.end() && fwd_sysctl->second == 0) {
+    const std::optional<ProcessContainer> pc = container_in(c, std::string(), f.to);
     add_forward(c, Effect::cause, addr,
-                fmt::format("Connections to {} are forwarded ({}) to {}, but this host does not forward packets ({} "
+                fmt::format("Connections to {} are forwarded ({}) to {}{}, but this host does not forward packets ({} "
                             "is 0).",
-                            what, rule, dest, fwd_sysctl->first),
-                fmt::format("sysctl -w {}=1", fwd_sysctl->first));
+                            what, rule, dest, pc ? " in " + container_text(*pc) : "", fwd_sysctl->first),
+                fmt::format("sysctl -w {}=1", fwd_sysctl->first))
+        .container = pc;
     return false;
   }
   // The forward hook sees the packet as the DNAT rewrote it, leaving
@@ -259,10 +262,26 @@ std::optional<bool> forwarded(Context& c, const FwForward& f, const FwPacket& p,
     through.oifname = c.link_name(*out);
   }
   const FwResult fr = c.fw.hook("forward", through);
-  if (fr.decision != FwDecision::accept) {
-    note(c, fr, addr, ifindex, false, false, f);
-    if (fr.decision == FwDecision::unknown) return std::nullopt;
-    return false;
+  // The server's answers pass the forward hook too, the other way: from the
+  // namespace's side to the client's interface (a DOCKER-USER drop of all
+  // TCP drops them as well as the client's packets).
+  FwPacket back = reply_to(through, p.iifname, p.iif);
+  back.iifname = through.oifname;
+  back.iif = through.oif;
+  back.dnat = true;
+  FwResult br = c.fw.hook("forward", back);
+  // The answer goes to a client's network, which a rule about one address
+  // there (the container's own, for a client on its bridge) can't decide:
+  // only a rule that decides counts against the way back.
+  if (br.decision == FwDecision::unknown) br.decision = FwDecision::accept;
+  if (fr.decision != FwDecision::accept || br.decision != FwDecision::accept) {
+    if (fr.decision != FwDecision::accept) note(c, fr, addr, ifindex, false, false, f);
+    if (br.decision != FwDecision::accept) note(c, br, addr, ifindex, false, true, f);
+    if (fr.decision == FwDecision::drop || fr.decision == FwDecision::reject || br.decision == FwDecision::drop ||
+        br.decision == FwDecision::reject) {
+      return false;
+    }
+    return std::nullopt;
   }
   return into_namespace(c, addr, f.to, f.port, fmt::format("are forwarded ({})", rule),
                         fmt::format("; forwarded packets pass the forward hook, not input, so input rules for port {} "
@@ -387,7 +406,7 @@ std::optional<std::optional<bool>> follow_forward(Context& c, FwPacket& p, int i
 }
 
 std::optional<bool> local_forward(Context& c, const FwForward& f, const IpAddr& addr) {
-  note_forward(c, f, addr.family);
+  c.forwarding = true;  // the rule for other hosts' packets (one family or both) is prerouting's
   if (c.local_interface(f.to)) {
     return std::any_of(c.s.listeners.begin(), c.s.listeners.end(), [&](const Listener& l) {
       return l.socket.port == f.port && l.socket.protocol == c.q.protocol && l.socket.listening() &&
@@ -446,17 +465,40 @@ void explain_one_family_forward(Context& c) {
   const std::optional<std::string> one =
       refused.size() == 1 ? std::optional<std::string>(refused.front().to_string()) : std::nullopt;
   const FwRule& r = *c.forward_rule;
+  // A container's published port: the engine decides which families it forwards.
+  const std::optional<ProcessContainer> pc =
+      r.nat_addr ? container_in(c, std::string(), *r.nat_addr) : std::optional<ProcessContainer>();
+  const bool docker_holds = std::any_of(c.listeners.begin(), c.listeners.end(), [](const Listener& l) {
+    const Process* p = main_process(l);
+    return p != nullptr && p->comm == "dockerd";
+  });
+  std::string engine_fix;
+  if (pc && other == Family::inet6 && pc->engine == "docker") {
+    engine_fix = docker_holds
+                     ? "run dockerd with its userland proxy (the default: drop --userland-proxy=false), which takes "
+                       "IPv6 clients on [::], or enable IPv6 on its networks (daemon.json: \"ipv6\": true, "
+                       "\"ip6tables\": true); or have clients use the IPv4 address"
+                     : "enable IPv6 on dockerd's networks (daemon.json: \"ipv6\": true, \"ip6tables\": true), or "
+                       "have clients use the IPv4 address";
+  } else if (pc && other == Family::inet6 && pc->engine == "podman") {
+    engine_fix = fmt::format("put {} on a network with IPv6 (podman network create --ipv6 NAME, then podman run "
+                             "--network NAME ...), or have clients use the IPv4 address",
+                             container_text(*pc));
+  }
   Finding& f = c.add(Code::port_forward, Effect::cause,
                      fmt::format("Connections to {} are not forwarded: the rule that forwards {} ({}) is in an {} "
                                  "table, which sees {} only, and nothing listens here for {} clients: they are "
                                  "refused.",
                                  join_list(named, 3), c.what(), rule_text(r), r.family,
                                  r.family == "ip" ? "IPv4" : "IPv6", fam),
-                     fmt::format("forward {} too: the same rule in an {} table (or move it to an inet table), or have "
-                                 "clients use the {} address",
-                                 fam, r.family == "ip" ? "ip6" : "ip", r.family == "ip" ? "IPv4" : "IPv6"),
+                     !engine_fix.empty()
+                         ? engine_fix
+                         : fmt::format("forward {} too: the same rule in an {} table (or move it to an inet table), or "
+                                       "have clients use the {} address",
+                                       fam, r.family == "ip" ? "ip6" : "ip", r.family == "ip" ? "IPv4" : "IPv6"),
                      std::move(refused))
                    .finding;
+  f.container = pc;
   f.port = c.q.port;
   f.address = one;  // the one refused address, as evidence for scripts
 }

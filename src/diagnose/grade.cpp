@@ -36,6 +36,10 @@ bool remote_endpoint(const Context& c, const Endpoint& e) {
   return e.interface && !e.address.is_loopback() && c.place(e.address) == Place::own;
 }
 
+bool inner(const Context& c, const Endpoint& e) {
+  return e.interface && c.inner_interfaces.count(*e.interface) != 0;
+}
+
 bool host_is_elsewhere(const Context& c) {
   return c.q.host && std::all_of(c.q.addresses.begin(), c.q.addresses.end(),
                                  [&](const IpAddr& a) { return c.place(a) == Place::other; });
@@ -49,8 +53,12 @@ Verdict decide(const Context& c) {
   const bool routable = std::any_of(c.endpoints.begin(), c.endpoints.end(), [&](const Endpoint& e) {
     return remote_endpoint(c, e) && !link_local_v6(e.address);
   });
+  // Likewise the addresses on a bridge of this host's own containers.
+  const bool outer = std::any_of(c.endpoints.begin(), c.endpoints.end(), [&](const Endpoint& e) {
+    return remote_endpoint(c, e) && !link_local_v6(e.address) && !inner(c, e);
+  });
   const auto decisive = [&](const Endpoint& e) {
-    return remote_endpoint(c, e) && (!routable || !link_local_v6(e.address));
+    return remote_endpoint(c, e) && (!routable || !link_local_v6(e.address)) && (!outer || !inner(c, e));
   };
   const bool any_remote_ok = std::any_of(c.endpoints.begin(), c.endpoints.end(), [&](const Endpoint& e) {
     return decisive(e) && e.remote == true;
@@ -147,10 +155,13 @@ std::string reachable_via(const Context& c) {
   // is nothing else.
   std::vector<std::string> via;
   std::vector<std::string> link_local;
+  std::vector<std::string> containers;
   for (const Endpoint& e : c.endpoints) {
     if (!remote_endpoint(c, e) || e.remote != true) continue;
-    (link_local_v6(e.address) ? link_local : via).push_back(fmt::format("{} on {}", e.address.to_string(), *e.interface));
+    (link_local_v6(e.address) ? link_local : inner(c, e) ? containers : via)
+        .push_back(fmt::format("{} on {}", e.address.to_string(), *e.interface));
   }
+  if (via.empty()) via = std::move(containers);
   if (via.empty()) via = std::move(link_local);
   std::string list;
   for (std::size_t i = 0; i < via.size() && i < 3; ++i) list += (i == 0 ? "" : ", ") + via[i];
