@@ -37,7 +37,8 @@ struct ForeignAddress {
   std::vector<std::pair<IpAddr, unsigned>> routes;
   // The interface's link kind ("veth", "macvlan", "ipvlan", ...; empty:
   // none) and, for a device stacked on an interface of THIS namespace (a
-  // macvlan or ipvlan child whose parent is here), the parent's ifindex.
+  // macvlan or ipvlan child whose parent is here), the parent's ifindex;
+  // for a veth whose peer is here (a container's), the peer's ifindex.
   std::string kind;
   std::optional<int> parent;
   std::optional<std::uint32_t> macvlan_mode;  // MACVLAN_MODE_*: 4 bridge, 1 private, 2 vepa, 8 passthru, 16 source

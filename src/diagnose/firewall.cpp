@@ -87,15 +87,41 @@ std::optional<ProcessContainer> container_in(const Context& c, const std::string
     if (fl.netns != netns) continue;
     if (auto pc = container_of(fl.listener); pc && !pc->holder) return pc;
   }
-  for (const ContainerState& cs : c.s.containers) {
-    const bool here = !netns.empty() && cs.netns == netns;
-    const bool has = std::any_of(cs.networking.addresses.begin(), cs.networking.addresses.end(),
-                                 [&](const ContainerAddress& a) { return a.addr == to; });
-    if (cs.networking.running && (here || has)) {
-      return ProcessContainer{std::string(to_string(cs.id.engine)), cs.id.id, cs.id.name, false};
+  // The engine's record: of that namespace, else one of this host's engine
+  // with the address (another namespace's engine may reuse it).
+  for (const bool by_netns : {true, false}) {
+    for (const ContainerState& cs : c.s.containers) {
+      if (!cs.networking.running) continue;
+      const bool match = by_netns ? !netns.empty() && cs.netns == netns
+                                  : cs.engine_here && std::any_of(cs.networking.addresses.begin(),
+                                                                  cs.networking.addresses.end(),
+                                                                  [&](const ContainerAddress& a) { return a.addr == to; });
+      if (match) return ProcessContainer{std::string(to_string(cs.id.engine)), cs.id.id, cs.id.name, false};
     }
   }
   return std::nullopt;
+}
+
+// The namespace holding `to` that a packet from here reaches: several may
+// have the address (two docker daemons' 172.17.0.2), so the one whose veth
+// peer is on the interface towards it wins, then one whose peer is here.
+const ForeignAddress* owner_of(const Context& c, const IpAddr& to) {
+  const std::optional<int> out = c.egress_to(to);
+  const ForeignAddress* best = nullptr;
+  int best_rank = -1;
+  for (const ForeignAddress& a : c.s.other_netns_addresses) {
+    if (a.address != to) continue;
+    int rank = 0;
+    if (a.parent && a.kind == "veth") {
+      const Link* peer = c.link(*a.parent);
+      rank = peer != nullptr && out && (peer->ifindex == *out || peer->master == *out) ? 2 : 1;
+    }
+    if (rank > best_rank) {
+      best = &a;
+      best_rank = rank;
+    }
+  }
+  return best;
 }
 
 // "in container web (docker)", else "in network namespace NS".
@@ -113,10 +139,7 @@ std::optional<bool> into_namespace(Context& c, const IpAddr& addr, const IpAddr&
                                    const std::optional<std::pair<IpAddr, unsigned>>& client) {
   const std::string what = c.what();
   const std::string dest = endpoint_text(to, port);
-  const ForeignAddress* owner = nullptr;
-  for (const ForeignAddress& a : c.s.other_netns_addresses) {
-    if (a.address == to) owner = &a;
-  }
+  const ForeignAddress* owner = owner_of(c, to);
   if (owner == nullptr) {
     add_forward(c, Effect::doubt, addr,
                 fmt::format("Connections to {} {} to {}, which is not in a network namespace of this host: whether it "

@@ -112,6 +112,19 @@ std::string fix_to_listen_everywhere(const Listener& l, std::uint16_t port, bool
     return fmt::format("listen {}; (not listen 127.0.0.1:{};) in the server block, then nginx -s reload{}", port, port,
                        exposes);
   }
+  // The loopback address and port written on its command line
+  // ("httpd -p 127.0.0.1:80"): the same command with 0.0.0.0.
+  for (const std::string_view host : {"127.0.0.1:", "localhost:", "[::1]:"}) {
+    const std::string bound = fmt::format("{}{}", host, port);
+    const std::size_t at = cmd.find(bound);
+    const bool whole = at != std::string::npos &&
+                       (at + bound.size() == cmd.size() || cmd[at + bound.size()] == ' ') &&
+                       (at == 0 || cmd[at - 1] == ' ' || cmd[at - 1] == '=');
+    if (!whole) continue;
+    std::string rewritten = cmd;
+    rewritten.replace(at, bound.size(), fmt::format("0.0.0.0:{}", port));
+    return fmt::format("run it as {} (its command line binds {}){}", rewritten, bound, exposes);
+  }
   return generic;
 }
 

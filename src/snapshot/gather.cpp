@@ -143,7 +143,8 @@ NamespaceAddresses addresses_in(pid_t pid, int own_netns) {
         fa.kind = l->kind.value_or("");
         fa.macvlan_mode = l->macvlan_mode;
         fa.ipvlan_mode = l->ipvlan_mode;
-        if (stacked_kind(l->kind) && l->link && l->link_netnsid && own_netns >= 0) {
+        const bool veth = l->kind && *l->kind == "veth";  // its peer: on a bridge here, for a container
+        if ((stacked_kind(l->kind) || veth) && l->link && l->link_netnsid && own_netns >= 0) {
           if (!own_id) own_id = read_netns_id(*rtnl, own_netns);
           if (*own_id == l->link_netnsid) fa.parent = *l->link;
         }
