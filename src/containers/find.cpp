@@ -2,6 +2,7 @@
 // command line (-n docker:NAME, -n podman:NAME), from /proc and the engines'
 // state files, as identify() reads them: no engine API, no engine command.
 #include <dirent.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -198,6 +199,28 @@ bool still_running(const Candidate& c, const IdentifyOptions& opt) {
   return !cgroup || cgroup->id.empty() || cgroup->id == c.id;
 }
 
+// Several engines run (one per network namespace, as in a test lab): the
+// containers of the engine beside the caller come first. A candidate's
+// engine side is its pid (conmon) or that pid's parent (the shim).
+std::vector<Candidate> beside_caller(std::vector<Candidate> found, const IdentifyOptions& opt) {
+  const auto netns_of = [&](const std::string& who) {
+    char target[64] = {};
+    const std::string path = fmt::format("{}/{}/ns/net", opt.proc_root, who);
+    const ssize_t n = ::readlink(path.c_str(), target, sizeof target - 1);
+    return n > 0 ? std::string(target, static_cast<std::size_t>(n)) : std::string();
+  };
+  const std::string own = netns_of("self");
+  if (own.empty()) return found;
+  std::vector<Candidate> near;
+  for (const Candidate& c : found) {
+    const auto stat = parse_stat(read_proc(opt, c.pid, "stat"));
+    const bool here = netns_of(std::to_string(c.pid)) == own ||
+                      (stat && stat->ppid > 0 && netns_of(std::to_string(stat->ppid)) == own);
+    if (here) near.push_back(c);
+  }
+  return near.empty() ? found : near;
+}
+
 Expected<pid_t> find_docker(const Wanted& w, const IdentifyOptions& opt) {
   const auto pids = list_pids(opt.proc_root);
   if (!pids) return pids.error();
@@ -210,6 +233,7 @@ Expected<pid_t> find_docker(const Wanted& w, const IdentifyOptions& opt) {
   std::vector<Candidate> running;  // a stopped namesake has no namespace to enter: no ambiguity
   std::copy_if(matches.found.begin(), matches.found.end(), std::back_inserter(running),
                [&](const Candidate& c) { return still_running(c, opt); });
+  if (running.size() > 1) running = beside_caller(std::move(running), opt);
   if (running.size() == 1) return running.front().pid;
   if (running.size() > 1) return ambiguous(w, running, matches.by_name);
   if (unreadable) return needs_root(w, *unreadable);  // a running one may be where we could not look
@@ -284,7 +308,8 @@ Expected<pid_t> find_podman(const Wanted& w, const IdentifyOptions& opt) {
   for (const Conmon& c : conmons) {
     all.emplace_back(Candidate{c.container.id, fmt::format("conmon {}", c.pid), true, 0}, c.container.name);
   }
-  const Matches matches = pick(w, std::move(all));
+  Matches matches = pick(w, std::move(all));
+  if (matches.found.size() > 1) matches.found = beside_caller(std::move(matches.found), opt);
   if (matches.found.size() > 1) return ambiguous(w, matches.found, matches.by_name);
   if (matches.found.empty()) return podman_stopped(w, dirs, opt);
 
