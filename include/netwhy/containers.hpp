@@ -140,6 +140,9 @@ struct Identity {
   std::optional<Forwarder> forwarder;             // the process is docker-proxy
   bool monitor = false;  // the process is the container's conmon or shim: outside it, holding its ports
   pid_t engine_pid = 0;  // the container's shim or conmon (0: not seen): the engine's side, in its namespace
+  // rootless podman's rootlessport: the container's network namespace (its
+  // main thread's), where the connections it takes are passed on.
+  std::optional<std::uint64_t> netns_inode;
   std::vector<std::string> notes;  // what could not be read and what that hides
 };
 

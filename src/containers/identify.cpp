@@ -1,6 +1,7 @@
 // identify(): which container a process belongs to, from /proc and the
 // engines' state files (no engine API, no engine command).
 #include <dirent.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -306,6 +307,50 @@ std::optional<ProcessContainer> published_by(const std::vector<DockerContainer>&
   return std::nullopt;
 }
 
+std::optional<std::uint64_t> netns_of(const IdentifyOptions& opt, pid_t pid) {
+  char target[64] = {};
+  const std::string path = fmt::format("{}/{}/ns/net", opt.proc_root, pid);
+  const ssize_t n = ::readlink(path.c_str(), target, sizeof target - 1);
+  if (n <= 0) return std::nullopt;
+  return parse_netns_link(std::string_view(target, static_cast<std::size_t>(n)));
+}
+
+// The container behind rootlessport: a process of the namespace its main
+// thread is in (not rootlessport's own), identified as any other.
+std::optional<ProcessContainer> rootless_holder(pid_t pid, const IdentifyOptions& opt, ContainerTags& tags) {
+  const auto inode = netns_of(opt, pid);
+  if (!inode) return std::nullopt;
+  const UniqueDir d(::opendir(opt.proc_root.c_str()));
+  std::size_t looked = 0;
+  while (d && looked < (1U << 16)) {
+    const dirent* e = ::readdir(d.get());
+    if (e == nullptr) break;
+    ++looked;
+    const std::string_view name = e->d_name;
+    if (name.empty() || name.size() > 9 || name.find_first_not_of("0123456789") != std::string_view::npos) continue;
+    pid_t q = 0;
+    for (const char ch : name) q = q * 10 + (ch - '0');
+    if (q == pid || netns_of(opt, q) != inode) continue;
+    const auto comm = read_proc(opt, q, "comm", 64);
+    if (!comm || comm->starts_with("rootlessport")) continue;
+    Identity id = identify(q, opt);
+    if (!id.container || id.container->engine != Engine::podman) continue;
+    for (std::string& n : id.notes) add_unique(tags.notes, std::move(n));
+    id.notes.clear();
+    id.monitor = true;
+    id.netns_inode = inode;
+    id.container->sources.emplace_back("rootlessport's network namespace");
+    ProcessContainer tag = tag_of(id);
+    tag.holder = true;
+    const bool seen = std::any_of(tags.seen.begin(), tags.seen.end(), [&](const Identity& s) {
+      return s.container->id == id.container->id;
+    });
+    if (!seen) tags.seen.push_back(std::move(id));
+    return tag;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 void tag_containers(std::vector<Listener>& listeners, ContainerTags& tags, const IdentifyOptions& opt) {
@@ -313,6 +358,14 @@ void tag_containers(std::vector<Listener>& listeners, ContainerTags& tags, const
   std::optional<std::vector<DockerContainer>> docker;  // read once, when dockerd itself holds a port
   for (Listener& l : listeners) {
     for (Process& p : l.processes) {
+      if (p.comm == "rootlessport") {
+        // rootless podman: it holds the port in the namespace podman runs
+        // in, while its main thread sits in the container's.
+        auto known = by_pid.find(p.pid);
+        if (known == by_pid.end()) known = by_pid.emplace(p.pid, rootless_holder(p.pid, opt, tags)).first;
+        p.container = known->second;
+        continue;
+      }
       if (p.comm == "dockerd") {
         // --userland-proxy=false: dockerd holds the published port itself.
         if (!docker) docker = read_docker_containers(tags.notes, opt);

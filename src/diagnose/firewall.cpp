@@ -442,6 +442,80 @@ std::optional<bool> local_forward(Context& c, const FwForward& f, const IpAddr& 
                         "", std::nullopt);
 }
 
+namespace {
+
+// Rootless podman: rootlessport takes the connection and dials the
+// container's own address (never its loopback) on a port it was told
+// through a pipe: the container's port is the one of the same number, or
+// its only one.
+std::optional<bool> through_rootlessport(Context& c, const Listener& l, const Process& p, const IpAddr& addr) {
+  const ProcessContainer pc{p.container->engine, p.container->id, p.container->name, false};
+  std::string netns;
+  for (const ContainerState& cs : c.s.containers) {
+    if (cs.id.id == pc.id) netns = cs.netns;
+  }
+  std::vector<const Listener*> inside;
+  for (const ForeignListener& fl : c.s.other_netns) {
+    const Listener& o = fl.listener;
+    if (!netns.empty() && fl.netns == netns && o.socket.protocol == c.q.protocol && o.socket.listening()) {
+      inside.push_back(&o);
+    }
+  }
+  std::vector<const Listener*> chosen;
+  for (const Listener* o : inside) {
+    if (o->socket.port == c.q.port) chosen.push_back(o);
+  }
+  if (chosen.empty() && !inside.empty() &&
+      std::all_of(inside.begin(), inside.end(), [&](const Listener* o) { return o->socket.port == inside[0]->socket.port; })) {
+    chosen = inside;
+  }
+  const std::string how = fmt::format("{} is published to {} by rootlessport (pid {})", c.what(), container_text(pc),
+                                      p.pid);
+  if (netns.empty() || (chosen.empty() && !inside.empty())) {
+    add_forward(c, Effect::doubt, addr,
+                fmt::format("{}, which passes connections to a port inside that podman keeps in its own database: "
+                            "which one can't be seen from here.",
+                            how),
+                fmt::format("podman port {}", shell_word(pc.name)))
+        .container = pc;
+    return std::nullopt;
+  }
+  if (chosen.empty()) {
+    add_forward(c, Effect::cause, addr, fmt::format("{}, but nothing listens inside the container.", how),
+                fmt::format("start the server in {} (podman logs {} tells why it is not listening)",
+                            container_text(pc), shell_word(pc.name)))
+        .container = pc;
+    return false;
+  }
+  for (const Listener* o : chosen) {
+    if (!o->socket.local.is_loopback()) {
+      Finding& f = add_forward(c, Effect::context, addr,
+                               fmt::format("{}, where {} listens on {}.", how, process_text(*o), listener_text(*o)),
+                               std::nullopt);
+      f.container = pc;
+      f.netns = netns;
+      return true;
+    }
+  }
+  const Listener& seen = *chosen.front();
+  Finding& f = add_once(c, Code::container_loopback, Effect::cause, addr,
+                        fmt::format("{}, but {} listens on {} only inside it: rootlessport connects to the container's "
+                                    "own address, so every connection is reset.",
+                                    how, process_text(seen), listener_text(seen)),
+                        fmt::format("in {}: {}; then recreate the container with that command (podman rm -f {}, and "
+                                    "podman run it again)",
+                                    container_text(pc), fix_to_listen_everywhere(seen, seen.socket.port, true),
+                                    shell_word(pc.name)));
+  f.container = pc;
+  f.netns = netns;
+  f.address = seen.socket.local.to_string();
+  if (const Process* sp = main_process(seen)) f.pid = sp->pid;
+  (void)l;
+  return false;
+}
+
+}  // namespace
+
 std::optional<bool> through_holder(Context& c, const Listener& l, const IpAddr& addr) {
   const Process* p = main_process(l);
   if (p == nullptr) return true;
@@ -452,6 +526,7 @@ std::optional<bool> through_holder(Context& c, const Listener& l, const IpAddr& 
                           fmt::format("are passed on by docker-proxy (pid {})", p->pid), "", std::nullopt);
   }
   if (!p->container || !p->container->holder) return true;
+  if (p->comm == "rootlessport") return through_rootlessport(c, l, *p, addr);
   // conmon holds the port so that nothing else takes it; the container gets
   // only what DNAT rules send it. A connection that reaches the socket
   // itself is never answered.

@@ -67,6 +67,19 @@ std::optional<std::uint16_t> container_port_of(Context& c, const ProcessContaine
       }
     }
   }
+  // rootless podman: the container's own listener (of the same number, or its only one).
+  if (const ContainerState* cs = state_of(c, pc); cs != nullptr && !cs->netns.empty()) {
+    std::vector<std::uint16_t> ports;
+    for (const ForeignListener& fl : c.s.other_netns) {
+      if (fl.netns == cs->netns && fl.listener.socket.protocol == c.q.protocol && fl.listener.socket.listening()) {
+        ports.push_back(fl.listener.socket.port);
+      }
+    }
+    if (std::find(ports.begin(), ports.end(), c.q.port) != ports.end()) return c.q.port;
+    if (!ports.empty() && std::all_of(ports.begin(), ports.end(), [&](std::uint16_t x) { return x == ports[0]; })) {
+      return ports[0];
+    }
+  }
   FwPacket p;
   p.family = l != nullptr ? l->socket.local.family : Family::inet;
   p.protocol = c.q.protocol;

@@ -9,6 +9,7 @@
 #include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <set>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -221,6 +222,10 @@ void add_containers(Snapshot& s, ContainerTags& tags, const std::map<std::uint64
       c.networking.running = true;  // a process of it (or its conmon) is alive
     }
     c.netns = label_of(c.networking.pid);
+    if (id.netns_inode) {
+      const auto it = labels.find(*id.netns_inode);
+      if (it != labels.end()) c.netns = it->second;
+    }
     c.engine_here = id.engine_pid == 0 || here(id.engine_pid);
     s.containers.push_back(std::move(c));
   }
@@ -350,10 +355,15 @@ Expected<Snapshot> read_snapshot(const SnapshotRequest& req) {
       }
     }
   }
+  // rootless podman's containers, behind rootlessport: every listener there.
+  std::set<std::uint64_t> look_all;
+  for (const Identity& id : tags.seen) {
+    if (id.netns_inode) look_all.insert(*id.netns_inode);
+  }
   // This namespace, open: other namespaces name it by an id of their own.
   const UniqueFd own_netns(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
   std::map<std::uint64_t, std::string> labels;  // namespace inode -> label
-  if (!any_on_port || !targets.empty()) {
+  if (!any_on_port || !targets.empty() || !look_all.empty()) {
     const auto names = named_network_namespaces();
     for (const NetnsMember& m : other_network_namespaces()) {
       const auto name = names.find(m.inode);
@@ -361,6 +371,7 @@ Expected<Snapshot> read_snapshot(const SnapshotRequest& req) {
       labels[m.inode] = label;
       std::vector<std::uint16_t> ports;
       if (!any_on_port) ports.push_back(req.port.value_or(0));
+      if (look_all.count(m.inode) != 0) ports.push_back(0);
       if (!targets.empty()) {
         const NamespaceAddresses inside = addresses_in(m.pid, own_netns.get());
         for (const ForeignAddress& a : inside.addresses) {
