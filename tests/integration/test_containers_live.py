@@ -496,7 +496,8 @@ def docker_user_drop(lab):
             verdict_is("DOCKER-USER drop --host HA", doc, "unreachable")
             drops = findings_of(doc, "firewall-drop")
             checks.check(bool(drops) and all(re.search(r"\bchain DOCKER-USER\b", f.get("rule") or "") for f in drops),
-                         "[netwhy] DOCKER-USER drop --host HA: firewall-drop findings, each rule names chain DOCKER-USER",
+                         "[netwhy] DOCKER-USER drop --host HA: firewall-drop findings, each rule names chain "
+                         "DOCKER-USER",
                          f"rules {[f.get('rule') for f in drops]}")
             fixes = list(dict.fromkeys(f["fix"] for f in drops
                                        if isinstance(f.get("fix"), str) and f["fix"].startswith("iptables ")))
@@ -544,7 +545,8 @@ def ip_forward_off(lab):
                          f"container {f.get('container')}")
             fix = f.get("fix") if isinstance(f.get("fix"), str) else ""
             checks.check(fix.startswith("sysctl ") and "net.ipv4.ip_forward=1" in fix,
-                         "[netwhy] ip_forward=0 --host HA: its fix is a sysctl setting net.ipv4.ip_forward=1", repr(fix))
+                         "[netwhy] ip_forward=0 --host HA: its fix is a sysctl setting net.ipv4.ip_forward=1",
+                         repr(fix))
             ask(lab, "ip_forward=0, no --host", 8080, m, truth=Either(ha=m["client"], ha6=m6))
             if fix.startswith("sysctl "):
                 run_printed(lab, "ip_forward=0", fix)
