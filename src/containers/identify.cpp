@@ -253,6 +253,7 @@ Identity identify(pid_t pid, const IdentifyOptions& opt) {
   out.monitor = parent != nullptr && parent == &chain.front();
   if (parent != nullptr) out.engine_pid = parent->pid;
 
+  if (out.forwarder) out.engine_pid = pid;  // docker-proxy runs beside its dockerd
   if (!out.container) {
     if (out.forwarder) find_forwarded_container(chain, opt, out);
     return out;

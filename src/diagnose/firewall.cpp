@@ -668,6 +668,7 @@ void explain_firewall(Context& c) {
                        firewall_fix(c, h), h.addresses)
                      .finding;
     if (h.result.rule) f.rule = rule_text(*h.result.rule);
+    if (h.via) f.container = container_in(c, std::string(), h.via->to);  // a published port's way in
   }
 }
 

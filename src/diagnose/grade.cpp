@@ -145,9 +145,16 @@ std::string unknown_reason(const Context& c) {
   return {};
 }
 
+// The listener that takes other machines' connections, when one does; else the first.
 std::string listener_phrase(const Context& c) {
-  const Listener& l = c.listeners.front();
-  return fmt::format("{} listens on {}", c.owners_text(l), listener_text(l));
+  const Listener* l = &c.listeners.front();
+  for (const Endpoint& e : c.endpoints) {
+    if (e.remote == true && e.listener && remote_endpoint(c, e) && !link_local_v6(e.address) && !inner(c, e)) {
+      l = &c.listeners[*e.listener];
+      break;
+    }
+  }
+  return fmt::format("{} listens on {}", c.owners_text(*l), listener_text(*l));
 }
 
 std::string reachable_via(const Context& c) {
