@@ -1629,3 +1629,23 @@ TEST_CASE("not-published: a UDP binding of the same container port does not publ
   REQUIRE(f != std::nullopt);
   CHECK(f->fix->find("-p 8083:8083") != std::string::npos);
 }
+
+// Podman's records of a container's ports are never read (identify() reads
+// only names from containers.json; gather.cpp add_containers() leaves the
+// bindings empty for it), so "no binding" means "not known" for podman. Yet
+// explain_not_listening() (listener.cpp) says the container does not publish
+// the port, and tells to recreate it with -p 80:80, while conmon holds 8080
+// for that very container in the same snapshot (here with no DNAT rule that
+// netwhy sees; published_elsewhere() looks only at the records and at DNAT
+// rules).
+TEST_CASE("not-published is not claimed for a podman container whose bindings are not known, while conmon holds a "
+          "port for it" *
+          doctest::may_fail()) {
+  Host h = podman_web();  // conmon holds 0.0.0.0:8080 for web; web's httpd listens on 0.0.0.0:80 inside
+  REQUIRE(h.s.containers[0].networking.published.empty());  // as gathered for podman
+  const auto d = diagnose(h.s, query(80));
+  check_answer(d);
+  CHECK(d.verdict == Verdict::not_listening);
+  CHECK(finding(d, "not-published") == std::nullopt);
+  CHECK(finding(d, "other-netns") != std::nullopt);
+}
