@@ -78,7 +78,81 @@ struct Host {
     s.listeners.push_back(std::move(l));
     return s.listeners.back();
   }
+  // A listener in another network namespace (a container's), labelled NETNS.
+  Listener& listen_in(const char* netns, const char* ip, std::uint16_t port, std::vector<Process> procs,
+                      Protocol protocol = Protocol::tcp) {
+    ForeignListener f;
+    f.netns = netns;
+    f.listener.socket.protocol = protocol;
+    f.listener.socket.local = *IpAddr::parse(ip);
+    f.listener.socket.family = f.listener.socket.local.family;
+    f.listener.socket.port = port;
+    f.listener.socket.state = protocol == Protocol::tcp ? tcp_listen : tcp_close;
+    if (f.listener.socket.family == Family::inet6) f.listener.socket.v6only = false;
+    f.listener.socket.inode = 5000 + s.other_netns.size();
+    f.listener.processes = std::move(procs);
+    s.other_netns.push_back(std::move(f));
+    return s.other_netns.back().listener;
+  }
+  // An address of another network namespace on its eth0 (a veth), with a
+  // default route there and the route to its own network.
+  Host& addr_in(const char* netns, const char* ip, const char* network, unsigned prefix) {
+    ForeignAddress fa;
+    fa.netns = netns;
+    fa.address = *IpAddr::parse(ip);
+    fa.interface = "eth0";
+    fa.kind = "veth";
+    const IpAddr any = *IpAddr::parse(fa.address.family == Family::inet ? "0.0.0.0" : "::");
+    fa.routes = {{any, 0}, {*IpAddr::parse(network), prefix}};
+    s.other_netns_addresses.push_back(std::move(fa));
+    return *this;
+  }
 };
+
+// A process's container tag: engine "docker" or "podman", the full id, the
+// name; holder: outside it, holding its published port (docker-proxy, conmon,
+// dockerd).
+inline ProcessContainer container_tag(std::string engine, std::string id, std::string name, bool holder) {
+  ProcessContainer c;
+  c.engine = std::move(engine);
+  c.id = std::move(id);
+  c.name = std::move(name);
+  c.holder = holder;
+  return c;
+}
+
+inline Process tagged(Process p, ProcessContainer c) {
+  p.container = std::move(c);
+  return p;
+}
+
+// -p [HOST_IP:]HOST_PORT:CONTAINER_PORT; host_ip null: every address.
+inline PortBinding binding(std::uint16_t host_port, std::uint16_t container_port, const char* host_ip = nullptr,
+                           std::string proto = "tcp") {
+  PortBinding b;
+  b.proto = std::move(proto);
+  b.container_port = container_port;
+  if (host_ip != nullptr) b.host_ip = IpAddr::parse(host_ip);
+  b.host_port = host_port;
+  return b;
+}
+
+// A container as its engine's records show it, without ports: running
+// ones with their init's pid and their namespace's label.
+inline ContainerState container_state(Engine engine, std::string id, std::string name, bool running,
+                                      const char* netns = "", std::optional<pid_t> pid = std::nullopt) {
+  ContainerState c;
+  c.id.engine = engine;
+  c.id.id = std::move(id);
+  c.id.name = std::move(name);
+  c.id.sources = {"config.v2.json", "hostconfig.json"};
+  c.networking.pid = pid;
+  c.networking.running = running;
+  c.networking.network_mode = "default";
+  c.netns = netns;
+  c.engine_here = true;
+  return c;
+}
 
 inline Query query(std::uint16_t port, std::optional<std::string> host = std::nullopt,
                    std::vector<const char*> addrs = {}) {

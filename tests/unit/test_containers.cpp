@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -749,5 +750,171 @@ TEST_CASE("containers find: engines whose containers have no name to look up") {
     const auto r = find_container(e, "web", t.options());
     REQUIRE_FALSE(r.has_value());
     CHECK(r.error().kind == ErrorKind::input);
+  }
+}
+
+// ---- tag_containers() on a fixture tree ----
+
+namespace {
+
+// One process holding a listening socket at address:port.
+Listener held(std::string_view address, std::uint16_t port, pid_t pid, std::string comm,
+              Protocol protocol = Protocol::tcp) {
+  Listener l;
+  l.socket.protocol = protocol;
+  l.socket.local = ip(address);
+  l.socket.family = l.socket.local.family;
+  l.socket.port = port;
+  l.socket.state = protocol == Protocol::tcp ? tcp_listen : tcp_close;
+  Process p;
+  p.pid = pid;
+  p.comm = std::move(comm);
+  l.processes = {p};
+  return l;
+}
+
+ProcessContainer tag(std::string engine, std::string id, std::string name, bool holder) {
+  ProcessContainer c;
+  c.engine = std::move(engine);
+  c.id = std::move(id);
+  c.name = std::move(name);
+  c.holder = holder;
+  return c;
+}
+
+void docker_state(const FixtureTree& t, const std::string& root, const std::string& name) {
+  const auto cfg = parse_docker_config(recorded("docker/" + name + ".config.v2.json"));
+  REQUIRE(cfg);
+  const std::string dir = "/host" + root + "/containers/" + cfg->container.id;
+  t.write(dir + "/config.v2.json", recorded("docker/" + name + ".config.v2.json"));
+  t.write(dir + "/hostconfig.json", recorded("docker/" + name + ".hostconfig.json"));
+}
+
+}  // namespace
+
+TEST_CASE("containers tag: docker-proxy holds its container's port; the container is found in dockerd's data root") {
+  FixtureTree t;
+  t.process(21877, 1, "dockerd\0--data-root\0/tmp/ctlab/docker/data\0"sv, host_cgroup);
+  t.process(22051, 21877, recorded("docker/docker-proxy-8080-v4.cmdline"), host_cgroup);
+  for (const std::string& name : {"web"s, "webl"s, "shopweb"s}) docker_state(t, "/tmp/ctlab/docker/data", name);
+  // The same process in two listeners (a v4 and a v6 socket): read once.
+  std::vector<Listener> ls = {held("0.0.0.0", 8080, 22051, "docker-proxy"), held("::", 8080, 22051, "docker-proxy")};
+  ContainerTags tags;
+  tag_containers(ls, tags, t.options());
+  for (const Listener& l : ls) {
+    REQUIRE(l.processes[0].container);
+    CHECK(*l.processes[0].container == tag("docker", docker_web, "web", true));
+  }
+  REQUIRE(tags.seen.size() == 1);
+  const Identity& seen = tags.seen.front();
+  REQUIRE(seen.forwarder);
+  CHECK(seen.forwarder->container_ip == ip("172.17.0.2"));
+  REQUIRE(seen.networking);
+  CHECK(seen.networking->requested.size() == 1);  // hostconfig.json read too
+  CHECK(seen.container->sources.front() == "docker-proxy cmdline");
+  CHECK(tags.notes.empty());
+  SUBCASE("no data root holds it: the tag is left off, and nothing is guessed") {
+    FixtureTree bare;
+    bare.process(22051, 21877, recorded("docker/docker-proxy-8080-v4.cmdline"), host_cgroup);
+    std::vector<Listener> one = {held("0.0.0.0", 8080, 22051, "docker-proxy")};
+    ContainerTags none;
+    tag_containers(one, none, bare.options());
+    CHECK_FALSE(one[0].processes[0].container.has_value());
+    CHECK(none.seen.empty());
+  }
+}
+
+TEST_CASE("containers tag: a process whose cgroup is a docker container runs in it (not a holder)") {
+  FixtureTree t;
+  t.process(22092, 22072, "httpd\0-f\0-p\0" "80\0"sv, recorded("docker/web.cgroup"));
+  t.process(22072, 1, recorded("docker/web.shim.cmdline"), host_cgroup);
+  t.write("/proc/22092/mountinfo", recorded("docker/web.mountinfo"));
+  docker_state(t, "/tmp/ctlab/docker/data", "web");
+  std::vector<Listener> ls = {held("::", 80, 22092, "httpd")};
+  ContainerTags tags;
+  tag_containers(ls, tags, t.options());
+  REQUIRE(ls[0].processes[0].container);
+  CHECK(*ls[0].processes[0].container == tag("docker", docker_web, "web", false));
+  REQUIRE(tags.seen.size() == 1);
+  CHECK_FALSE(tags.seen[0].monitor);
+  CHECK(tags.seen[0].engine_pid == 22072);  // its shim
+  REQUIRE(tags.seen[0].networking);
+  CHECK(tags.seen[0].networking->addresses == std::vector<ContainerAddress>{{"bridge", ip("172.17.0.2")}});
+  CHECK(tags.notes.empty());
+}
+
+TEST_CASE("containers tag: a host process gets no tag, and nothing of an engine's is read for it") {
+  FixtureTree t;
+  t.process(300, 1, "/usr/sbin/sshd\0-D\0"sv, host_cgroup);
+  // A process whose cgroup can't be read: not looked into (identify() would note the failure).
+  t.write("/proc/301/cmdline", "nginx\0"sv);
+  t.write("/proc/301/stat", "301 (nginx) S 1 1 1 0 -1\n");
+  // Docker's default data root can't be listed: reading it would leave a note.
+  t.write("/host/var/lib/docker/containers", "not a directory");
+  std::vector<Listener> ls = {held("0.0.0.0", 22, 300, "sshd"), held("0.0.0.0", 80, 301, "nginx")};
+  ContainerTags tags;
+  tag_containers(ls, tags, t.options());
+  CHECK_FALSE(ls[0].processes[0].container.has_value());
+  CHECK_FALSE(ls[1].processes[0].container.has_value());
+  CHECK(tags.seen.empty());
+  CHECK(tags.notes.empty());
+  SUBCASE("the trap works: dockerd holding a port reads the data root, and says it could not") {
+    t.process(21877, 1, "/usr/bin/dockerd\0-H\0fd://\0"sv, host_cgroup);
+    t.write("/proc/21877/comm", "dockerd\n");
+    std::vector<Listener> d = {held("0.0.0.0", 8080, 21877, "dockerd")};
+    tag_containers(d, tags, t.options());
+    CHECK_FALSE(d[0].processes[0].container.has_value());
+    REQUIRE(tags.notes.size() == 1);
+    CHECK(tags.notes[0].find("/var/lib/docker/containers") != std::string::npos);
+  }
+}
+
+TEST_CASE("containers tag: dockerd holding a published port itself (--userland-proxy=false) holds it for the container") {
+  FixtureTree t;
+  docker_lab(t);  // dockerd 21877 --data-root /tmp/ctlab/docker/data, and its four containers
+  t.write("/proc/21877/comm", "dockerd\n");
+  SUBCASE("the data roots come from dockerd's cmdline") {
+    const auto roots = docker_data_roots(t.options());
+    REQUIRE(roots.size() == 2);
+    CHECK(roots[0].path == "/tmp/ctlab/docker/data");
+    CHECK(roots[0].dockerd == 21877);
+    CHECK(roots[1].path == "/var/lib/docker");
+    CHECK(roots[1].dockerd == 0);
+    std::vector<std::string> notes;
+    const auto all = read_docker_containers(notes, t.options());
+    CHECK(all.size() == 4);
+    CHECK(std::all_of(all.begin(), all.end(), [](const DockerContainer& d) { return d.dockerd == 21877; }));
+    CHECK(notes.empty());
+  }
+  std::vector<Listener> ls = {held("0.0.0.0", 8080, 21877, "dockerd"),   // web: -p 8080:80
+                              held("::", 8080, 21877, "dockerd"),        // web, IPv6
+                              held("127.0.0.1", 8081, 21877, "dockerd"), // webl: -p 127.0.0.1:8081:80
+                              held("0.0.0.0", 8081, 21877, "dockerd"),   // webl is not published there
+                              held("0.0.0.0", 9999, 21877, "dockerd"),   // nobody's
+                              held("0.0.0.0", 8080, 21877, "dockerd", Protocol::udp)};  // web publishes TCP only
+  ContainerTags tags;
+  tag_containers(ls, tags, t.options());
+  REQUIRE(ls[0].processes[0].container);
+  CHECK(*ls[0].processes[0].container == tag("docker", docker_web, "web", true));
+  REQUIRE(ls[1].processes[0].container);
+  CHECK(*ls[1].processes[0].container == tag("docker", docker_web, "web", true));
+  REQUIRE(ls[2].processes[0].container);
+  CHECK(*ls[2].processes[0].container == tag("docker", docker_webl, "webl", true));
+  CHECK_FALSE(ls[3].processes[0].container.has_value());
+  CHECK_FALSE(ls[4].processes[0].container.has_value());
+  CHECK_FALSE(ls[5].processes[0].container.has_value());
+  REQUIRE(tags.seen.size() == 2);  // each container once
+  for (const Identity& id : tags.seen) {
+    CHECK(id.monitor);
+    CHECK(id.engine_pid == 21877);
+    CHECK(id.networking.has_value());
+  }
+  SUBCASE("another dockerd (another data root) does not hold this one's ports") {
+    t.process(21900, 1, "dockerd\0"sv, host_cgroup);
+    t.write("/proc/21900/comm", "dockerd\n");
+    std::vector<Listener> other = {held("0.0.0.0", 8080, 21900, "dockerd")};
+    ContainerTags fresh;
+    tag_containers(other, fresh, t.options());
+    CHECK_FALSE(other[0].processes[0].container.has_value());
   }
 }

@@ -1040,3 +1040,612 @@ TEST_CASE("a fix names tables and chains as one shell word each, whatever bytes 
   REQUIRE(f->fix);
   CHECK(f->fix->find("nft insert rule inet 'a;reboot;b' in position 2 ") == 0);
 }
+
+// ---- containers: published ports, followed to the server inside ----
+
+namespace {
+
+// Ids and pids as a real dockerd and podman gave them (tests/data/golden/docker-*).
+const std::string web_id = "e2f6936f2fc6d8c703e20debd25fd7b0a10bd827f23c301d39ecede5c947913e";
+const std::string webl_id = "3a0450658a36c5aff00eed998db1cabf035d6007ec4f35c537c76b47747b4109";
+const std::string unpub_id = "757a1d9e7bc65d559f1633e6c0be3193760dbccc3b1f5a42d58be1f96a9190ef";
+const std::string gone_id = "5c1d1b0a8e7f6d5c4b3a29180706f5e4d3c2b1a09f8e7d6c5b4a392817060504";
+const std::string hostnet_id = "9f8e7d6c5b4a39281706f5e4d3c2b1a0e2f6936f2fc6d8c703e20debd25fd7b0";
+const std::string podweb_id = "cd56c95f2b778a59f78dd55d5900ab6b6d50e19d0c7914c7916308708f0d80da";
+
+// docker-proxy holding host_ip:host_port for container c (its tag: holder).
+Process docker_proxy(pid_t pid, const char* host_ip, std::uint16_t host_port, const char* container_ip,
+                     std::uint16_t container_port, const std::string& id, const std::string& name) {
+  Process p = proc(pid, 31557, "docker-proxy",
+                   fmt::format("/usr/sbin/docker-proxy -proto tcp -host-ip {} -host-port {} -container-ip {} "
+                               "-container-port {}",
+                               host_ip, host_port, container_ip, container_port));
+  p.user = "root";
+  p.uid = 0;
+  return tagged(p, container_tag("docker", id, name, true));
+}
+
+// The container's own server (busybox httpd), inside it.
+Process httpd(pid_t pid, const std::string& engine, const std::string& id, const std::string& name,
+              std::string cmdline = "httpd -f -p 80 -h /www") {
+  Process p = proc(pid, pid - 20, "httpd", std::move(cmdline));
+  p.user = "root";
+  p.uid = 0;
+  return tagged(p, container_tag(engine, id, name, false));
+}
+
+// A docker host: docker0 (172.17.0.1/16) beside eth0.
+Host docker_host() {
+  Host h;
+  h.link(3, "docker0", up_flags | IFF_BROADCAST | IFF_MULTICAST);
+  h.link_named("docker0").kind = "bridge";
+  h.addr(3, "172.17.0.1", 16);
+  h.s.sysctls["net.ipv4.ip_forward"] = 1;
+  return h;
+}
+
+// docker run -d --name web -p 8080:80: docker-proxy on 0.0.0.0:8080 passes
+// connections to 172.17.0.2:80, in namespace pid:31750. inside: where the
+// server listens there (nullptr: nothing listens).
+Host proxied_web(const char* inside) {
+  Host h = docker_host();
+  h.listen("0.0.0.0", 8080, {docker_proxy(31700, "0.0.0.0", 8080, "172.17.0.2", 80, web_id, "web")});
+  h.addr_in("pid:31750", "172.17.0.2", "172.17.0.0", 16);
+  if (inside != nullptr) {
+    h.listen_in("pid:31750", inside, 80,
+                {httpd(31750, "docker", web_id, "web",
+                       std::string_view(inside) == "::" ? "httpd -f -p 80 -h /www"
+                                                        : fmt::format("httpd -f -p {}:80 -h /www", inside))});
+  }
+  ContainerState web = container_state(Engine::docker, web_id, "web", true, "pid:31750", 31750);
+  web.networking.published = {binding(8080, 80, "0.0.0.0"), binding(8080, 80, "::")};
+  web.networking.requested = {binding(8080, 80)};
+  ContainerAddress a;
+  a.network = "bridge";
+  a.addr = *IpAddr::parse("172.17.0.2");
+  web.networking.addresses = {a};
+  h.s.containers.push_back(web);
+  return h;
+}
+
+bool is_container_code(Code c) {
+  return c == Code::container_loopback || c == Code::published_loopback || c == Code::not_published ||
+         c == Code::container_exited;
+}
+
+// What every answer keeps (tests/integration/nwtest.py check_answer): the
+// exit status follows the verdict; reachable never stands beside an error;
+// a "no" has an error that says why; a headline; errors first. And every
+// container finding names its container and says what to do.
+void check_answer(const Diagnosis& d) {
+  const std::string verdict(to_string(d.verdict));
+  CAPTURE(d.headline);
+  CAPTURE(verdict);
+  CHECK(exit_status(d.verdict) == (d.verdict == Verdict::reachable ? 0 : d.verdict == Verdict::unknown ? 3 : 1));
+  CHECK_FALSE((d.verdict == Verdict::reachable && has_error(d)));
+  if (d.verdict == Verdict::local_only || d.verdict == Verdict::not_listening || d.verdict == Verdict::unreachable) {
+    CHECK(has_error(d));
+  }
+  CHECK_FALSE(d.headline.empty());
+  for (std::size_t i = 1; i < d.findings.size(); ++i) CHECK(d.findings[i - 1].severity <= d.findings[i].severity);
+  for (const Finding& f : d.findings) {
+    CAPTURE(f.message);
+    if (is_container_code(f.code)) {
+      REQUIRE(f.container.has_value());
+      CHECK_FALSE(f.container->name.empty());
+      CHECK_FALSE(f.container->id.empty());
+      CHECK(f.fix.has_value());
+      CHECK(f.port == d.query.port);
+    }
+  }
+}
+
+std::string without_period(const std::string& s) { return s.substr(0, s.size() - 1); }
+
+// The container a finding is about, as the JSON contract shows it: engine,
+// id and name (findings carry no `holder`).
+bool about_container(const Finding& f, const char* engine, const std::string& id, const char* name) {
+  return f.container && f.container->engine == engine && f.container->id == id && f.container->name == name;
+}
+
+}  // namespace
+
+TEST_CASE("docker-proxy passes connections to the container's server: reachable, and the container is named") {
+  const Host h = proxied_web("::");
+  const auto d = diagnose(h.s, query(8080));
+  check_answer(d);
+  CHECK(d.verdict == Verdict::reachable);
+  CHECK(d.headline ==
+        "docker-proxy (pid 31700) for container web (docker) listens on 0.0.0.0:8080: other machines can connect "
+        "(10.0.2.15 on eth0)");
+  CHECK(endpoint(d, "10.0.2.15").remote == true);
+  CHECK(endpoint(d, "127.0.0.1").local);
+  const auto f = finding(d, "port-forward");
+  REQUIRE(f != std::nullopt);
+  CHECK(f->severity == Severity::info);
+  CHECK(f->message == "TCP port 8080 is published to container web (docker) at 172.17.0.2:80, where httpd (pid 31750) "
+                      "listens on [::]:80.");
+  CHECK(about_container(*f, "docker", web_id, "web"));
+  CHECK(f->netns == "pid:31750");
+  CHECK(finding(d, "container-loopback") == std::nullopt);
+  CHECK_FALSE(has_error(d));
+  SUBCASE("without the engine's records, the server's own tag names the container") {
+    Host bare = h;
+    bare.s.containers.clear();
+    const auto b = finding(diagnose(bare.s, query(8080)), "port-forward");
+    REQUIRE(b != std::nullopt);
+    REQUIRE(b->container);
+    CHECK(b->container->name == "web");
+  }
+}
+
+TEST_CASE("container-loopback: docker-proxy reaches the container, whose server listens on 127.0.0.1 inside") {
+  const Host h = proxied_web("127.0.0.1");
+  const auto d = diagnose(h.s, query(8080));
+  check_answer(d);
+  CHECK(d.verdict == Verdict::unreachable);
+  CHECK(endpoint(d, "10.0.2.15").remote == false);
+  CHECK_FALSE(endpoint(d, "127.0.0.1").local);  // from this host too: docker-proxy connects to 172.17.0.2
+  const auto f = finding(d, "container-loopback");
+  REQUIRE(f != std::nullopt);
+  CHECK(f->severity == Severity::error);
+  CHECK(f->message == "TCP port 8080 is published to container web (docker) at 172.17.0.2:80, but httpd (pid 31750) "
+                      "listens on 127.0.0.1:80 only inside it: connections through the published port are refused.");
+  REQUIRE(f->fix);
+  CHECK(f->fix->rfind("in container web (docker): make httpd listen on 0.0.0.0", 0) == 0);
+  CHECK(f->fix->find("inside the container") != std::string::npos);
+  CHECK(f->fix->find("docker rm -f web") != std::string::npos);
+  CHECK(f->fix->find("exposes") == std::string::npos);  // inside, 0.0.0.0 is the container's own addresses
+  CHECK(about_container(*f, "docker", web_id, "web"));
+  CHECK(f->netns == "pid:31750");
+  CHECK(f->pid == 31750);
+  CHECK(f->address == "127.0.0.1");
+  CHECK(f->port == 8080);
+  CHECK(d.headline == without_period(f->message));
+  CHECK(finding(d, "bound-to-loopback") == std::nullopt);  // docker-proxy's own bind is fine
+}
+
+TEST_CASE("docker-proxy passes connections to a container where nothing listens on the port") {
+  const Host h = proxied_web(nullptr);
+  const auto d = diagnose(h.s, query(8080));
+  check_answer(d);
+  CHECK(d.verdict == Verdict::unreachable);
+  const auto f = finding(d, "port-forward");
+  REQUIRE(f != std::nullopt);
+  CHECK(f->severity == Severity::error);
+  CHECK(f->message == "Connections to TCP port 8080 are passed on by docker-proxy (pid 31700) to 172.17.0.2:80 in "
+                      "container web (docker), where nothing listens on port 80.");
+  CHECK(f->fix == "start the server in container web (docker) on port 80 (docker logs web tells why it is not "
+                  "listening)");
+  REQUIRE(f->container);
+  CHECK(f->container->name == "web");
+  CHECK(f->netns == "pid:31750");
+  CHECK(d.headline == without_period(f->message));
+  SUBCASE("no record of the container either: the namespace is named instead") {
+    Host bare = h;
+    bare.s.containers.clear();
+    const auto b = finding(diagnose(bare.s, query(8080)), "port-forward");
+    REQUIRE(b != std::nullopt);
+    CHECK_FALSE(b->container.has_value());
+    CHECK(b->message.find("in network namespace pid:31750, where nothing listens") != std::string::npos);
+  }
+}
+
+namespace {
+
+// docker run -d --name webl -p 127.0.0.1:8081:80, its server on [::]:80 inside.
+Host loopback_published() {
+  Host h = docker_host();
+  h.listen("127.0.0.1", 8081, {docker_proxy(31800, "127.0.0.1", 8081, "172.17.0.3", 80, webl_id, "webl")});
+  h.addr_in("pid:31828", "172.17.0.3", "172.17.0.0", 16);
+  h.listen_in("pid:31828", "::", 80, {httpd(31828, "docker", webl_id, "webl")});
+  ContainerState webl = container_state(Engine::docker, webl_id, "webl", true, "pid:31828", 31828);
+  webl.networking.published = {binding(8081, 80, "127.0.0.1")};
+  webl.networking.requested = {binding(8081, 80, "127.0.0.1")};
+  h.s.containers.push_back(webl);
+  return h;
+}
+
+}  // namespace
+
+TEST_CASE("published-loopback: docker-proxy on 127.0.0.1 only, and the fix publishes on every address") {
+  Host h = loopback_published();
+  const auto d = diagnose(h.s, query(8081));
+  check_answer(d);
+  CHECK(d.verdict == Verdict::local_only);
+  CHECK(endpoint(d, "127.0.0.1").local);
+  CHECK(endpoint(d, "10.0.2.15").remote == false);
+  const auto f = finding(d, "published-loopback");
+  REQUIRE(f != std::nullopt);
+  CHECK(f->severity == Severity::error);
+  CHECK(f->message == "Container webl (docker) publishes TCP port 8081 on 127.0.0.1 only (-p 127.0.0.1:8081:80): "
+                      "other machines can't connect, only this host can.");
+  REQUIRE(f->fix);
+  CHECK(f->fix->find("-p 8081:80") != std::string::npos);
+  CHECK(f->fix->find("instead of -p 127.0.0.1:8081:80") != std::string::npos);
+  CHECK(f->fix->find("docker rm -f webl") != std::string::npos);
+  CHECK(about_container(*f, "docker", webl_id, "webl"));
+  CHECK(f->address == "127.0.0.1");
+  CHECK(f->pid == 31800);
+  CHECK(d.headline == without_period(f->message));
+  CHECK(finding(d, "bound-to-loopback") == std::nullopt);  // it is the -p, not docker-proxy's choice
+
+  SUBCASE("made by compose: the fix is the compose file's ports line") {
+    h.s.containers[0].id.compose_project = "shop";
+    h.s.containers[0].id.compose_service = "web";
+    const auto c = finding(diagnose(h.s, query(8081)), "published-loopback");
+    REQUIRE(c != std::nullopt);
+    REQUIRE(c->fix);
+    CHECK(*c->fix == "in the compose file of project shop, service web: ports: [\"8081:80\"] (instead of "
+                     "\"127.0.0.1:8081:80\"), then docker compose up -d");
+    CHECK(c->fix->find("docker rm") == std::string::npos);
+    check_answer(diagnose(h.s, query(8081)));
+  }
+}
+
+namespace {
+
+// A container whose server listens on 8083 inside (namespace pid:31979),
+// with no port published.
+Host unpublished() {
+  Host h = docker_host();
+  h.addr_in("pid:31979", "172.17.0.5", "172.17.0.0", 16);
+  h.listen_in("pid:31979", "0.0.0.0", 8083, {httpd(31979, "docker", unpub_id, "unpub", "httpd -f -p 8083 -h /www")});
+  ContainerAddress a;
+  a.network = "bridge";
+  a.addr = *IpAddr::parse("172.17.0.5");
+  ContainerState cs = container_state(Engine::docker, unpub_id, "unpub", true, "pid:31979", 31979);
+  cs.networking.addresses = {a};
+  h.s.containers.push_back(cs);
+  return h;
+}
+
+}  // namespace
+
+TEST_CASE("not-published: a container's server on the port, and no -p for it") {
+  Host h = unpublished();
+  const auto d = diagnose(h.s, query(8083));
+  check_answer(d);
+  CHECK(d.verdict == Verdict::not_listening);
+  const auto f = finding(d, "not-published");
+  REQUIRE(f != std::nullopt);
+  CHECK(f->severity == Severity::error);
+  CHECK(f->message == "httpd (pid 31979) listens on 0.0.0.0:8083 in container unpub (docker), but the container does "
+                      "not publish port 8083: nothing takes it on this host.");
+  REQUIRE(f->fix);
+  CHECK(f->fix->find("-p 8083:8083") != std::string::npos);
+  CHECK(f->fix->find("docker rm -f unpub") != std::string::npos);
+  CHECK(about_container(*f, "docker", unpub_id, "unpub"));
+  CHECK(f->netns == "pid:31979");
+  CHECK(f->pid == 31979);
+  CHECK(d.headline == without_period(f->message));
+  CHECK(finding(d, "other-netns") == std::nullopt);  // the same server: one finding
+
+  SUBCASE("its engine runs in another namespace (it publishes there): other-netns, no -p") {
+    h.s.containers[0].engine_here = false;
+    const auto o = diagnose(h.s, query(8083));
+    check_answer(o);
+    CHECK(o.verdict == Verdict::not_listening);
+    CHECK(finding(o, "not-published") == std::nullopt);
+    const auto on = finding(o, "other-netns");
+    REQUIRE(on != std::nullopt);
+    CHECK(on->netns == "pid:31979");
+    CHECK(on->pid == 31979);
+  }
+  SUBCASE("published on another host port (-p 9000:8083): not a missing -p") {
+    h.s.containers[0].networking.published = {binding(9000, 8083, "0.0.0.0")};
+    h.s.containers[0].networking.requested = {binding(9000, 8083)};
+    const auto o = diagnose(h.s, query(8083));
+    check_answer(o);
+    CHECK(o.verdict == Verdict::not_listening);
+    CHECK(finding(o, "not-published") == std::nullopt);
+    CHECK(finding(o, "other-netns") != std::nullopt);
+  }
+  SUBCASE("no record of the container: other-netns") {
+    h.s.containers.clear();
+    const auto o = diagnose(h.s, query(8083));
+    CHECK(finding(o, "not-published") == std::nullopt);
+    CHECK(finding(o, "other-netns") != std::nullopt);
+  }
+}
+
+namespace {
+
+// docker run -d --name gone -p 8084:80, exited.
+Host exited(Engine engine) {
+  Host h = docker_host();
+  ContainerState cs = container_state(engine, gone_id, "gone", false);
+  cs.networking.requested = {binding(8084, 80)};
+  h.s.containers.push_back(cs);
+  return h;
+}
+
+}  // namespace
+
+TEST_CASE("container-exited: the container that publishes the port is not running") {
+  Host h = exited(Engine::docker);
+  const auto d = diagnose(h.s, query(8084));
+  check_answer(d);
+  CHECK(d.verdict == Verdict::not_listening);
+  const auto f = finding(d, "container-exited");
+  REQUIRE(f != std::nullopt);
+  CHECK(f->severity == Severity::error);
+  CHECK(f->message == "Container gone (docker) publishes TCP port 8084 (-p 8084:80), but it is not running: the port "
+                      "went with it.");
+  REQUIRE(f->fix);
+  CHECK(f->fix->rfind("docker start gone", 0) == 0);
+  CHECK(f->fix->find("docker logs gone") != std::string::npos);
+  CHECK(about_container(*f, "docker", gone_id, "gone"));
+  CHECK(f->port == 8084);
+  CHECK(d.headline == without_period(f->message));
+  CHECK(finding(diagnose(h.s, query(8085)), "container-exited") == std::nullopt);  // another port
+
+  SUBCASE("podman: podman start") {
+    const Host p = exited(Engine::podman);
+    const auto pd = diagnose(p.s, query(8084));
+    check_answer(pd);
+    const auto pf = finding(pd, "container-exited");
+    REQUIRE(pf != std::nullopt);
+    CHECK(pf->fix->rfind("podman start gone", 0) == 0);
+    CHECK(pf->fix->find("docker") == std::string::npos);
+    CHECK(pf->container->engine == "podman");
+  }
+  SUBCASE("only in the engine's records as bound (published), on one address") {
+    h.s.containers[0].networking.requested.clear();
+    h.s.containers[0].networking.published = {binding(8084, 80, "127.0.0.1")};
+    const auto b = finding(diagnose(h.s, query(8084)), "container-exited");
+    REQUIRE(b != std::nullopt);
+    CHECK(b->message.find("(-p 127.0.0.1:8084:80)") != std::string::npos);
+  }
+  SUBCASE("running: nothing exited") {
+    h.s.containers[0].networking.running = true;
+    h.s.containers[0].networking.pid = 32000;
+    const auto r = diagnose(h.s, query(8084));
+    check_answer(r);
+    CHECK(finding(r, "container-exited") == std::nullopt);
+  }
+  SUBCASE("its engine is another namespace's: the port was never this one's") {
+    h.s.containers[0].engine_here = false;
+    const auto r = diagnose(h.s, query(8084));
+    check_answer(r);
+    CHECK(r.verdict == Verdict::not_listening);
+    CHECK(finding(r, "container-exited") == std::nullopt);
+  }
+  SUBCASE("a UDP binding does not answer a TCP question") {
+    h.s.containers[0].networking.requested = {binding(8084, 80, nullptr, "udp")};
+    CHECK(finding(diagnose(h.s, query(8084)), "container-exited") == std::nullopt);
+  }
+}
+
+namespace {
+
+// podman run -d --name web -p 8080:80: conmon holds 0.0.0.0:8080, the
+// container (10.88.0.2, namespace pid:24459) serves on 80.
+Host podman_web() {
+  Host h;
+  h.link(4, "podman0", up_flags | IFF_BROADCAST);
+  h.link_named("podman0").kind = "bridge";
+  h.addr(4, "10.88.0.1", 16);
+  h.s.sysctls["net.ipv4.ip_forward"] = 1;
+  Process conmon = proc(24448, 1, "conmon",
+                        fmt::format("/usr/bin/conmon --api-version 1 -c {0} -u {0} -r /usr/bin/crun -b "
+                                    "/var/lib/containers/storage/overlay-containers/{0}/userdata -n web",
+                                    podweb_id));
+  h.listen("0.0.0.0", 8080, {tagged(conmon, container_tag("podman", podweb_id, "web", true))});
+  h.addr_in("pid:24459", "10.88.0.2", "10.88.0.0", 16);
+  h.listen_in("pid:24459", "0.0.0.0", 80, {httpd(24459, "podman", podweb_id, "web")});
+  ContainerState cs = container_state(Engine::podman, podweb_id, "web", true, "pid:24459", 24459);
+  cs.id.sources = {"cgroup", "containers.json"};
+  h.s.containers.push_back(cs);
+  return h;
+}
+
+}  // namespace
+
+TEST_CASE("conmon only holds a published port: a connection that reaches it (no DNAT rule) is never answered") {
+  Host h = podman_web();
+  const auto d = diagnose(h.s, query(8080));
+  check_answer(d);
+  CHECK(d.verdict != Verdict::reachable);
+  CHECK(d.verdict == Verdict::unreachable);
+  CHECK(endpoint(d, "10.0.2.15").remote == false);
+  CHECK_FALSE(endpoint(d, "127.0.0.1").local);
+  const auto it = std::find_if(d.findings.begin(), d.findings.end(), [](const Finding& f) {
+    return f.code == Code::port_forward && f.message.find("10.0.2.15:8080") != std::string::npos;
+  });
+  REQUIRE(it != d.findings.end());
+  CHECK(it->severity == Severity::error);
+  CHECK(it->message == "Connections to 10.0.2.15:8080 that no DNAT rule sends on reach conmon (pid 24448) for "
+                       "container web (podman) at 0.0.0.0:8080, which only holds the port for container web (podman): "
+                       "nothing answers them.");
+  REQUIRE(it->fix);
+  CHECK(it->fix->find("podman port web") != std::string::npos);
+  CHECK(about_container(*it, "podman", podweb_id, "web"));
+
+  SUBCASE("netavark's DNAT rules send connections to the container: reachable") {
+    const auto unanswered_here = [](const Diagnosis& r) {
+      return std::find_if(r.findings.begin(), r.findings.end(), [](const Finding& f) {
+        return f.message.find("10.0.2.15:8080 that no DNAT rule sends on") != std::string::npos;
+      });
+    };
+    nat_prerouting(h);
+    dnat_rule(h, 2, 8080, nullptr, "10.88.0.2");
+    auto r = diagnose(h.s, query(8080));
+    check_answer(r);
+    CHECK(r.verdict == Verdict::reachable);
+    CHECK(endpoint(r, "10.0.2.15").remote == true);
+    const auto pf = std::find_if(r.findings.begin(), r.findings.end(), [](const Finding& f) {
+      return f.code == Code::port_forward && f.message.find("published to container web (podman) at 10.88.0.2:80") !=
+                                                 std::string::npos;
+    });
+    REQUIRE(pf != r.findings.end());
+    CHECK(about_container(*pf, "podman", podweb_id, "web"));
+    CHECK(pf->netns == "pid:24459");
+    // Prerouting only: this host's own connects still reach conmon, which
+    // other machines' clients do not.
+    CHECK_FALSE(endpoint(r, "10.0.2.15").local);
+    REQUIRE(unanswered_here(r) != r.findings.end());
+    CHECK(unanswered_here(r)->severity == Severity::warning);
+    // The output hook's DNAT too (netavark adds both): from here as well.
+    FwChain out = h.s.firewall.chains[0];
+    out.name = "output";
+    out.hook = "output";
+    h.s.firewall.chains.push_back(out);
+    FwRule local = h.s.firewall.rules[0];
+    local.chain = "output";
+    local.handle = 3;
+    h.s.firewall.rules.push_back(local);
+    r = diagnose(h.s, query(8080));
+    check_answer(r);
+    CHECK(r.verdict == Verdict::reachable);
+    CHECK(endpoint(r, "10.0.2.15").local);
+    CHECK(endpoint(r, "127.0.0.1").local);
+    CHECK(unanswered_here(r) == r.findings.end());
+  }
+}
+
+TEST_CASE("a server in a --network host container listens here: the headline says which container") {
+  Host h;
+  Process srv = proc(22300, 22280, "httpd", "httpd -f -p 8085 -h /www");
+  h.listen("0.0.0.0", 8085, {tagged(srv, container_tag("docker", hostnet_id, "hostnet", false))});
+  const auto d = diagnose(h.s, query(8085));
+  check_answer(d);
+  CHECK(d.verdict == Verdict::reachable);
+  CHECK(d.headline ==
+        "httpd (pid 22300) in container hostnet (docker) listens on 0.0.0.0:8085: other machines can connect "
+        "(10.0.2.15 on eth0)");
+  CHECK(d.findings.empty());  // no holder: nothing is passed on
+  SUBCASE("bound to loopback: bound-to-loopback, not published-loopback (nothing is published)") {
+    h.s.listeners[0].socket.local = *IpAddr::parse("127.0.0.1");
+    const auto l = diagnose(h.s, query(8085));
+    check_answer(l);
+    CHECK(l.verdict == Verdict::local_only);
+    CHECK(l.headline.find("httpd (pid 22300) in container hostnet (docker) listens on 127.0.0.1:8085 only") == 0);
+    CHECK(finding(l, "bound-to-loopback") != std::nullopt);
+    CHECK(finding(l, "published-loopback") == std::nullopt);
+  }
+}
+
+TEST_CASE("invariants over the container cases, asked every way: the port, HOST here, HOST on loopback") {
+  struct Case {
+    const char* name;
+    Host host;
+    std::uint16_t port;
+  };
+  Host compose = loopback_published();
+  compose.s.containers[0].id.compose_project = "shop";
+  compose.s.containers[0].id.compose_service = "web";
+  Host remote_engine = unpublished();
+  remote_engine.s.containers[0].engine_here = false;
+  Host dnat = podman_web();
+  nat_prerouting(dnat);
+  dnat_rule(dnat, 2, 8080, nullptr, "10.88.0.2");
+  const std::vector<Case> cases = {{"proxied", proxied_web("::"), 8080},
+                                   {"container-loopback", proxied_web("127.0.0.1"), 8080},
+                                   {"nothing inside", proxied_web(nullptr), 8080},
+                                   {"published-loopback", loopback_published(), 8081},
+                                   {"compose", compose, 8081},
+                                   {"not-published", unpublished(), 8083},
+                                   {"engine elsewhere", remote_engine, 8083},
+                                   {"exited", exited(Engine::docker), 8084},
+                                   {"exited podman", exited(Engine::podman), 8084},
+                                   {"conmon", podman_web(), 8080},
+                                   {"conmon with DNAT", dnat, 8080}};
+  for (const Case& c : cases) {
+    CAPTURE(c.name);
+    for (const Query& q : {query(c.port), query(c.port, "10.0.2.15", {"10.0.2.15"}),
+                           query(c.port, "127.0.0.1", {"127.0.0.1"}), query(c.port, "localhost", {"::1", "127.0.0.1"})}) {
+      const std::string asked = q.host.value_or("(no HOST)");
+      CAPTURE(asked);
+      check_answer(diagnose(c.host.s, q));
+    }
+  }
+}
+
+TEST_CASE("published-loopback without a listener here: only a nat output rule takes 127.0.0.1:8081 to the container") {
+  // dockerd --userland-proxy=false (or netavark): no process holds the port;
+  // the engine's records say -p 127.0.0.1:8081:80.
+  Host h = docker_host();
+  h.addr_in("pid:31828", "172.17.0.3", "172.17.0.0", 16);
+  h.listen_in("pid:31828", "::", 80, {httpd(31828, "docker", webl_id, "webl")});
+  ContainerState webl = container_state(Engine::docker, webl_id, "webl", true, "pid:31828", 31828);
+  webl.networking.published = {binding(8081, 80, "127.0.0.1")};
+  webl.networking.requested = {binding(8081, 80, "127.0.0.1")};
+  h.s.containers.push_back(webl);
+  nat_prerouting(h);
+  FwChain out = h.s.firewall.chains[0];
+  out.name = "output";
+  out.hook = "output";
+  h.s.firewall.chains.push_back(out);
+  FwRule r;
+  r.family = "ip";
+  r.table = "nat";
+  r.chain = "output";
+  r.handle = 4;
+  FwMatch to;
+  to.key = FwKey::daddr;
+  to.proto = "ip";
+  FwValue lo;
+  lo.kind = FwValue::Kind::address;
+  lo.addr = *IpAddr::parse("127.0.0.1");
+  to.values.push_back(lo);
+  r.matches = {to, number_match(FwKey::dport, "tcp", 8081)};
+  r.verdict = FwVerdict::dnat;
+  r.nat_addr = *IpAddr::parse("172.17.0.3");
+  r.nat_port = 80;
+  r.text = "ip daddr 127.0.0.1 tcp dport 8081 dnat to 172.17.0.3:80";
+  h.s.firewall.rules.push_back(r);
+  const auto d = diagnose(h.s, query(8081));
+  check_answer(d);
+  CHECK(d.verdict == Verdict::local_only);
+  CHECK(endpoint(d, "127.0.0.1").local);
+  CHECK(endpoint(d, "10.0.2.15").remote == false);
+  const auto f = finding(d, "published-loopback");
+  REQUIRE(f != std::nullopt);
+  CHECK(f->severity == Severity::error);
+  CHECK(f->message.find("(-p 127.0.0.1:8081:80)") != std::string::npos);
+  CHECK(f->fix->find("-p 8081:80") != std::string::npos);
+  CHECK(about_container(*f, "docker", webl_id, "webl"));
+  CHECK_FALSE(f->pid.has_value());  // no process holds it
+  CHECK(d.headline == without_period(f->message));
+  SUBCASE("bound on every address as well: not loopback only") {
+    h.s.containers[0].networking.requested.push_back(binding(8081, 80));
+    CHECK(finding(diagnose(h.s, query(8081)), "published-loopback") == std::nullopt);
+  }
+}
+
+// The container publishes UDP 8083 (-p 9000:8083/udp); its TCP server on
+// 8083 is not published at all. published_elsewhere() (listener.cpp) counts
+// a binding of any protocol, so the missing -p for TCP goes unsaid.
+TEST_CASE("not-published: a UDP binding of the same container port does not publish the TCP server" *
+          doctest::may_fail()) {
+  Host h = unpublished();
+  h.s.containers[0].networking.published = {binding(9000, 8083, "0.0.0.0", "udp")};
+  h.s.containers[0].networking.requested = {binding(9000, 8083, nullptr, "udp")};
+  const auto d = diagnose(h.s, query(8083));
+  check_answer(d);
+  CHECK(d.verdict == Verdict::not_listening);
+  const auto f = finding(d, "not-published");
+  REQUIRE(f != std::nullopt);
+  CHECK(f->fix->find("-p 8083:8083") != std::string::npos);
+}
+
+// Podman's records of a container's ports are never read (identify() reads
+// only names from containers.json; gather.cpp add_containers() leaves the
+// bindings empty for it), so "no binding" means "not known" for podman. Yet
+// explain_not_listening() (listener.cpp) says the container does not publish
+// the port, and tells to recreate it with -p 80:80, while conmon holds 8080
+// for that very container in the same snapshot (here with no DNAT rule that
+// netwhy sees; published_elsewhere() looks only at the records and at DNAT
+// rules).
+TEST_CASE("not-published is not claimed for a podman container whose bindings are not known, while conmon holds a "
+          "port for it" *
+          doctest::may_fail()) {
+  Host h = podman_web();  // conmon holds 0.0.0.0:8080 for web; web's httpd listens on 0.0.0.0:80 inside
+  REQUIRE(h.s.containers[0].networking.published.empty());  // as gathered for podman
+  const auto d = diagnose(h.s, query(80));
+  check_answer(d);
+  CHECK(d.verdict == Verdict::not_listening);
+  CHECK(finding(d, "not-published") == std::nullopt);
+  CHECK(finding(d, "other-netns") != std::nullopt);
+}

@@ -172,3 +172,85 @@ TEST_CASE("hidepid in /proc's mount options") {
   CHECK_FALSE(parse_hidepid("22 1 0:5 / /proc rw shared:13 - proc proc rw,hidepid=0\n"));
   CHECK_FALSE(parse_hidepid("30 1 0:9 / /mnt/other rw - ext4 /dev/sda1 rw,hidepid=2\n"));
 }
+
+TEST_CASE("containers and a process's container tag survive the round trip; a bad engine is named") {
+  Host h;
+  Process proxy = proc(31700, 31557, "docker-proxy",
+                       "/usr/sbin/docker-proxy -proto tcp -host-ip 0.0.0.0 -host-port 8080 -container-ip 172.17.0.2 "
+                       "-container-port 80");
+  const std::string web_id = "e2f6936f2fc6d8c703e20debd25fd7b0a10bd827f23c301d39ecede5c947913e";
+  h.listen("0.0.0.0", 8080, {tagged(proxy, container_tag("docker", web_id, "web", true))});
+  h.listen_in("pid:31750", "::", 80,
+              {tagged(proc(31750, 31727, "httpd", "httpd -f -p 80 -h /www"), container_tag("docker", web_id, "web", false))});
+  ContainerState web = container_state(Engine::docker, web_id, "web", true, "pid:31750", 31750);
+  web.id.compose_project = "shop";
+  web.id.compose_service = "web";
+  web.id.image = "nwtest:1";
+  web.id.containerd_namespace = "moby";
+  web.id.sources = {"docker-proxy cmdline", "config.v2.json", "hostconfig.json"};
+  web.networking.network_mode = "shop_default";
+  web.networking.published = {binding(8080, 80, "0.0.0.0"), binding(8080, 80, "::"), binding(5353, 53, "127.0.0.1", "udp")};
+  web.networking.requested = {binding(8080, 80), binding(5353, 53, "127.0.0.1", "udp"), binding(0, 9000)};
+  ContainerAddress v4;
+  v4.network = "shop_default";
+  v4.addr = *IpAddr::parse("172.18.0.2");
+  ContainerAddress v6;
+  v6.network = "shop_default";
+  v6.addr = *IpAddr::parse("fd00:dead:beef::2");
+  web.networking.addresses = {v4, v6};
+  h.s.containers.push_back(web);
+  ContainerState pod = container_state(Engine::kubernetes, std::string(64, 'a'), "", false);
+  pod.id.pod_uid = "2f0c1d5e-8a7b-4c3d-9e1f-0a1b2c3d4e5f";
+  pod.id.containerd_namespace = "k8s.io";
+  pod.id.sources = {"cgroup"};
+  pod.networking.network_mode.clear();
+  pod.engine_here = false;  // and no pid, no netns: not running
+  h.s.containers.push_back(pod);
+  for (bool pretty : {false, true}) {
+    auto back = snapshot_from_json(snapshot_to_json(h.s, pretty));
+    REQUIRE(back);
+    CHECK(back->containers == h.s.containers);
+    CHECK(back->listeners == h.s.listeners);
+    CHECK(back->other_netns == h.s.other_netns);
+    REQUIRE(back->listeners.size() == 1);
+    REQUIRE(back->listeners[0].processes.size() == 1);
+    CHECK(back->listeners[0].processes[0].container == container_tag("docker", web_id, "web", true));
+    REQUIRE(back->containers.size() == 2);
+    CHECK_FALSE(back->containers[1].engine_here);
+    CHECK_FALSE(back->containers[1].networking.pid.has_value());
+    CHECK_FALSE(back->containers[0].networking.requested[0].host_ip.has_value());
+    CHECK(back->containers[0].networking.requested[1].host_ip == IpAddr::parse("127.0.0.1"));
+    // The same diagnosis from the file as from the values.
+    for (const std::uint16_t port : {std::uint16_t{8080}, std::uint16_t{5353}}) {
+      const auto a = diagnose(h.s, query(port));
+      const auto b = diagnose(*back, query(port));
+      CHECK(a.verdict == b.verdict);
+      CHECK(a.findings == b.findings);
+      CHECK(a.headline == b.headline);
+    }
+  }
+  // A host process: no container object, and none after the trip.
+  Host plain;
+  plain.listen("0.0.0.0", 22, {proc(11, 1, "sshd", "sshd")});
+  auto back = snapshot_from_json(snapshot_to_json(plain.s, false));
+  REQUIRE(back);
+  CHECK_FALSE(back->listeners[0].processes[0].container.has_value());
+
+  const auto bad = [](std::string_view text) {
+    auto s = snapshot_from_json(text);
+    REQUIRE_FALSE(s.has_value());
+    CHECK(s.error().kind == ErrorKind::input);
+    return s.error().message();
+  };
+  const std::string engine_error = bad(R"({"netwhy_snapshot": 1, "containers": [{"engine": "lxc", "id": "x",
+           "name": "web", "running": true, "published": [], "requested": [], "addresses": [], "sources": []}]})");
+  CAPTURE(engine_error);
+  CHECK(engine_error.find("containers[0].engine") != std::string::npos);
+  CHECK(engine_error.find("expected docker, podman, containerd, kubernetes or unknown") != std::string::npos);
+  CHECK(bad(R"({"netwhy_snapshot": 1, "containers": [{"engine": 7}]})").find("containers[0].engine") !=
+        std::string::npos);
+  CHECK(bad(R"({"netwhy_snapshot": 1, "containers": [{"engine": "docker", "id": "x", "name": "web", "running": true,
+           "published": [{"proto": "tcp", "container_port": 80, "host_ip": "300.0.0.1", "host_port": 8080}],
+           "requested": [], "addresses": [], "sources": []}]})")
+            .find("containers[0].published[0].host_ip") != std::string::npos);
+}
