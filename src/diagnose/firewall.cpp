@@ -533,7 +533,7 @@ std::optional<bool> through_holder(Context& c, const Listener& l, const IpAddr& 
   add_forward(c, Effect::cause, addr,
               fmt::format("Connections to {} that no DNAT rule sends on reach {} at {}, which only holds the port for "
                           "{}: nothing answers them.",
-                          endpoint_text(addr, c.q.port), c.owner_text(l), listener_text(l),
+                          endpoint_text(addr, c.q.port), process_text(l), listener_text(l),
                           container_text(*p->container)),
               fmt::format("connect to an address the container's port is published on ({} port {})",
                           engine_program(*p->container), shell_word(p->container->name)))

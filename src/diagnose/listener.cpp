@@ -108,6 +108,7 @@ void add_published_loopback(Context& c, const ProcessContainer& pc, const IpAddr
                      publish_fix(c, pc, to, asked), std::move(about))
                    .finding;
   f.container = pc;
+  f.container->holder = false;  // the container itself, not the process holding its port
   f.address = host_ip.to_string();
   f.port = c.q.port;
   if (l != nullptr) {
@@ -197,14 +198,28 @@ void explain_other_protocol(Context& c) {
   }
 }
 
+// Does the engine's record list the container's bindings (docker's does)?
+bool has_bindings(const Context& c, const ProcessContainer& pc) {
+  const ContainerState* cs = state_of(c, pc);
+  return cs != nullptr && (!cs->networking.published.empty() || !cs->networking.requested.empty() ||
+                           cs->id.engine == Engine::docker);
+}
+
 // Does the container publish its port q.port on another host port (its
 // record, or a DNAT rule to one of its addresses)? Then it is a port
 // mismatch, not a missing -p.
 bool published_elsewhere(const Context& c, const ProcessContainer& pc, const std::string& netns) {
+  const std::string proto = c.q.protocol == Protocol::tcp ? "tcp" : "udp";
   if (const ContainerState* cs = state_of(c, pc)) {
     for (const PortBinding& b : cs->networking.published) {
-      if (b.container_port == c.q.port) return true;
+      if (b.container_port == c.q.port && b.proto == proto) return true;
     }
+  }
+  // A port held for it here (podman's conmon, rootlessport): its mappings
+  // are in podman's database, not read, so it may well be this one.
+  for (const Listener& l : c.s.listeners) {
+    const auto held = container_of(l);
+    if (held && held->holder && held->id == pc.id && !has_bindings(c, pc)) return true;
   }
   for (const FwForward& t : port_forward_targets(c.s.firewall)) {
     if (t.port != c.q.port) continue;
