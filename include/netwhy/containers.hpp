@@ -169,6 +169,9 @@ struct ContainerTags {
 // processes whose cgroup names a container, and for docker-proxy and conmon.
 void tag_containers(std::vector<Listener>& listeners, ContainerTags& tags, const IdentifyOptions& opt = {});
 
+// The processes in proc_root (at most limit), ascending.
+[[nodiscard]] std::vector<pid_t> process_ids(const std::string& proc_root = "/proc", std::size_t limit = 1U << 16);
+
 // The docker data roots in use: each running dockerd's --data-root, then
 // /var/lib/docker.
 struct DockerRoot {

@@ -83,24 +83,10 @@ Matches pick(const Wanted& w, std::vector<std::pair<Candidate, std::string>> all
   return {std::move(by_name), true};
 }
 
-std::optional<pid_t> as_pid(std::string_view name) {
-  pid_t pid = 0;
-  const auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), pid);
-  if (ec != std::errc{} || end != name.data() + name.size() || pid <= 0) return std::nullopt;
-  return pid;
-}
-
 // The processes in proc_root, at most max_processes of them, ascending.
 Expected<std::vector<pid_t>> list_pids(const std::string& proc_root) {
-  const UniqueDir d(::opendir(proc_root.c_str()));
-  if (!d) return system_error("open " + escape_text(proc_root));
-  std::vector<pid_t> out;
-  while (const dirent* e = ::readdir(d.get())) {
-    if (auto pid = as_pid(e->d_name)) out.push_back(*pid);
-    if (out.size() >= max_processes) break;
-  }
-  std::sort(out.begin(), out.end());
-  return out;
+  if (::access(proc_root.c_str(), R_OK | X_OK) != 0) return system_error("open " + escape_text(proc_root));
+  return process_ids(proc_root, max_processes);
 }
 
 std::string read_proc(const IdentifyOptions& opt, pid_t pid, const char* name) {

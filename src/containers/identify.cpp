@@ -308,6 +308,26 @@ std::optional<ProcessContainer> published_by(const std::vector<DockerContainer>&
   return std::nullopt;
 }
 
+}  // namespace
+
+std::vector<pid_t> process_ids(const std::string& proc_root, std::size_t limit) {
+  std::vector<pid_t> out;
+  const UniqueDir d(::opendir(proc_root.c_str()));
+  while (d && out.size() < limit) {
+    const dirent* e = ::readdir(d.get());
+    if (e == nullptr) break;
+    const std::string_view name = e->d_name;
+    if (name.empty() || name.size() > 9 || name.find_first_not_of("0123456789") != std::string_view::npos) continue;
+    pid_t pid = 0;
+    for (const char ch : name) pid = pid * 10 + (ch - '0');
+    if (pid > 0) out.push_back(pid);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+namespace {
+
 std::optional<std::uint64_t> netns_of(const IdentifyOptions& opt, pid_t pid) {
   char target[64] = {};
   const std::string path = fmt::format("{}/{}/ns/net", opt.proc_root, pid);
@@ -321,16 +341,7 @@ std::optional<std::uint64_t> netns_of(const IdentifyOptions& opt, pid_t pid) {
 std::optional<ProcessContainer> rootless_holder(pid_t pid, const IdentifyOptions& opt, ContainerTags& tags) {
   const auto inode = netns_of(opt, pid);
   if (!inode) return std::nullopt;
-  const UniqueDir d(::opendir(opt.proc_root.c_str()));
-  std::size_t looked = 0;
-  while (d && looked < (1U << 16)) {
-    const dirent* e = ::readdir(d.get());
-    if (e == nullptr) break;
-    ++looked;
-    const std::string_view name = e->d_name;
-    if (name.empty() || name.size() > 9 || name.find_first_not_of("0123456789") != std::string_view::npos) continue;
-    pid_t q = 0;
-    for (const char ch : name) q = q * 10 + (ch - '0');
+  for (const pid_t q : process_ids(opt.proc_root)) {
     if (q == pid || netns_of(opt, q) != inode) continue;
     const auto comm = read_proc(opt, q, "comm", 64);
     if (!comm || comm->starts_with("rootlessport")) continue;
@@ -401,16 +412,7 @@ std::vector<DockerRoot> docker_data_roots(const IdentifyOptions& opt) {
     const bool known = std::any_of(roots.begin(), roots.end(), [&](const DockerRoot& r) { return r.path == path; });
     if (!known) roots.push_back({std::move(path), pid});
   };
-  const UniqueDir d(::opendir(opt.proc_root.c_str()));
-  std::size_t looked = 0;
-  while (d && looked < (1U << 20)) {
-    const dirent* e = ::readdir(d.get());
-    if (e == nullptr) break;
-    ++looked;
-    const std::string_view name = e->d_name;
-    if (name.empty() || name.size() > 9 || name.find_first_not_of("0123456789") != std::string_view::npos) continue;
-    pid_t pid = 0;
-    for (const char ch : name) pid = pid * 10 + (ch - '0');
+  for (const pid_t pid : process_ids(opt.proc_root)) {
     const auto comm = read_proc(opt, pid, "comm", 64);
     if (!comm || (*comm != "dockerd\n" && *comm != "dockerd")) continue;
     const auto cmdline = read_proc(opt, pid, "cmdline", proc_limit);

@@ -38,6 +38,20 @@ FwPacket packet_from(const Context& c, const IpAddr& addr, int arrival, int addr
   return p;
 }
 
+// This host's own connect to addr, leaving over lo.
+FwPacket local_packet(const Context& c, const IpAddr& addr) {
+  FwPacket p;
+  p.family = addr.family;
+  p.protocol = c.q.protocol;
+  p.daddr = addr;
+  p.dport = c.q.port;
+  p.saddr = addr;
+  p.saddr_len = addr.bits();
+  p.oifname = c.lo ? c.link_name(*c.lo) : "lo";
+  p.oif = c.lo.value_or(1);
+  return p;
+}
+
 // Through one interface: nullopt when it can't be decided.
 std::optional<bool> remote_through(Context& c, const IpAddr& addr, int arrival, int addr_ifindex, unsigned prefixlen,
                                    std::optional<std::size_t>& listener) {
@@ -88,33 +102,14 @@ void add_endpoint(Context& c, const IpAddr& addr, int ifindex, bool from_host, u
   // A nat output rule may send this host's own connect elsewhere (a
   // published container port): then that decides, not what listens here.
   std::optional<FwForward> out_nat;
-  if (c.s.firewall.read && !dead) {
-    FwPacket p;
-    p.family = addr.family;
-    p.protocol = c.q.protocol;
-    p.daddr = addr;
-    p.dport = c.q.port;
-    p.saddr = addr;
-    p.saddr_len = addr.bits();
-    p.oifname = c.lo ? c.link_name(*c.lo) : "lo";
-    p.oif = c.lo.value_or(1);
-    out_nat = c.fw.nat("output", p).forward;
-  }
+  if (c.s.firewall.read && !dead) out_nat = c.fw.nat("output", local_packet(c, addr)).forward;
   if (out_nat) {
     e.local = local_forward(c, *out_nat, addr) == true;
   } else if (e.local && c.s.firewall.read) {
     // output and postrouting on the way out, over lo, then prerouting and
     // input on the way in; the answer goes back the same way.
     const std::string lo_name = c.lo ? c.link_name(*c.lo) : "lo";
-    FwPacket p;
-    p.family = addr.family;
-    p.protocol = c.q.protocol;
-    p.daddr = addr;
-    p.dport = c.q.port;
-    p.saddr = addr;
-    p.saddr_len = addr.bits();
-    p.oifname = lo_name;
-    p.oif = c.lo.value_or(1);
+    FwPacket p = local_packet(c, addr);
     bool blocked = filter_hooks(c, {"output", "postrouting"}, p, addr, ifindex, true) == false;
     FwPacket in = p;  // over lo the packet keeps its marks, and the connection its own
     in.oifname.clear();
