@@ -820,10 +820,14 @@ def part6():
         phase("6 container on 0.0.0.0:80", True, pid)
         pid = serve([PY, "-m", "http.server", str(CTR_PORT), "--bind", "127.0.0.1", "--directory", HERE])
         f = phase("6 container on 127.0.0.1:80", False, pid)
-        # The printed fix is the container's server command (a remark in parentheses after it):
-        # run as printed, in the container's namespace, instead of the one bound to 127.0.0.1.
+        # The printed fix names the namespace, then the server's command (a remark in parentheses
+        # after it): "in network namespace K: python3 -m http.server 80 --bind 0.0.0.0 (...)". Run
+        # as printed, in that namespace, instead of the one bound to 127.0.0.1.
         fix = f.get("fix") if f else None
-        argv = shlex.split(fix.split(" (", 1)[0]) if isinstance(fix, str) else []
+        where = re.match(r"in network namespace (\S+): (.*)", fix) if isinstance(fix, str) else None
+        checks.check(where is not None and where.group(1) == K,
+                     f"[netwhy] 6: the fix says it runs in network namespace {K}", f"fix {fix!r}")
+        argv = shlex.split(where.group(2).split(" (", 1)[0]) if where else []
         print(f"# 6: the printed fix {fix!r}: runs {shlex.join(argv)!r} in the container's namespace")
         bind = argv[argv.index("--bind") + 1] if "--bind" in argv[:-1] else None
         checks.check(argv[:3] == ["python3", "-m", "http.server"] and str(CTR_PORT) in argv and bind == "0.0.0.0",
