@@ -144,7 +144,10 @@ struct SnapshotRequest {
 // ---- files ----
 
 [[nodiscard]] std::string snapshot_to_json(const Snapshot& s, bool pretty);
-// Validates every field; errors name the field: "links[2].ifindex: expected an integer".
+// Validates every field; errors name the field: "links[2].ifindex: expected
+// an integer", "sysctls.x: 300 is out of range (...)"; numbers are never cast
+// into a narrower type. Bytes from the file in a message (a key of sysctls or
+// counters) are escaped.
 [[nodiscard]] Expected<Snapshot> snapshot_from_json(std::string_view text);
 
 }  // namespace netwhy

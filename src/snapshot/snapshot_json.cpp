@@ -3,7 +3,15 @@
 // an error names the field.
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <charconv>
+#include <cmath>
+#include <concepts>
+#include <limits>
+#include <optional>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -108,60 +116,94 @@ json route_json(const Route& r) {
 }
 
 // ---- reading, with the path of every value for the error message ----
+//
+// Objects are std::map (nlohmann::json, not ordered_json, whose objects are
+// vectors searched for each key: quadratic in a large object, 100,000 keys
+// in counters took 25 s); the last of twin keys wins.
+
+using dom = nlohmann::json;
 
 struct Bad {
   std::string what;
 };
 
+// A JSON number as T when it is an integer in T's range; nlohmann reads 2^64
+// or 1e300 as a double: that is nullopt too, never cast.
+template <std::integral T>
+std::optional<T> integer_of(const dom& v) {
+  if (v.is_number_unsigned()) {
+    const auto n = v.get<std::uint64_t>();
+    if (std::in_range<T>(n)) return static_cast<T>(n);
+  } else if (v.is_number_integer()) {
+    const auto n = v.get<std::int64_t>();
+    if (std::in_range<T>(n)) return static_cast<T>(n);
+  }
+  return std::nullopt;
+}
+
+// A value of the document and where it is. The path ("listeners[3].port")
+// is spelled only for an error message, with the file's keys escaped. An In
+// refers to its parent: it lives no longer than the In it came from.
 class In {
  public:
-  In(const json& v, std::string path) : v_(v), path_(std::move(path)) {}
+  // The document, or a record of a top-level array ("listeners", 3).
+  explicit In(const dom& v) : v_(v) {}
+  In(const dom& v, std::string_view array, std::size_t index) : v_(v), key_(array), index_(index) {}
 
   In at(std::string_view key) const {
-    if (!v_.is_object()) throw Bad{path_ + ": expected an object"};
-    const auto it = v_.find(std::string(key));
-    static const json null_value;
-    return In(it == v_.end() ? null_value : *it, path_.empty() ? std::string(key) : fmt::format("{}.{}", path_, key));
+    if (!v_.is_object()) throw Bad{what() + ": expected an object"};
+    static const dom null_value;
+    const auto it = v_.find(key);
+    return In(it == v_.end() ? null_value : *it, this, key);
   }
   bool present() const { return !v_.is_null(); }
 
   template <class F>
   void each(F&& f) const {
     if (v_.is_null()) return;
-    if (!v_.is_array()) throw Bad{path_ + ": expected an array"};
-    for (std::size_t i = 0; i < v_.size(); ++i) f(In(v_[i], fmt::format("{}[{}]", path_, i)));
+    if (!v_.is_array()) throw Bad{path() + ": expected an array"};
+    for (std::size_t i = 0; i < v_.size(); ++i) f(In(v_[i], this, i));
+  }
+  // f(key, value) for each member of an object; null: none.
+  template <class F>
+  void members(F&& f) const {
+    if (v_.is_null()) return;
+    if (!v_.is_object()) throw Bad{path() + ": expected an object"};
+    for (auto it = v_.begin(); it != v_.end(); ++it) f(it.key(), In(it.value(), this, it.key()));
   }
 
-  std::int64_t integer(std::int64_t lo, std::int64_t hi) const {
-    if (!v_.is_number_integer()) throw Bad{path_ + ": expected an integer"};
-    const std::int64_t n = v_.is_number_unsigned() && v_.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)
-                               ? INT64_MAX
-                               : v_.get<std::int64_t>();
-    if (n < lo || n > hi) throw Bad{fmt::format("{}: {} is out of range ({} to {})", path_, n, lo, hi)};
-    return n;
-  }
-  std::uint64_t unsigned_integer() const {
-    if (!v_.is_number_unsigned() && !(v_.is_number_integer() && v_.get<std::int64_t>() >= 0)) {
-      throw Bad{path_ + ": expected a non-negative integer"};
+  // An integer in [lo, hi], which T holds: out of range is an error naming
+  // the field, never a cast.
+  template <std::integral T>
+  T integer(T lo = std::numeric_limits<T>::min(), T hi = std::numeric_limits<T>::max()) const {
+    if (!v_.is_number_integer()) throw Bad{path() + ": expected an integer"};
+    const std::optional<T> n = integer_of<T>(v_);
+    if (!n || *n < lo || *n > hi) {
+      throw Bad{fmt::format("{}: {} is out of range ({} to {})", path(), v_.dump(), +lo, +hi)};
     }
-    return v_.get<std::uint64_t>();
+    return *n;
   }
-  template <class T>
-  std::optional<T> opt_integer(std::int64_t lo, std::int64_t hi) const {
+  template <std::integral T>
+  std::optional<T> opt_integer(T lo = std::numeric_limits<T>::min(), T hi = std::numeric_limits<T>::max()) const {
     if (v_.is_null()) return std::nullopt;
-    return static_cast<T>(integer(lo, hi));
+    return integer<T>(lo, hi);
   }
-  double number() const {
-    if (!v_.is_number()) throw Bad{path_ + ": expected a number"};
-    return v_.get<double>();
+  // A finite number in [lo, hi].
+  double real(double lo, double hi) const {
+    if (!v_.is_number()) throw Bad{path() + ": expected a number"};
+    const double d = v_.get<double>();
+    if (!std::isfinite(d) || d < lo || d > hi) {
+      throw Bad{fmt::format("{}: {} is out of range ({} to {})", path(), v_.dump(), lo, hi)};
+    }
+    return d;
   }
   bool boolean() const {
-    if (!v_.is_boolean()) throw Bad{path_ + ": expected true or false"};
+    if (!v_.is_boolean()) throw Bad{path() + ": expected true or false"};
     return v_.get<bool>();
   }
   std::optional<bool> opt_boolean() const { return v_.is_null() ? std::nullopt : std::optional<bool>(boolean()); }
   std::string string() const {
-    if (!v_.is_string()) throw Bad{path_ + ": expected a string"};
+    if (!v_.is_string()) throw Bad{path() + ": expected a string"};
     return v_.get<std::string>();
   }
   std::optional<std::string> opt_string() const {
@@ -169,7 +211,7 @@ class In {
   }
   IpAddr ip() const {
     auto a = IpAddr::parse(string());
-    if (!a) throw Bad{path_ + ": expected an IP address"};
+    if (!a) throw Bad{path() + ": expected an IP address"};
     return *a;
   }
   std::optional<IpAddr> opt_ip() const { return v_.is_null() ? std::nullopt : std::optional<IpAddr>(ip()); }
@@ -177,23 +219,39 @@ class In {
     const std::string f = string();
     if (f == "inet") return Family::inet;
     if (f == "inet6") return Family::inet6;
-    throw Bad{path_ + ": expected \"inet\" or \"inet6\""};
+    throw Bad{path() + ": expected \"inet\" or \"inet6\""};
   }
   Protocol protocol() const {
     const std::string p = string();
     if (p == "tcp") return Protocol::tcp;
     if (p == "udp") return Protocol::udp;
-    throw Bad{path_ + ": expected \"tcp\" or \"udp\""};
+    throw Bad{path() + ": expected \"tcp\" or \"udp\""};
   }
-  const std::string& path() const { return path_; }
+
+  // "listeners[3].processes[0].pid"; "" for the document.
+  std::string path() const {
+    std::string out = parent_ != nullptr ? parent_->path() : std::string();
+    if (key_) {
+      if (!out.empty()) out += '.';
+      out += escape_arg(*key_);  // a key of sysctls or counters is anyone's bytes
+    }
+    if (index_) out += fmt::format("[{}]", *index_);
+    return out;
+  }
 
  private:
-  const json& v_;
-  std::string path_;
+  In(const dom& v, const In* parent, std::string_view key) : v_(v), parent_(parent), key_(key) {}
+  In(const dom& v, const In* parent, std::size_t index) : v_(v), parent_(parent), index_(index) {}
+  std::string what() const { return parent_ == nullptr && !key_ ? "the document" : path(); }
+
+  const dom& v_;
+  const In* parent_ = nullptr;
+  std::optional<std::string_view> key_;
+  std::optional<std::size_t> index_;
 };
 
-constexpr std::int64_t max_u32 = 0xFFFFFFFFLL;
-constexpr std::int64_t max_pid = 0x3FFFFFFFLL;
+constexpr pid_t max_pid = 0x3FFFFFFF;  // PID_MAX_LIMIT
+constexpr double max_millis = 3'600'000;       // a probe's time: an hour is far past any timeout
 
 Listener listener_from(const In& o) {
   Listener l;
@@ -202,24 +260,23 @@ Listener listener_from(const In& o) {
   s.family = o.at("family").family();
   s.local = o.at("local_address").ip();
   if (s.local.family != s.family) throw Bad{o.path() + ".local_address: not of the listener's family"};
-  s.port = static_cast<std::uint16_t>(o.at("port").integer(0, 65535));
+  s.port = o.at("port").integer<std::uint16_t>();
   l.interface = o.at("interface").opt_string();
-  s.bound_ifindex = o.at("bound_ifindex").present() ? static_cast<int>(o.at("bound_ifindex").integer(0, INT32_MAX)) : 0;
+  s.bound_ifindex = o.at("bound_ifindex").opt_integer<int>(0).value_or(0);
   s.v6only = o.at("v6only").opt_boolean();
-  s.backlog = o.at("backlog").opt_integer<std::uint32_t>(0, max_u32);
-  s.queued = o.at("queued").opt_integer<std::uint32_t>(0, max_u32);
-  s.inode = o.at("inode").unsigned_integer();
-  s.uid = static_cast<std::uint32_t>(o.at("uid").integer(0, max_u32));
-  s.state = o.at("state").present() ? static_cast<std::uint8_t>(o.at("state").integer(0, 255))
-                                    : (s.protocol == Protocol::tcp ? tcp_listen : tcp_close);
+  s.backlog = o.at("backlog").opt_integer<std::uint32_t>();
+  s.queued = o.at("queued").opt_integer<std::uint32_t>();
+  s.inode = o.at("inode").integer<std::uint64_t>();
+  s.uid = o.at("uid").integer<std::uint32_t>();
+  s.state = o.at("state").opt_integer<std::uint8_t>().value_or(s.protocol == Protocol::tcp ? tcp_listen : tcp_close);
   o.at("processes").each([&](const In& p) {
     Process proc;
-    proc.pid = static_cast<pid_t>(p.at("pid").integer(1, max_pid));
+    proc.pid = p.at("pid").integer<pid_t>(1, max_pid);
     proc.comm = p.at("comm").string();
     proc.cmdline = p.at("cmdline").string();
     proc.user = p.at("user").string();
-    proc.ppid = p.at("ppid").present() ? static_cast<pid_t>(p.at("ppid").integer(0, max_pid)) : 0;
-    proc.uid = p.at("uid").present() ? static_cast<std::uint32_t>(p.at("uid").integer(0, max_u32)) : 0;
+    proc.ppid = p.at("ppid").opt_integer<pid_t>(0, max_pid).value_or(0);
+    proc.uid = p.at("uid").opt_integer<std::uint32_t>().value_or(0);
     proc.framework = p.at("framework").opt_string().value_or("");
     if (const In c = p.at("container"); c.present()) {
       ProcessContainer pc;
@@ -245,9 +302,9 @@ Engine engine_from(const In& o) {
 PortBinding binding_from(const In& o) {
   PortBinding b;
   b.proto = o.at("proto").string();
-  b.container_port = static_cast<std::uint16_t>(o.at("container_port").integer(0, 65535));
+  b.container_port = o.at("container_port").integer<std::uint16_t>();
   b.host_ip = o.at("host_ip").opt_ip();
-  b.host_port = static_cast<std::uint16_t>(o.at("host_port").integer(0, 65535));
+  b.host_port = o.at("host_port").integer<std::uint16_t>();
   return b;
 }
 
@@ -277,17 +334,210 @@ ContainerState container_from(const In& o) {
 Route route_from(const In& o) {
   Route r;
   r.family = o.at("family").family();
-  r.type = static_cast<std::uint8_t>(o.at("type").integer(0, 255));
+  r.type = o.at("type").integer<std::uint8_t>();
   r.dst = o.at("dst").opt_ip();
-  r.dst_len = static_cast<std::uint8_t>(o.at("dst_len").integer(0, 128));
+  r.dst_len = o.at("dst_len").integer<std::uint8_t>(0, 128);
   r.gateway = o.at("gateway").opt_ip();
-  r.oif = o.at("oif").opt_integer<int>(0, INT32_MAX);
+  r.oif = o.at("oif").opt_integer<int>(0);
   r.prefsrc = o.at("prefsrc").opt_ip();
-  r.table = static_cast<std::uint32_t>(o.at("table").integer(0, max_u32));
-  r.priority = o.at("metric").opt_integer<std::uint32_t>(0, max_u32);
-  r.protocol = o.at("protocol").present() ? static_cast<std::uint8_t>(o.at("protocol").integer(0, 255)) : 0;
-  r.scope = o.at("scope").present() ? static_cast<std::uint8_t>(o.at("scope").integer(0, 255)) : 0;
+  r.table = o.at("table").integer<std::uint32_t>();
+  r.priority = o.at("metric").opt_integer<std::uint32_t>();
+  r.protocol = o.at("protocol").opt_integer<std::uint8_t>().value_or(0);
+  r.scope = o.at("scope").opt_integer<std::uint8_t>().value_or(0);
   return r;
+}
+
+Link link_from(const In& o) {
+  Link l;
+  l.ifindex = o.at("ifindex").integer<int>(1);
+  l.name = o.at("ifname").opt_string();
+  l.flags = o.at("flags").integer<std::uint32_t>();
+  l.type = o.at("type").opt_integer<std::uint16_t>().value_or(1);
+  l.mtu = o.at("mtu").opt_integer<std::uint32_t>();
+  l.operstate = o.at("operstate").opt_integer<std::uint8_t>();
+  l.kind = o.at("kind").opt_string();
+  l.master = o.at("master").opt_integer<int>(0);
+  l.link = o.at("link").opt_integer<int>(0);
+  l.link_netnsid = o.at("link_netnsid").opt_integer<int>(-1);
+  l.macvlan_mode = o.at("macvlan_mode").opt_integer<std::uint32_t>();
+  l.ipvlan_mode = o.at("ipvlan_mode").opt_integer<std::uint16_t>();
+  return l;
+}
+
+Address address_from(const In& o) {
+  Address a;
+  a.ifindex = o.at("ifindex").integer<int>(1);
+  a.family = o.at("family").family();
+  a.local = o.at("local").opt_ip();
+  a.address = o.at("address").opt_ip();
+  if (!a.local && !a.address) throw Bad{o.path() + ": has neither local nor address"};
+  for (const auto& v : {a.local, a.address}) {
+    if (v && v->family != a.family) throw Bad{o.path() + ": an address is not of the entry's family"};
+  }
+  a.prefixlen = o.at("prefixlen").integer<std::uint8_t>(0, a.family == Family::inet ? 32 : 128);
+  a.scope = o.at("scope").opt_integer<std::uint8_t>().value_or(0);
+  a.flags = o.at("flags").opt_integer<std::uint32_t>().value_or(0x80);
+  a.label = o.at("label").opt_string();
+  return a;
+}
+
+TimeWait time_wait_from(const In& o) {
+  TimeWait t;
+  t.protocol = o.at("protocol").protocol();
+  t.port = o.at("port").integer<std::uint16_t>();
+  t.count = o.at("count").integer<std::size_t>(0, INT32_MAX);
+  return t;
+}
+
+ForeignListener foreign_listener_from(const In& o) {
+  ForeignListener f;
+  f.netns = o.at("netns").string();
+  f.netns_inode = o.at("netns_inode").opt_integer<std::uint64_t>().value_or(0);
+  f.listener = listener_from(o.at("listener"));
+  return f;
+}
+
+ForeignAddress foreign_address_from(const In& o) {
+  ForeignAddress fa;
+  fa.netns = o.at("netns").string();
+  fa.address = o.at("address").ip();
+  fa.interface = o.at("interface").string();
+  fa.kind = o.at("kind").opt_string().value_or("");
+  fa.parent = o.at("parent").opt_integer<int>(1);
+  fa.macvlan_mode = o.at("macvlan_mode").opt_integer<std::uint32_t>();
+  fa.ipvlan_mode = o.at("ipvlan_mode").opt_integer<std::uint16_t>();
+  o.at("routes").each([&](const In& r) {
+    const std::string cidr = r.string();
+    const std::size_t slash = cidr.find('/');
+    const auto ip = IpAddr::parse(cidr.substr(0, slash));
+    unsigned len = 0;
+    const char* end = cidr.data() + cidr.size();
+    if (!ip || slash == std::string::npos) throw Bad{r.path() + ": expected ADDRESS/LENGTH"};
+    const auto [stop, ec] = std::from_chars(cidr.data() + slash + 1, end, len);
+    if (ec != std::errc{} || stop != end || len > ip->bits()) {
+      throw Bad{fmt::format("{}: expected ADDRESS/LENGTH, LENGTH at most {}", r.path(), ip->bits())};
+    }
+    fa.routes.emplace_back(*ip, len);
+  });
+  return fa;
+}
+
+RouteLookup route_lookup_from(const In& o) {
+  RouteLookup r;
+  r.address = o.at("address").ip();
+  if (const In route = o.at("route"); route.present()) r.route = route_from(route);
+  r.error = o.at("error").opt_integer<int>(0, 4095).value_or(0);
+  return r;
+}
+
+Probe probe_from(const In& o) {
+  Probe p;
+  p.address = o.at("address").ip();
+  p.port = o.at("port").integer<std::uint16_t>();
+  const std::string r = o.at("result").string();
+  if (r == "ok") {
+    p.result = ProbeResult::ok;
+  } else if (r == "refused") {
+    p.result = ProbeResult::refused;
+  } else if (r == "timeout") {
+    p.result = ProbeResult::timeout;
+  } else if (r == "unreachable") {
+    p.result = ProbeResult::unreachable;
+  } else if (r == "error") {
+    p.result = ProbeResult::error;
+  } else {
+    throw Bad{o.path() + ".result: expected ok, refused, timeout, unreachable or error"};
+  }
+  p.error = o.at("error").opt_integer<int>(0, 4095).value_or(0);
+  p.millis = o.at("millis").present() ? o.at("millis").real(0, max_millis) : 0;
+  return p;
+}
+
+// A top-level array of records, and how one record becomes its value.
+struct RecordArray {
+  std::string_view key;
+  void (*add)(Snapshot&, const In&);
+};
+
+const std::array<RecordArray, 10> record_arrays{{
+    {"links", [](Snapshot& s, const In& o) { s.links.push_back(link_from(o)); }},
+    {"addresses", [](Snapshot& s, const In& o) { s.addresses.push_back(address_from(o)); }},
+    {"routes", [](Snapshot& s, const In& o) { s.routes.push_back(route_from(o)); }},
+    {"listeners", [](Snapshot& s, const In& o) { s.listeners.push_back(listener_from(o)); }},
+    {"time_wait", [](Snapshot& s, const In& o) { s.time_wait.push_back(time_wait_from(o)); }},
+    {"other_netns", [](Snapshot& s, const In& o) { s.other_netns.push_back(foreign_listener_from(o)); }},
+    {"other_netns_addresses", [](Snapshot& s, const In& o) { s.other_netns_addresses.push_back(foreign_address_from(o)); }},
+    {"containers", [](Snapshot& s, const In& o) { s.containers.push_back(container_from(o)); }},
+    {"route_lookups", [](Snapshot& s, const In& o) { s.route_lookups.push_back(route_lookup_from(o)); }},
+    {"probes", [](Snapshot& s, const In& o) { s.probes.push_back(probe_from(o)); }},
+}};
+
+// A string of the document, moved out of it (a ruleset listing may be most
+// of the file): absent or null is empty.
+std::string take_string(dom& parent, const char* key, const std::string& path) {
+  const auto it = parent.find(key);
+  if (it == parent.end() || it->is_null()) return {};
+  if (!it->is_string()) throw Bad{path + ": expected a string"};
+  return std::move(it->get_ref<std::string&>());
+}
+
+// The document into the Snapshot.
+void snapshot_from(dom& doc, Snapshot& s) {
+  const In root(doc);
+  if (!doc.is_object()) throw Bad{"the document: expected an object"};
+  if (root.at("netwhy_snapshot").integer<int>(1, 1000) != format_version) {
+    throw Bad{fmt::format("netwhy_snapshot: version {} is not {}", doc["netwhy_snapshot"].dump(), format_version)};
+  }
+  s.hostname = root.at("hostname").opt_string().value_or("");
+  for (const RecordArray& r : record_arrays) {
+    root.at(r.key).each([&](const In& o) { r.add(s, o); });
+  }
+  root.at("sysctls").members([&](const std::string& key, const In& v) { s.sysctls[key] = v.integer<std::int64_t>(); });
+  root.at("counters").members([&](const std::string& key, const In& v) { s.counters[key] = v.integer<std::uint64_t>(); });
+  const In fw = root.at("firewall");
+  if (fw.present()) {
+    s.firewall.read = fw.at("read").opt_boolean().value_or(false);
+    s.firewall.unreadable = fw.at("unreadable").opt_string().value_or("");
+    fw.at("legacy_tables").each([&](const In& t) { s.firewall.legacy_tables.push_back(t.string()); });
+    if (s.firewall.read) {
+      // The text listing is the ruleset; the JSON comes only when the text
+      // was not readable (and in files from netwhy before 0.2). It is parsed
+      // again from its text, so its part of the document goes first.
+      dom& fw_doc = doc["firewall"];
+      std::string raw;
+      if (const auto it = fw_doc.find("nftables"); it != fw_doc.end() && !it->is_null()) {
+        raw = it->dump();
+        *it = nullptr;
+      }
+      const bool has_json = !raw.empty();
+      std::string listing = take_string(fw_doc, "listing", "firewall.listing");
+      auto parsed = has_json ? parse_nft_ruleset(raw, listing) : parse_nft_text(listing);
+      if (!parsed) throw Bad{(has_json ? "firewall.nftables: " : "firewall.listing: ") + parsed.error().message()};
+      parsed->legacy_tables = std::move(s.firewall.legacy_tables);
+      parsed->raw_json = std::move(raw);
+      parsed->raw_text = std::move(listing);
+      s.firewall = std::move(*parsed);
+      // iptables-save output: decoded the same way as live
+      fw.at("iptables").each([&](const In& save) {
+        FwIptablesSave one;
+        const std::string family = save.at("family").string();
+        if (family != "inet" && family != "inet6") throw Bad{save.path() + ".family: expected inet or inet6"};
+        one.family = family == "inet6" ? Family::inet6 : Family::inet;
+        one.legacy = save.at("backend").string() == "legacy";
+        one.text = save.at("save").string();
+        s.firewall.iptables.push_back(std::move(one));
+      });
+      apply_iptables(s.firewall);
+    }
+  }
+  const In gaps = root.at("gaps");
+  if (gaps.present()) {
+    s.gaps.root = gaps.at("root").opt_boolean().value_or(true);
+    s.gaps.unreadable_processes = gaps.at("unreadable_processes").opt_integer<std::size_t>().value_or(0);
+    s.gaps.hidepid = gaps.at("hidepid").opt_boolean().value_or(false);
+    s.gaps.other_netns_unreadable = gaps.at("other_netns_unreadable").opt_boolean().value_or(false);
+    gaps.at("notes").each([&](const In& n) { s.gaps.notes.push_back(n.string()); });
+  }
 }
 
 }  // namespace
@@ -377,181 +627,26 @@ std::string snapshot_to_json(const Snapshot& s, bool pretty) {
 
 Expected<Snapshot> snapshot_from_json(std::string_view text) {
   static constexpr int max_depth = 16;
-  json doc;
+  dom doc;
   try {
-    doc = json::parse(text.begin(), text.end(), [](int depth, json::parse_event_t, json&) {
+    doc = dom::parse(text.begin(), text.end(), [](int depth, dom::parse_event_t, dom&) {
       if (depth > max_depth) throw Bad{fmt::format("nested deeper than {} levels", max_depth)};
       return true;
     });
   } catch (const Bad& b) {
     return input_error("snapshot: " + b.what);
-  } catch (const json::parse_error& e) {
+  } catch (const dom::parse_error& e) {
     return input_error("not JSON: " + describe_json_parse_error(e, text));
-  } catch (const json::exception& e) {
-    return input_error("not JSON: " + describe_json_error(e));
+  } catch (const dom::exception& e) {
+    return input_error("not JSON: " + escape_text(describe_json_error(e)));
   }
   Snapshot s;
   try {
-    const In root(doc, "");
-    if (!doc.is_object()) throw Bad{"the document: expected an object"};
-    if (root.at("netwhy_snapshot").integer(1, 1000) != format_version) {
-      throw Bad{fmt::format("netwhy_snapshot: version {} is not {}", doc["netwhy_snapshot"].dump(), format_version)};
-    }
-    s.hostname = root.at("hostname").opt_string().value_or("");
-    root.at("links").each([&](const In& o) {
-      Link l;
-      l.ifindex = static_cast<int>(o.at("ifindex").integer(1, INT32_MAX));
-      l.name = o.at("ifname").opt_string();
-      l.flags = static_cast<std::uint32_t>(o.at("flags").integer(0, max_u32));
-      l.type = o.at("type").present() ? static_cast<std::uint16_t>(o.at("type").integer(0, 65535)) : 1;
-      l.mtu = o.at("mtu").opt_integer<std::uint32_t>(0, max_u32);
-      l.operstate = o.at("operstate").opt_integer<std::uint8_t>(0, 255);
-      l.kind = o.at("kind").opt_string();
-      l.master = o.at("master").opt_integer<int>(0, INT32_MAX);
-      l.link = o.at("link").opt_integer<int>(0, INT32_MAX);
-      l.link_netnsid = o.at("link_netnsid").opt_integer<int>(-1, INT32_MAX);
-      l.macvlan_mode = o.at("macvlan_mode").opt_integer<std::uint32_t>(0, max_u32);
-      l.ipvlan_mode = o.at("ipvlan_mode").opt_integer<std::uint16_t>(0, 65535);
-      s.links.push_back(std::move(l));
-    });
-    root.at("addresses").each([&](const In& o) {
-      Address a;
-      a.ifindex = static_cast<int>(o.at("ifindex").integer(1, INT32_MAX));
-      a.family = o.at("family").family();
-      a.local = o.at("local").opt_ip();
-      a.address = o.at("address").opt_ip();
-      if (!a.local && !a.address) throw Bad{o.path() + ": has neither local nor address"};
-      for (const auto& v : {a.local, a.address}) {
-        if (v && v->family != a.family) throw Bad{o.path() + ": an address is not of the entry's family"};
-      }
-      a.prefixlen = static_cast<std::uint8_t>(o.at("prefixlen").integer(0, a.family == Family::inet ? 32 : 128));
-      a.scope = o.at("scope").present() ? static_cast<std::uint8_t>(o.at("scope").integer(0, 255)) : 0;
-      a.flags = o.at("flags").present() ? static_cast<std::uint32_t>(o.at("flags").integer(0, max_u32)) : 0x80;
-      a.label = o.at("label").opt_string();
-      s.addresses.push_back(std::move(a));
-    });
-    root.at("routes").each([&](const In& o) { s.routes.push_back(route_from(o)); });
-    root.at("listeners").each([&](const In& o) { s.listeners.push_back(listener_from(o)); });
-    root.at("time_wait").each([&](const In& o) {
-      s.time_wait.push_back({o.at("protocol").protocol(), static_cast<std::uint16_t>(o.at("port").integer(0, 65535)),
-                             static_cast<std::size_t>(o.at("count").integer(0, INT32_MAX))});
-    });
-    root.at("other_netns").each([&](const In& o) {
-      ForeignListener f;
-      f.netns = o.at("netns").string();
-      f.netns_inode = o.at("netns_inode").present() ? o.at("netns_inode").unsigned_integer() : 0;
-      f.listener = listener_from(o.at("listener"));
-      s.other_netns.push_back(std::move(f));
-    });
-    root.at("other_netns_addresses").each([&](const In& o) {
-      ForeignAddress fa;
-      fa.netns = o.at("netns").string();
-      fa.address = o.at("address").ip();
-      fa.interface = o.at("interface").string();
-      fa.kind = o.at("kind").opt_string().value_or("");
-      fa.parent = o.at("parent").opt_integer<int>(1, INT32_MAX);
-      fa.macvlan_mode = o.at("macvlan_mode").opt_integer<std::uint32_t>(0, max_u32);
-      fa.ipvlan_mode = o.at("ipvlan_mode").opt_integer<std::uint16_t>(0, 65535);
-      o.at("routes").each([&](const In& r) {
-        const std::string cidr = r.string();
-        const std::size_t slash = cidr.find('/');
-        const auto ip = IpAddr::parse(cidr.substr(0, slash));
-        unsigned len = 0;
-        if (!ip || slash == std::string::npos ||
-            std::from_chars(cidr.data() + slash + 1, cidr.data() + cidr.size(), len).ec != std::errc{} ||
-            len > ip->bits()) {
-          throw Bad{r.path() + ": expected ADDRESS/LENGTH"};
-        }
-        fa.routes.emplace_back(*ip, len);
-      });
-      s.other_netns_addresses.push_back(std::move(fa));
-    });
-    root.at("containers").each([&](const In& o) { s.containers.push_back(container_from(o)); });
-    root.at("route_lookups").each([&](const In& o) {
-      RouteLookup r;
-      r.address = o.at("address").ip();
-      if (o.at("route").present()) r.route = route_from(o.at("route"));
-      r.error = o.at("error").present() ? static_cast<int>(o.at("error").integer(0, 4095)) : 0;
-      s.route_lookups.push_back(std::move(r));
-    });
-    root.at("probes").each([&](const In& o) {
-      Probe p;
-      p.address = o.at("address").ip();
-      p.port = static_cast<std::uint16_t>(o.at("port").integer(0, 65535));
-      const std::string r = o.at("result").string();
-      if (r == "ok") {
-        p.result = ProbeResult::ok;
-      } else if (r == "refused") {
-        p.result = ProbeResult::refused;
-      } else if (r == "timeout") {
-        p.result = ProbeResult::timeout;
-      } else if (r == "unreachable") {
-        p.result = ProbeResult::unreachable;
-      } else if (r == "error") {
-        p.result = ProbeResult::error;
-      } else {
-        throw Bad{o.path() + ".result: expected ok, refused, timeout, unreachable or error"};
-      }
-      p.error = o.at("error").present() ? static_cast<int>(o.at("error").integer(0, 4095)) : 0;
-      p.millis = o.at("millis").present() ? o.at("millis").number() : 0;
-      s.probes.push_back(p);
-    });
-    for (const char* table : {"sysctls", "counters"}) {
-      const In t = root.at(table);
-      if (!t.present()) continue;
-      if (!doc[table].is_object()) throw Bad{std::string(table) + ": expected an object"};
-      for (const auto& [key, value] : doc[table].items()) {
-        const In v(value, fmt::format("{}.{}", table, key));
-        if (std::string_view(table) == "sysctls") {
-          s.sysctls[key] = v.integer(INT64_MIN, INT64_MAX);
-        } else {
-          s.counters[key] = v.unsigned_integer();
-        }
-      }
-    }
-    const In fw = root.at("firewall");
-    if (fw.present()) {
-      s.firewall.read = fw.at("read").opt_boolean().value_or(false);
-      s.firewall.unreadable = fw.at("unreadable").opt_string().value_or("");
-      fw.at("legacy_tables").each([&](const In& t) { s.firewall.legacy_tables.push_back(t.string()); });
-      const bool has_json = doc["firewall"].contains("nftables") && !doc["firewall"]["nftables"].is_null();
-      if (s.firewall.read) {
-        // The text listing is the ruleset; the JSON comes only when the
-        // text was not readable (and in files from netwhy before 0.2).
-        const std::string raw = has_json ? doc["firewall"]["nftables"].dump() : std::string();
-        const std::string listing = fw.at("listing").opt_string().value_or("");
-        auto parsed = has_json ? parse_nft_ruleset(raw, listing) : parse_nft_text(listing);
-        if (!parsed) throw Bad{(has_json ? "firewall.nftables: " : "firewall.listing: ") + parsed.error().message()};
-        parsed->legacy_tables = s.firewall.legacy_tables;
-        parsed->raw_json = raw;
-        parsed->raw_text = listing;
-        s.firewall = std::move(*parsed);
-        // iptables-save output: decoded the same way as live
-        fw.at("iptables").each([&](const In& save) {
-          FwIptablesSave one;
-          const std::string family = save.at("family").string();
-          if (family != "inet" && family != "inet6") throw Bad{"firewall.iptables: family must be inet or inet6"};
-          one.family = family == "inet6" ? Family::inet6 : Family::inet;
-          one.legacy = save.at("backend").string() == "legacy";
-          one.text = save.at("save").string();
-          s.firewall.iptables.push_back(std::move(one));
-        });
-        apply_iptables(s.firewall);
-      }
-    }
-    const In gaps = root.at("gaps");
-    if (gaps.present()) {
-      s.gaps.root = gaps.at("root").opt_boolean().value_or(true);
-      s.gaps.unreadable_processes =
-          gaps.at("unreadable_processes").present() ? gaps.at("unreadable_processes").unsigned_integer() : 0;
-      s.gaps.hidepid = gaps.at("hidepid").opt_boolean().value_or(false);
-      s.gaps.other_netns_unreadable = gaps.at("other_netns_unreadable").opt_boolean().value_or(false);
-      gaps.at("notes").each([&](const In& n) { s.gaps.notes.push_back(n.string()); });
-    }
+    snapshot_from(doc, s);
   } catch (const Bad& b) {
     return input_error("snapshot: " + b.what);
-  } catch (const json::exception& e) {
-    return input_error("snapshot: " + describe_json_error(e));
+  } catch (const dom::exception& e) {
+    return input_error("snapshot: " + escape_text(describe_json_error(e)));
   }
   return s;
 }

@@ -1,5 +1,10 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <string>
+
+#include <fmt/format.h>
+
 #include "snapshot_builder.hpp"
 
 using namespace snaptest;
@@ -253,4 +258,88 @@ TEST_CASE("containers and a process's container tag survive the round trip; a ba
            "published": [{"proto": "tcp", "container_port": 80, "host_ip": "300.0.0.1", "host_port": 8080}],
            "requested": [], "addresses": [], "sources": []}]})")
             .find("containers[0].published[0].host_ip") != std::string::npos);
+}
+
+// ---- the loader's limits: numbers, escaping (issue 11) ----
+
+namespace {
+
+std::string load_error(std::string_view text) {
+  auto s = snapshot_from_json(text);
+  REQUIRE_FALSE(s.has_value());
+  CHECK(s.error().kind == ErrorKind::input);
+  return s.error().message();
+}
+
+}  // namespace
+
+TEST_CASE("numbers out of range are an error naming the field, never a cast") {
+  const auto in = [](std::string_view field, std::string_view json_value) {
+    return fmt::format(R"({{"netwhy_snapshot": 1, {}}})", fmt::format(fmt::runtime(field), json_value));
+  };
+  const std::string address = R"("addresses": [{{"ifindex": 1, "family": "inet", "local": "10.0.0.1", "prefixlen": {}}}])";
+  const std::string listener =
+      R"("listeners": [{{"protocol": "tcp", "family": "inet", "local_address": "0.0.0.0", "port": {}, "inode": 1, "uid": 0}}])";
+  // 2^32+8 is not /8, 2^32+80 is not port 80
+  CHECK(load_error(in(address, "4294967304")) == "snapshot: addresses[0].prefixlen: 4294967304 is out of range (0 to 32)");
+  CHECK(load_error(in(listener, "4294967376")) == "snapshot: listeners[0].port: 4294967376 is out of range (0 to 65535)");
+  CHECK(load_error(in(R"("containers": [{{"engine": "docker", "id": "x", "name": "w", "running": true,
+        "published": [{{"proto": "tcp", "container_port": 80, "host_ip": null, "host_port": {}}}]}}])",
+                      "4294967376")) ==
+        "snapshot: containers[0].published[0].host_port: 4294967376 is out of range (0 to 65535)");
+  CHECK(load_error(in(R"("time_wait": [{{"protocol": "tcp", "port": {}, "count": 1}}])", "-1"))
+            .find("time_wait[0].port: -1 is out of range") != std::string::npos);
+  CHECK(load_error(in(R"("links": [{{"ifindex": 1, "flags": 0, "mtu": {}}}])", "4294967296")) ==
+        "snapshot: links[0].mtu: 4294967296 is out of range (0 to 4294967295)");
+  CHECK(load_error(in(R"("links": [{{"ifindex": 1, "flags": 0, "operstate": {}}}])", "256")) ==
+        "snapshot: links[0].operstate: 256 is out of range (0 to 255)");
+  CHECK(load_error(in(R"("routes": [{{"family": "inet", "type": 1, "dst_len": {}, "table": 254}}])", "4294967304"))
+            .find("routes[0].dst_len: 4294967304 is out of range") != std::string::npos);
+  CHECK(load_error(in(R"("other_netns": [{{"netns": "n", "netns_inode": {}, "listener": {{}}}}])", "-5")) ==
+        "snapshot: other_netns[0].netns_inode: -5 is out of range (0 to 18446744073709551615)");
+  CHECK(load_error(in(R"("other_netns_addresses": [{{"netns": "n", "address": "10.0.0.2", "interface": "e",
+        "routes": [{}]}}])", R"("10.0.0.0/4294967304")")) ==
+        "snapshot: other_netns_addresses[0].routes[0]: expected ADDRESS/LENGTH, LENGTH at most 32");
+  CHECK(load_error(in(R"("other_netns_addresses": [{{"netns": "n", "address": "10.0.0.2", "interface": "e",
+        "routes": [{}]}}])", R"("10.0.0.0/8x")")).find("routes[0]: expected ADDRESS/LENGTH") != std::string::npos);
+  // 2^63+5 does not fit a sysctl's int64: it was read as 2^63-1
+  CHECK(load_error(in(R"("sysctls": {{"net.core.somaxconn": {}}})", "9223372036854775813")) ==
+        "snapshot: sysctls.net.core.somaxconn: 9223372036854775813 is out of range "
+        "(-9223372036854775808 to 9223372036854775807)");
+  CHECK(load_error(in(R"("counters": {{"TcpExt.ListenDrops": {}}})", "-1")).find("counters.TcpExt.ListenDrops: -1") !=
+        std::string::npos);
+  // nlohmann reads 2^64 as a double
+  CHECK(load_error(in(R"("counters": {{"TcpExt.ListenDrops": {}}})", "18446744073709551616")) ==
+        "snapshot: counters.TcpExt.ListenDrops: expected an integer");
+  CHECK(load_error(in(R"("gaps": {{"unreadable_processes": {}}})", "-3")).find("gaps.unreadable_processes: -3") !=
+        std::string::npos);
+  SUBCASE("a probe's time: a finite number of milliseconds, not negative, at most an hour") {
+    const std::string probe = R"("probes": [{{"address": "10.0.0.1", "port": 1, "result": "ok", "millis": {}}}])";
+    for (const char* bad : {"-1", "-1e308", "1e300", "3600001"}) {
+      CAPTURE(bad);
+      CHECK(load_error(in(probe, bad)).starts_with("snapshot: probes[0].millis: "));
+    }
+    CHECK(load_error(in(probe, "1e999")).starts_with("not JSON"));  // no infinity in JSON
+    auto ok = snapshot_from_json(in(probe, "12.5"));
+    REQUIRE(ok);
+    CHECK(ok->probes.at(0).millis == 12.5);
+  }
+}
+
+TEST_CASE("bytes from the file in an error message are escaped: a key of sysctls or counters") {
+  // ESC ] 0 ; ... BEL sets a terminal's title; CSI (C1 0x9b) starts a sequence.
+  for (const char* table : {"sysctls", "counters"}) {
+    CAPTURE(table);
+    const std::string message =
+        load_error(fmt::format(R"({{"netwhy_snapshot": 1, "{}": {{"a\u001b]0;pwned\u0007\u009b31m\\b": "x"}}}})", table));
+    CHECK(message == fmt::format(R"(snapshot: {}.a\x1b]0;pwned\x07\xc2\x9b31m\\b: expected an integer)", table));
+    CHECK(std::none_of(message.begin(), message.end(), [](char c) {
+      const auto u = static_cast<unsigned char>(c);
+      return u < 0x20 || u == 0x7f || u >= 0x80;
+    }));
+  }
+  // A long key is shortened, as an argument is.
+  const std::string long_key = load_error(fmt::format(R"({{"netwhy_snapshot": 1, "sysctls": {{"{}": -1.5}}}})",
+                                                      std::string(100000, 'k')));
+  CHECK(long_key == fmt::format("snapshot: sysctls.{}...: expected an integer", std::string(60, 'k')));
 }
