@@ -1,6 +1,6 @@
 // Snapshot files: written by `netwhy snapshot -j`, read by `netwhy port
-// --snapshot FILE`. A file may come from anywhere: every field is checked and
-// an error names the field.
+// --snapshot FILE`. A file may come from anywhere: every field is checked,
+// an error names the field, and the reading is linear in the file's size.
 #include <nlohmann/json.hpp>
 
 #include <array>
@@ -115,11 +115,16 @@ json route_json(const Route& r) {
           {"protocol", r.protocol},        {"scope", r.scope}};
 }
 
-// ---- reading, with the path of every value for the error message ----
+// ---- reading ----
 //
-// Objects are std::map (nlohmann::json, not ordered_json, whose objects are
-// vectors searched for each key: quadratic in a large object, 100,000 keys
-// in counters took 25 s); the last of twin keys wins.
+// nlohmann's SAX interface drives the reading: its callback parser, the only
+// other way to limit depth, rescans the parent container after every closing
+// brace (quadratic: 200,000 small objects took 45 s). The Reader below builds
+// a document for everything but the records of the top-level arrays (links,
+// listeners, ...): each record is built alone, turned into its value as soon
+// as it closes, and dropped. Objects are std::map (nlohmann::json, not
+// ordered_json, whose objects are vectors searched for each key: quadratic in
+// a large object); the last of twin keys wins.
 
 using dom = nlohmann::json;
 
@@ -456,21 +461,175 @@ Probe probe_from(const In& o) {
 // A top-level array of records, and how one record becomes its value.
 struct RecordArray {
   std::string_view key;
+  void (*clear)(Snapshot&);
   void (*add)(Snapshot&, const In&);
 };
 
 const std::array<RecordArray, 10> record_arrays{{
-    {"links", [](Snapshot& s, const In& o) { s.links.push_back(link_from(o)); }},
-    {"addresses", [](Snapshot& s, const In& o) { s.addresses.push_back(address_from(o)); }},
-    {"routes", [](Snapshot& s, const In& o) { s.routes.push_back(route_from(o)); }},
-    {"listeners", [](Snapshot& s, const In& o) { s.listeners.push_back(listener_from(o)); }},
-    {"time_wait", [](Snapshot& s, const In& o) { s.time_wait.push_back(time_wait_from(o)); }},
-    {"other_netns", [](Snapshot& s, const In& o) { s.other_netns.push_back(foreign_listener_from(o)); }},
-    {"other_netns_addresses", [](Snapshot& s, const In& o) { s.other_netns_addresses.push_back(foreign_address_from(o)); }},
-    {"containers", [](Snapshot& s, const In& o) { s.containers.push_back(container_from(o)); }},
-    {"route_lookups", [](Snapshot& s, const In& o) { s.route_lookups.push_back(route_lookup_from(o)); }},
-    {"probes", [](Snapshot& s, const In& o) { s.probes.push_back(probe_from(o)); }},
+    {"links", [](Snapshot& s) { s.links.clear(); }, [](Snapshot& s, const In& o) { s.links.push_back(link_from(o)); }},
+    {"addresses", [](Snapshot& s) { s.addresses.clear(); },
+     [](Snapshot& s, const In& o) { s.addresses.push_back(address_from(o)); }},
+    {"routes", [](Snapshot& s) { s.routes.clear(); }, [](Snapshot& s, const In& o) { s.routes.push_back(route_from(o)); }},
+    {"listeners", [](Snapshot& s) { s.listeners.clear(); },
+     [](Snapshot& s, const In& o) { s.listeners.push_back(listener_from(o)); }},
+    {"time_wait", [](Snapshot& s) { s.time_wait.clear(); },
+     [](Snapshot& s, const In& o) { s.time_wait.push_back(time_wait_from(o)); }},
+    {"other_netns", [](Snapshot& s) { s.other_netns.clear(); },
+     [](Snapshot& s, const In& o) { s.other_netns.push_back(foreign_listener_from(o)); }},
+    {"other_netns_addresses", [](Snapshot& s) { s.other_netns_addresses.clear(); },
+     [](Snapshot& s, const In& o) { s.other_netns_addresses.push_back(foreign_address_from(o)); }},
+    {"containers", [](Snapshot& s) { s.containers.clear(); },
+     [](Snapshot& s, const In& o) { s.containers.push_back(container_from(o)); }},
+    {"route_lookups", [](Snapshot& s) { s.route_lookups.clear(); },
+     [](Snapshot& s, const In& o) { s.route_lookups.push_back(route_lookup_from(o)); }},
+    {"probes", [](Snapshot& s) { s.probes.clear(); }, [](Snapshot& s, const In& o) { s.probes.push_back(probe_from(o)); }},
 }};
+
+// nlohmann's SAX events into a document (root), with the depth limit, and
+// with the records of a top-level array handed to the Snapshot one by one
+// once the file's version is known to be this one's (before that, they wait
+// in the document).
+class Reader {
+ public:
+  Reader(Snapshot& s, std::string_view text) : s_(s), text_(text) {}
+
+  dom root;
+  std::string error;  // why the reading stopped: "not JSON: ..." or "snapshot: ..."
+
+  bool null() { return value(dom(nullptr)); }
+  bool boolean(bool v) { return value(dom(v)); }
+  bool number_integer(dom::number_integer_t v) { return value(dom(v)); }
+  bool number_unsigned(dom::number_unsigned_t v) { return value(dom(v)); }
+  bool number_float(dom::number_float_t v, const dom::string_t& /*text*/) { return value(dom(v)); }
+  bool string(dom::string_t& v) { return value(dom(std::move(v))); }
+  bool binary(dom::binary_t& /*v*/) { return stop("not JSON: a binary value"); }  // never from JSON text
+  bool start_object(std::size_t /*size*/) { return open(dom::value_t::object); }
+  bool start_array(std::size_t /*size*/) { return open(dom::value_t::array); }
+  bool end_object() { return close(); }
+  bool end_array() { return close(); }
+
+  bool key(dom::string_t& k) {
+    Level& top = levels_.back();
+    const auto it = top.value->get_ref<dom::object_t&>().insert_or_assign(std::move(k), dom()).first;
+    top.key = &it->first;
+    slot_ = &it->second;
+    if (levels_.size() == 1) {
+      version_key_ = it->first == "netwhy_snapshot";
+      records_ = nullptr;
+      for (const RecordArray& r : record_arrays) {
+        if (r.key == it->first) {
+          records_ = &r;
+          r.clear(s_);  // the last of twin keys wins, as in the document
+        }
+      }
+    }
+    return true;
+  }
+
+  bool parse_error(std::size_t /*position*/, const std::string& /*token*/, const dom::exception& e) {
+    if (const auto* p = dynamic_cast<const dom::parse_error*>(&e)) {
+      return stop("not JSON: " + describe_json_parse_error(*p, text_));
+    }
+    return stop("not JSON: " + escape_text(describe_json_error(e)));  // a number too large for a double
+  }
+
+ private:
+  struct Level {
+    dom* value = nullptr;              // the array or object being filled; null: a top-level array of records
+    const std::string* key = nullptr;  // in an object: the key whose value is being read
+    std::size_t count = 0;             // in an array: the elements so far
+  };
+
+  bool in_records() const { return !levels_.empty() && levels_.back().value == nullptr; }
+
+  // Where a new value goes: the root, the end of an array, the slot of the
+  // last key, or the record of a top-level array.
+  dom* place(dom&& v) {
+    if (levels_.empty()) {
+      root = std::move(v);
+      return &root;
+    }
+    Level& top = levels_.back();
+    if (top.value == nullptr) {
+      ++top.count;
+      record_ = std::move(v);
+      return &record_;
+    }
+    if (top.value->is_array()) {
+      ++top.count;
+      top.value->push_back(std::move(v));
+      return &top.value->back();
+    }
+    *slot_ = std::move(v);
+    return slot_;
+  }
+
+  bool value(dom&& v) {
+    const bool record = in_records();
+    const dom* placed = place(std::move(v));
+    if (levels_.size() == 1 && version_key_) version_ok_ = integer_of<int>(*placed) == format_version;
+    return record ? finish_record() : true;
+  }
+
+  bool open(dom::value_t type) {
+    if (levels_.size() >= static_cast<std::size_t>(snapshot_max_depth)) {
+      return stop(fmt::format("snapshot: {}: nested deeper than {} levels", path_of_next(), snapshot_max_depth));
+    }
+    if (type == dom::value_t::array && levels_.size() == 1 && records_ != nullptr && version_ok_) {
+      levels_.push_back(Level{nullptr, nullptr, 0});  // the document keeps null under this key
+      return true;
+    }
+    dom* placed = place(dom(type));
+    levels_.push_back(Level{placed, nullptr, 0});
+    return true;
+  }
+
+  bool close() {
+    levels_.pop_back();
+    return in_records() ? finish_record() : true;
+  }
+
+  bool finish_record() {
+    try {
+      records_->add(s_, In(record_, records_->key, levels_.back().count - 1));
+    } catch (const Bad& b) {
+      return stop("snapshot: " + b.what);
+    } catch (const dom::exception& e) {
+      return stop("snapshot: " + escape_text(describe_json_error(e)));
+    }
+    record_ = dom();
+    return true;
+  }
+
+  // The path of the value about to be opened: "firewall.nftables.nftables[3].rule".
+  std::string path_of_next() const {
+    std::string out;
+    for (std::size_t i = 0; i < levels_.size(); ++i) {
+      const Level& l = levels_[i];
+      if (l.value == nullptr || l.value->is_array()) {
+        out += fmt::format("[{}]", i + 1 == levels_.size() ? l.count : l.count - 1);
+      } else if (l.key != nullptr) {
+        if (!out.empty()) out += '.';
+        out += escape_arg(*l.key);
+      }
+    }
+    return out.empty() ? "the document" : out;
+  }
+
+  bool stop(std::string why) {
+    error = std::move(why);
+    return false;
+  }
+
+  Snapshot& s_;
+  std::string_view text_;
+  std::vector<Level> levels_;
+  dom* slot_ = nullptr;                   // the value of the last key read
+  const RecordArray* records_ = nullptr;  // the record kind of the top-level key being read
+  bool version_key_ = false;              // the top-level key being read is netwhy_snapshot
+  bool version_ok_ = false;               // netwhy_snapshot was read, and is format_version
+  dom record_;                            // the record being read
+};
 
 // A string of the document, moved out of it (a ruleset listing may be most
 // of the file): absent or null is empty.
@@ -481,8 +640,8 @@ std::string take_string(dom& parent, const char* key, const std::string& path) {
   return std::move(it->get_ref<std::string&>());
 }
 
-// The document into the Snapshot.
-void snapshot_from(dom& doc, Snapshot& s) {
+// Everything of the document the Reader did not hand over record by record.
+void finish_from(dom& doc, Snapshot& s) {
   const In root(doc);
   if (!doc.is_object()) throw Bad{"the document: expected an object"};
   if (root.at("netwhy_snapshot").integer<int>(1, 1000) != format_version) {
@@ -490,7 +649,7 @@ void snapshot_from(dom& doc, Snapshot& s) {
   }
   s.hostname = root.at("hostname").opt_string().value_or("");
   for (const RecordArray& r : record_arrays) {
-    root.at(r.key).each([&](const In& o) { r.add(s, o); });
+    root.at(r.key).each([&](const In& o) { r.add(s, o); });  // those read before netwhy_snapshot
   }
   root.at("sysctls").members([&](const std::string& key, const In& v) { s.sysctls[key] = v.integer<std::int64_t>(); });
   root.at("counters").members([&](const std::string& key, const In& v) { s.counters[key] = v.integer<std::uint64_t>(); });
@@ -626,23 +785,13 @@ std::string snapshot_to_json(const Snapshot& s, bool pretty) {
 }
 
 Expected<Snapshot> snapshot_from_json(std::string_view text) {
-  static constexpr int max_depth = 16;
-  dom doc;
-  try {
-    doc = dom::parse(text.begin(), text.end(), [](int depth, dom::parse_event_t, dom&) {
-      if (depth > max_depth) throw Bad{fmt::format("nested deeper than {} levels", max_depth)};
-      return true;
-    });
-  } catch (const Bad& b) {
-    return input_error("snapshot: " + b.what);
-  } catch (const dom::parse_error& e) {
-    return input_error("not JSON: " + describe_json_parse_error(e, text));
-  } catch (const dom::exception& e) {
-    return input_error("not JSON: " + escape_text(describe_json_error(e)));
-  }
   Snapshot s;
   try {
-    snapshot_from(doc, s);
+    Reader reader(s, text);
+    if (!dom::sax_parse(text.begin(), text.end(), &reader)) {
+      return input_error(reader.error.empty() ? std::string("not JSON") : std::move(reader.error));
+    }
+    finish_from(reader.root, s);
   } catch (const Bad& b) {
     return input_error("snapshot: " + b.what);
   } catch (const dom::exception& e) {

@@ -1,10 +1,15 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include <fmt/format.h>
 
+#include "netwhy/firewall.hpp"
 #include "snapshot_builder.hpp"
 
 using namespace snaptest;
@@ -260,9 +265,55 @@ TEST_CASE("containers and a process's container tag survive the round trip; a ba
             .find("containers[0].published[0].host_ip") != std::string::npos);
 }
 
-// ---- the loader's limits: numbers, escaping (issue 11) ----
+// ---- the loader's limits: depth, numbers, escaping, size (issue 11) ----
 
 namespace {
+
+std::string source_dir() {
+  if (const char* dir = std::getenv("NETWHY_SOURCE_DIR"); dir != nullptr && *dir != '\0') return dir;
+  for (const char* guess : {".", ".."}) {  // run by hand from the source tree or a build directory in it
+    if (std::filesystem::exists(std::string(guess) + "/tests/data/nft")) return guess;
+  }
+  return ".";
+}
+
+std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) FAIL("cannot read " << path << " (set NETWHY_SOURCE_DIR to the source tree)");
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+// How deeply arrays and objects nest in a JSON text (the document is 1).
+int json_depth(std::string_view text) {
+  int depth = 0;
+  int deepest = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+// {"netwhy_snapshot": 1, "x": [[...[]...]]}: `depth` levels in all.
+std::string nested(int depth) {
+  const auto arrays = static_cast<std::size_t>(depth - 1);
+  return R"({"netwhy_snapshot": 1, "x": )" + std::string(arrays, '[') + std::string(arrays, ']') + "}";
+}
 
 std::string load_error(std::string_view text) {
   auto s = snapshot_from_json(text);
@@ -324,6 +375,11 @@ TEST_CASE("numbers out of range are an error naming the field, never a cast") {
     REQUIRE(ok);
     CHECK(ok->probes.at(0).millis == 12.5);
   }
+  SUBCASE("the same checks when the records come before netwhy_snapshot (kept in the document until then)") {
+    CHECK(load_error(R"({"addresses": [{"ifindex": 1, "family": "inet", "local": "10.0.0.1", "prefixlen": 4294967304}],
+                         "netwhy_snapshot": 1})") ==
+          "snapshot: addresses[0].prefixlen: 4294967304 is out of range (0 to 32)");
+  }
 }
 
 TEST_CASE("bytes from the file in an error message are escaped: a key of sysctls or counters") {
@@ -342,4 +398,113 @@ TEST_CASE("bytes from the file in an error message are escaped: a key of sysctls
   const std::string long_key = load_error(fmt::format(R"({{"netwhy_snapshot": 1, "sysctls": {{"{}": -1.5}}}})",
                                                       std::string(100000, 'k')));
   CHECK(long_key == fmt::format("snapshot: sysctls.{}...: expected an integer", std::string(60, 'k')));
+}
+
+TEST_CASE("the deepest snapshot netwhy writes loads back: maps over concatenations of ranges in its ruleset") {
+  // A snapshot keeps libnftables' JSON when the text listing can't be read
+  // (and files from netwhy before 0.2 always have it). tests/data/nft/deep
+  // is the deepest JSON of rules netwhy reads, recorded from nft 1.0.6:
+  // 18 levels, 20 in the file (past the old limit of 16).
+  const std::filesystem::path dir = std::filesystem::path(source_dir()) / "tests/data/nft";
+  const std::string ruleset = read_text(dir / "deep.json");
+  const std::string listing = read_text(dir / "deep.txt");
+  auto fw = parse_nft_ruleset(ruleset, listing);
+  REQUIRE(fw);
+  fw->raw_json = ruleset;
+  fw->raw_text = listing;
+  Host h;
+  h.s.firewall = *fw;
+  const std::string id(64, 'c');
+  h.listen("0.0.0.0", 8080, {tagged(proc(31700, 1, "docker-proxy", "docker-proxy"), container_tag("docker", id, "web", true))});
+  h.s.other_netns.push_back({"pid:4", 4026532290ULL, h.s.listeners.front()});
+  for (bool pretty : {false, true}) {
+    const std::string file = snapshot_to_json(h.s, pretty);
+    CAPTURE(file);
+    CHECK(json_depth(file) == 20);
+    CHECK(json_depth(file) * 3 <= snapshot_max_depth);  // a margin for rulesets deeper than these
+    auto back = snapshot_from_json(file);
+    REQUIRE(back);
+    CHECK(back->firewall.rules == h.s.firewall.rules);
+    CHECK(back->firewall.chains == h.s.firewall.chains);
+    CHECK(back->firewall.sets == h.s.firewall.sets);
+    CHECK(back->firewall.rules.size() == 4);
+    CHECK(back->listeners == h.s.listeners);
+    CHECK(back->other_netns == h.s.other_netns);
+    CHECK(diagnose(*back, query(8080)).findings == diagnose(h.s, query(8080)).findings);
+  }
+}
+
+TEST_CASE("nesting: the limit loads, one level past it is refused naming the depth and where") {
+  CHECK(snapshot_from_json(nested(snapshot_max_depth)).has_value());
+  const std::string over = load_error(nested(snapshot_max_depth + 1));
+  CAPTURE(over);
+  std::string where = "x";  // level 2; the refused array is level 65, x[0]...[0] with 63 indexes
+  for (int level = 3; level <= snapshot_max_depth + 1; ++level) where += "[0]";
+  CHECK(over == fmt::format("snapshot: {}: nested deeper than {} levels", where, snapshot_max_depth));
+  SUBCASE("inside a record of a top-level array, and inside a ruleset") {
+    std::string deep_record = R"({"netwhy_snapshot": 1, "listeners": [{"processes": [)";
+    deep_record += std::string(100, '[') + std::string(100, ']') + "]}]}";
+    CHECK(load_error(deep_record).starts_with("snapshot: listeners[0].processes[0][0]"));
+    CHECK(load_error(deep_record).ends_with(fmt::format("nested deeper than {} levels", snapshot_max_depth)));
+    std::string deep_ruleset = R"({"netwhy_snapshot": 1, "firewall": {"read": true, "nftables": {"nftables": [)";
+    deep_ruleset += std::string(100000, '[');  // cut short as well: the depth is what is said
+    CHECK(load_error(deep_ruleset).starts_with("snapshot: firewall.nftables.nftables[0][0][0]"));
+  }
+}
+
+TEST_CASE("large files of small records load, in any key order; twin keys: the last wins") {
+  SUBCASE("200,000 small objects in an array (quadratic before: 45 s)") {
+    std::string text = R"({"netwhy_snapshot": 1, "x": [)";
+    for (int i = 0; i < 200000; ++i) text += i == 0 ? "{}" : ",{}";
+    text += "]}";
+    CHECK(snapshot_from_json(text).has_value());
+  }
+  SUBCASE("200,000 records, and an object of 100,000 keys") {
+    std::string text = R"({"netwhy_snapshot": 1, "time_wait": [)";
+    for (int i = 0; i < 200000; ++i) {
+      text += fmt::format(R"({}{{"protocol": "tcp", "port": {}, "count": {}}})", i == 0 ? "" : ",", i % 65536, i);
+    }
+    text += R"(], "counters": {)";
+    for (int i = 0; i < 100000; ++i) text += fmt::format(R"({}"TcpExt.c{}": {})", i == 0 ? "" : ",", i, i);
+    text += "}}";
+    auto s = snapshot_from_json(text);
+    REQUIRE(s);
+    REQUIRE(s->time_wait.size() == 200000);
+    CHECK(s->time_wait[199999].port == 199999 % 65536);
+    CHECK(s->time_wait[199999].count == 199999);
+    REQUIRE(s->counters.size() == 100000);
+    CHECK(s->counters.at("TcpExt.c99999") == 99999);
+  }
+  SUBCASE("netwhy_snapshot last: the same snapshot") {
+    Host h;
+    h.listen("0.0.0.0", 22, {proc(11, 1, "sshd", "sshd")});
+    h.s.sysctls["net.core.somaxconn"] = 4096;
+    const std::string file = snapshot_to_json(h.s, false);
+    const std::string version = R"({"netwhy_snapshot":1,)";
+    REQUIRE(file.starts_with(version));
+    const std::string moved = "{" + file.substr(version.size(), file.rfind('}') - version.size()) + R"(,"netwhy_snapshot":1})";
+    auto a = snapshot_from_json(file);
+    auto b = snapshot_from_json(moved);
+    REQUIRE(a);
+    REQUIRE(b);
+    CHECK(*a == *b);
+    CHECK(b->listeners == h.s.listeners);
+    CHECK(load_error(R"({"links": [{"ifindex": "x"}], "netwhy_snapshot": 2})").find("version 2") != std::string::npos);
+  }
+  SUBCASE("twin keys") {
+    const auto links = [&](int i) { return fmt::format(R"("links": [{{"ifindex": {}, "flags": 0}}])", i); };
+    for (const std::string& text :
+         {fmt::format(R"({{"netwhy_snapshot": 1, {}, {}}})", links(3), links(4)),
+          fmt::format(R"({{{}, "netwhy_snapshot": 1, {}}})", links(3), links(4)),
+          fmt::format(R"({{{}, {}, "netwhy_snapshot": 1}})", links(3), links(4))}) {
+      CAPTURE(text);
+      auto s = snapshot_from_json(text);
+      REQUIRE(s);
+      REQUIRE(s->links.size() == 1);
+      CHECK(s->links[0].ifindex == 4);
+    }
+    auto none = snapshot_from_json(fmt::format(R"({{"netwhy_snapshot": 1, {}, "links": null}})", links(3)));
+    REQUIRE(none);
+    CHECK(none->links.empty());
+  }
 }
