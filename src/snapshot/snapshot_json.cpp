@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cmath>
 #include <concepts>
+#include <iterator>
 #include <limits>
 #include <optional>
 #include <string_view>
@@ -122,7 +123,8 @@ json route_json(const Route& r) {
 // brace (quadratic: 200,000 small objects took 45 s). The Reader below builds
 // a document for everything but the records of the top-level arrays (links,
 // listeners, ...): each record is built alone, turned into its value as soon
-// as it closes, and dropped. Objects are std::map (nlohmann::json, not
+// as it closes, and dropped; firewall.nftables goes straight back to text for
+// parse_nft_ruleset. Objects are std::map (nlohmann::json, not
 // ordered_json, whose objects are vectors searched for each key: quadratic in
 // a large object); the last of twin keys wins.
 
@@ -485,23 +487,54 @@ const std::array<RecordArray, 10> record_arrays{{
     {"probes", [](Snapshot& s) { s.probes.clear(); }, [](Snapshot& s, const In& o) { s.probes.push_back(probe_from(o)); }},
 }};
 
-// nlohmann's SAX events into a document (root), with the depth limit, and
-// with the records of a top-level array handed to the Snapshot one by one
-// once the file's version is known to be this one's (before that, they wait
-// in the document).
+// JSON text for a string (nlohmann's SAX gives valid UTF-8: only quotes,
+// backslashes and control characters are escaped).
+void append_json_string(std::string& out, std::string_view s) {
+  out += '"';
+  for (const char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      fmt::format_to(std::back_inserter(out), "\\u{:04x}", static_cast<unsigned>(c));
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+}
+
+// nlohmann's SAX events into a document (root), with the depth limit; the
+// records of a top-level array handed to the Snapshot one by one once the
+// file's version is known to be this one's (before that, they wait in the
+// document); and firewall.nftables, which parse_nft_ruleset reads from text,
+// written straight back to compact text (a document of libnftables' JSON
+// costs about 12 times its text, and dumping it, then freeing it, seconds).
 class Reader {
  public:
   Reader(Snapshot& s, std::string_view text) : s_(s), text_(text) {}
 
   dom root;
-  std::string error;  // why the reading stopped: "not JSON: ..." or "snapshot: ..."
+  std::string nftables;  // firewall.nftables as compact JSON text; empty: absent or null
+  std::string error;     // why the reading stopped: "not JSON: ..." or "snapshot: ..."
 
-  bool null() { return value(dom(nullptr)); }
-  bool boolean(bool v) { return value(dom(v)); }
-  bool number_integer(dom::number_integer_t v) { return value(dom(v)); }
-  bool number_unsigned(dom::number_unsigned_t v) { return value(dom(v)); }
-  bool number_float(dom::number_float_t v, const dom::string_t& /*text*/) { return value(dom(v)); }
-  bool string(dom::string_t& v) { return value(dom(std::move(v))); }
+  bool null() { return writing_text() ? text_value("null", Null::yes) : value(dom(nullptr)); }
+  bool boolean(bool v) { return writing_text() ? text_value(v ? "true" : "false") : value(dom(v)); }
+  bool number_integer(dom::number_integer_t v) {
+    return writing_text() ? text_value(fmt::format("{}", v)) : value(dom(v));
+  }
+  bool number_unsigned(dom::number_unsigned_t v) {
+    return writing_text() ? text_value(fmt::format("{}", v)) : value(dom(v));
+  }
+  bool number_float(dom::number_float_t v, const dom::string_t& text) {
+    return writing_text() ? text_value(text) : value(dom(v));  // as the file spells it
+  }
+  bool string(dom::string_t& v) {
+    if (!writing_text()) return value(dom(std::move(v)));
+    before_text_value();
+    append_json_string(nftables, v);
+    return true;
+  }
   bool binary(dom::binary_t& /*v*/) { return stop("not JSON: a binary value"); }  // never from JSON text
   bool start_object(std::size_t /*size*/) { return open(dom::value_t::object); }
   bool start_array(std::size_t /*size*/) { return open(dom::value_t::array); }
@@ -510,6 +543,14 @@ class Reader {
 
   bool key(dom::string_t& k) {
     Level& top = levels_.back();
+    if (top.into == Into::text) {
+      if (top.count++ > 0) nftables += ',';
+      top.key_at = nftables.size();
+      append_json_string(nftables, k);
+      top.key_end = nftables.size();
+      nftables += ':';
+      return true;
+    }
     const auto it = top.value->get_ref<dom::object_t&>().insert_or_assign(std::move(k), dom()).first;
     top.key = &it->first;
     slot_ = &it->second;
@@ -522,6 +563,9 @@ class Reader {
           r.clear(s_);  // the last of twin keys wins, as in the document
         }
       }
+      if (it->first == "firewall") nftables.clear();
+    } else if (at_nftables_key()) {
+      nftables.clear();
     }
     return true;
   }
@@ -534,13 +578,43 @@ class Reader {
   }
 
  private:
+  enum class Into {
+    document,  // an array or object of the document
+    records,   // a top-level array of records
+    text,      // an array or object inside firewall.nftables
+  };
   struct Level {
-    dom* value = nullptr;              // the array or object being filled; null: a top-level array of records
-    const std::string* key = nullptr;  // in an object: the key whose value is being read
-    std::size_t count = 0;             // in an array: the elements so far
+    Into into = Into::document;
+    dom* value = nullptr;              // document: the array or object being filled
+    bool array = false;                // an array (else an object)
+    const std::string* key = nullptr;  // document object: the key whose value is being read
+    std::size_t key_at = 0;            // text object: where that key is in the text
+    std::size_t key_end = 0;
+    std::size_t count = 0;             // the elements (members of a text object) so far
   };
 
-  bool in_records() const { return !levels_.empty() && levels_.back().value == nullptr; }
+  bool in_records() const { return !levels_.empty() && levels_.back().into == Into::records; }
+  bool writing_text() const { return !levels_.empty() && (levels_.back().into == Into::text || at_nftables_key()); }
+  // Is the value about to be read firewall.nftables?
+  bool at_nftables_key() const {
+    return levels_.size() == 2 && levels_[1].into == Into::document && !levels_[1].array &&
+           levels_[1].key != nullptr && *levels_[1].key == "nftables" && levels_[0].key != nullptr &&
+           *levels_[0].key == "firewall";
+  }
+
+  // A comma before an element of a text array.
+  void before_text_value() {
+    Level& top = levels_.back();
+    if (top.into == Into::text && top.array && top.count++ > 0) nftables += ',';
+  }
+
+  enum class Null { no, yes };
+  bool text_value(std::string_view text, Null null = Null::no) {
+    if (null == Null::yes && levels_.back().into != Into::text) return true;  // "nftables": null is none
+    before_text_value();
+    nftables += text;
+    return true;
+  }
 
   // Where a new value goes: the root, the end of an array, the slot of the
   // last key, or the record of a top-level array.
@@ -550,12 +624,12 @@ class Reader {
       return &root;
     }
     Level& top = levels_.back();
-    if (top.value == nullptr) {
+    if (top.into == Into::records) {
       ++top.count;
       record_ = std::move(v);
       return &record_;
     }
-    if (top.value->is_array()) {
+    if (top.array) {
       ++top.count;
       top.value->push_back(std::move(v));
       return &top.value->back();
@@ -575,16 +649,24 @@ class Reader {
     if (levels_.size() >= static_cast<std::size_t>(snapshot_max_depth)) {
       return stop(fmt::format("snapshot: {}: nested deeper than {} levels", path_of_next(), snapshot_max_depth));
     }
-    if (type == dom::value_t::array && levels_.size() == 1 && records_ != nullptr && version_ok_) {
-      levels_.push_back(Level{nullptr, nullptr, 0});  // the document keeps null under this key
+    const bool array = type == dom::value_t::array;
+    if (writing_text()) {
+      before_text_value();
+      nftables += array ? '[' : '{';
+      levels_.push_back(Level{Into::text, nullptr, array, nullptr, 0, 0, 0});
+      return true;
+    }
+    if (array && levels_.size() == 1 && records_ != nullptr && version_ok_) {
+      levels_.push_back(Level{Into::records, nullptr, true, nullptr, 0, 0, 0});  // the document keeps null here
       return true;
     }
     dom* placed = place(dom(type));
-    levels_.push_back(Level{placed, nullptr, 0});
+    levels_.push_back(Level{Into::document, placed, array, nullptr, 0, 0, 0});
     return true;
   }
 
   bool close() {
+    if (levels_.back().into == Into::text) nftables += levels_.back().array ? ']' : '}';
     levels_.pop_back();
     return in_records() ? finish_record() : true;
   }
@@ -606,12 +688,18 @@ class Reader {
     std::string out;
     for (std::size_t i = 0; i < levels_.size(); ++i) {
       const Level& l = levels_[i];
-      if (l.value == nullptr || l.value->is_array()) {
+      if (l.array) {
         out += fmt::format("[{}]", i + 1 == levels_.size() ? l.count : l.count - 1);
-      } else if (l.key != nullptr) {
-        if (!out.empty()) out += '.';
-        out += escape_arg(*l.key);
+        continue;
       }
+      std::string_view key;
+      if (l.into == Into::text && l.key_end > l.key_at + 1) {
+        key = std::string_view(nftables).substr(l.key_at + 1, l.key_end - l.key_at - 2);  // without its quotes
+      } else if (l.key != nullptr) {
+        key = *l.key;
+      }
+      if (!out.empty()) out += '.';
+      out += escape_arg(key);
     }
     return out.empty() ? "the document" : out;
   }
@@ -640,8 +728,9 @@ std::string take_string(dom& parent, const char* key, const std::string& path) {
   return std::move(it->get_ref<std::string&>());
 }
 
-// Everything of the document the Reader did not hand over record by record.
-void finish_from(dom& doc, Snapshot& s) {
+// Everything the Reader did not hand over record by record: the document,
+// and firewall.nftables as text.
+void finish_from(dom& doc, std::string nftables, Snapshot& s) {
   const In root(doc);
   if (!doc.is_object()) throw Bad{"the document: expected an object"};
   if (root.at("netwhy_snapshot").integer<int>(1, 1000) != format_version) {
@@ -660,16 +749,10 @@ void finish_from(dom& doc, Snapshot& s) {
     fw.at("legacy_tables").each([&](const In& t) { s.firewall.legacy_tables.push_back(t.string()); });
     if (s.firewall.read) {
       // The text listing is the ruleset; the JSON comes only when the text
-      // was not readable (and in files from netwhy before 0.2). It is parsed
-      // again from its text, so its part of the document goes first.
-      dom& fw_doc = doc["firewall"];
-      std::string raw;
-      if (const auto it = fw_doc.find("nftables"); it != fw_doc.end() && !it->is_null()) {
-        raw = it->dump();
-        *it = nullptr;
-      }
+      // was not readable (and in files from netwhy before 0.2).
+      std::string raw = std::move(nftables);
       const bool has_json = !raw.empty();
-      std::string listing = take_string(fw_doc, "listing", "firewall.listing");
+      std::string listing = take_string(doc["firewall"], "listing", "firewall.listing");
       auto parsed = has_json ? parse_nft_ruleset(raw, listing) : parse_nft_text(listing);
       if (!parsed) throw Bad{(has_json ? "firewall.nftables: " : "firewall.listing: ") + parsed.error().message()};
       parsed->legacy_tables = std::move(s.firewall.legacy_tables);
@@ -791,7 +874,7 @@ Expected<Snapshot> snapshot_from_json(std::string_view text) {
     if (!dom::sax_parse(text.begin(), text.end(), &reader)) {
       return input_error(reader.error.empty() ? std::string("not JSON") : std::move(reader.error));
     }
-    finish_from(reader.root, s);
+    finish_from(reader.root, std::move(reader.nftables), s);
   } catch (const Bad& b) {
     return input_error("snapshot: " + b.what);
   } catch (const dom::exception& e) {

@@ -8,6 +8,7 @@
 #include <string>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "netwhy/firewall.hpp"
 #include "snapshot_builder.hpp"
@@ -434,6 +435,34 @@ TEST_CASE("the deepest snapshot netwhy writes loads back: maps over concatenatio
   }
 }
 
+TEST_CASE("firewall.nftables is kept as the file's JSON text, written back without a document") {
+  const std::string nft =
+      R"({"nftables": [{"metainfo": {"version": "1.0.6", "json_schema_version": 1}},
+        {"table": {"family": "inet", "name": "t\"q\\b\u0001\u00e9", "handle": 1}},
+        {"x": [1, -2, 3.5e10, 18446744073709551615, true, false, null, {}, [], {"k": [[{}]]}, "\ud83d\ude00"]}]})";
+  const auto with = [&](std::string_view nftables) {
+    return fmt::format(R"({{"netwhy_snapshot": 1, "firewall": {{"read": true, "listing": "", "nftables": {}}}}})",
+                       nftables);
+  };
+  auto s = snapshot_from_json(with(nft));
+  REQUIRE(s);
+  CHECK(nlohmann::json::parse(s->firewall.raw_json) == nlohmann::json::parse(nft));
+  CHECK(s->firewall.raw_json.find('\n') == std::string::npos);  // compact
+  // what parse_nft_ruleset makes of the same text
+  auto direct = parse_nft_ruleset(nft, "");
+  REQUIRE(direct);
+  CHECK(s->firewall.chains == direct->chains);
+  CHECK(s->firewall.rules == direct->rules);
+  // null is none (the listing is read); twin keys: the last wins
+  auto none = snapshot_from_json(with("null"));
+  REQUIRE(none);
+  CHECK(none->firewall.raw_json.empty());
+  auto twin = snapshot_from_json(with(R"({"nftables": [{"bad": 1}]}, "nftables": null)"));
+  REQUIRE(twin);
+  CHECK(twin->firewall.raw_json.empty());
+  CHECK(load_error(with(R"("text")")).starts_with("snapshot: firewall.nftables: "));
+}
+
 TEST_CASE("nesting: the limit loads, one level past it is refused naming the depth and where") {
   CHECK(snapshot_from_json(nested(snapshot_max_depth)).has_value());
   const std::string over = load_error(nested(snapshot_max_depth + 1));
@@ -449,6 +478,9 @@ TEST_CASE("nesting: the limit loads, one level past it is refused naming the dep
     std::string deep_ruleset = R"({"netwhy_snapshot": 1, "firewall": {"read": true, "nftables": {"nftables": [)";
     deep_ruleset += std::string(100000, '[');  // cut short as well: the depth is what is said
     CHECK(load_error(deep_ruleset).starts_with("snapshot: firewall.nftables.nftables[0][0][0]"));
+    std::string deep_keys = R"({"netwhy_snapshot": 1, "firewall": {"nftables": {"nftables": [{"rule": )";
+    for (int i = 0; i < 100; ++i) deep_keys += R"({"k\u001b": )";
+    CHECK(load_error(deep_keys).starts_with(R"(snapshot: firewall.nftables.nftables[0].rule.k\\u001b.k\\u001b.)"));
   }
 }
 
