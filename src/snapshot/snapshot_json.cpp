@@ -504,6 +504,11 @@ void append_json_string(std::string& out, std::string_view s) {
   out += '"';
 }
 
+// The top-level keys read besides the arrays of records; the values of any
+// other are checked as JSON and dropped unbuilt.
+constexpr std::array<std::string_view, 6> other_keys{"netwhy_snapshot", "hostname", "sysctls",
+                                                     "counters",        "firewall", "gaps"};
+
 // nlohmann's SAX events into a document (root), with the depth limit; the
 // records of a top-level array handed to the Snapshot one by one once the
 // file's version is known to be this one's (before that, they wait in the
@@ -545,28 +550,30 @@ class Reader {
     Level& top = levels_.back();
     if (top.into == Into::text) {
       if (top.count++ > 0) nftables += ',';
-      top.key_at = nftables.size();
       append_json_string(nftables, k);
-      top.key_end = nftables.size();
       nftables += ':';
+    }
+    if (levels_.size() == 1 && top.into == Into::document) {
+      version_key_ = k == "netwhy_snapshot";
+      records_ = nullptr;
+      for (const RecordArray& r : record_arrays) {
+        if (r.key == k) {
+          records_ = &r;
+          r.clear(s_);  // the last of twin keys wins, as in the document
+        }
+      }
+      unknown_key_ = records_ == nullptr && std::find(other_keys.begin(), other_keys.end(), k) == other_keys.end();
+      if (k == "firewall") nftables.clear();
+    }
+    if (top.into != Into::document || (unknown_key_ && levels_.size() == 1)) {
+      top.key = nullptr;
+      top.name = std::move(k);  // for a path in an error
       return true;
     }
     const auto it = top.value->get_ref<dom::object_t&>().insert_or_assign(std::move(k), dom()).first;
     top.key = &it->first;
     slot_ = &it->second;
-    if (levels_.size() == 1) {
-      version_key_ = it->first == "netwhy_snapshot";
-      records_ = nullptr;
-      for (const RecordArray& r : record_arrays) {
-        if (r.key == it->first) {
-          records_ = &r;
-          r.clear(s_);  // the last of twin keys wins, as in the document
-        }
-      }
-      if (it->first == "firewall") nftables.clear();
-    } else if (at_nftables_key()) {
-      nftables.clear();
-    }
+    if (at_nftables_key()) nftables.clear();
     return true;
   }
 
@@ -582,19 +589,24 @@ class Reader {
     document,  // an array or object of the document
     records,   // a top-level array of records
     text,      // an array or object inside firewall.nftables
+    skip,      // an array or object under a top-level key netwhy does not read
   };
   struct Level {
     Into into = Into::document;
     dom* value = nullptr;              // document: the array or object being filled
     bool array = false;                // an array (else an object)
     const std::string* key = nullptr;  // document object: the key whose value is being read
-    std::size_t key_at = 0;            // text object: where that key is in the text
-    std::size_t key_end = 0;
-    std::size_t count = 0;             // the elements (members of a text object) so far
+    std::string name;                  // text or skip object: that key
+    std::size_t count = 0;             // arrays: the elements so far; text objects: the members
   };
 
   bool in_records() const { return !levels_.empty() && levels_.back().into == Into::records; }
   bool writing_text() const { return !levels_.empty() && (levels_.back().into == Into::text || at_nftables_key()); }
+  // Is the value about to be read one that nothing reads? (It is checked as
+  // JSON, its depth too, and dropped.)
+  bool skipping() const {
+    return !levels_.empty() && (levels_.back().into == Into::skip || (levels_.size() == 1 && unknown_key_));
+  }
   // Is the value about to be read firewall.nftables?
   bool at_nftables_key() const {
     return levels_.size() == 2 && levels_[1].into == Into::document && !levels_[1].array &&
@@ -639,6 +651,10 @@ class Reader {
   }
 
   bool value(dom&& v) {
+    if (skipping()) {
+      if (levels_.back().into == Into::skip && levels_.back().array) ++levels_.back().count;
+      return true;
+    }
     const bool record = in_records();
     const dom* placed = place(std::move(v));
     if (levels_.size() == 1 && version_key_) version_ok_ = integer_of<int>(*placed) == format_version;
@@ -653,15 +669,20 @@ class Reader {
     if (writing_text()) {
       before_text_value();
       nftables += array ? '[' : '{';
-      levels_.push_back(Level{Into::text, nullptr, array, nullptr, 0, 0, 0});
+      levels_.push_back(Level{Into::text, nullptr, array, nullptr, {}, 0});
+      return true;
+    }
+    if (skipping()) {
+      if (levels_.back().into == Into::skip && levels_.back().array) ++levels_.back().count;
+      levels_.push_back(Level{Into::skip, nullptr, array, nullptr, {}, 0});
       return true;
     }
     if (array && levels_.size() == 1 && records_ != nullptr && version_ok_) {
-      levels_.push_back(Level{Into::records, nullptr, true, nullptr, 0, 0, 0});  // the document keeps null here
+      levels_.push_back(Level{Into::records, nullptr, true, nullptr, {}, 0});  // the document keeps null here
       return true;
     }
     dom* placed = place(dom(type));
-    levels_.push_back(Level{Into::document, placed, array, nullptr, 0, 0, 0});
+    levels_.push_back(Level{Into::document, placed, array, nullptr, {}, 0});
     return true;
   }
 
@@ -692,14 +713,8 @@ class Reader {
         out += fmt::format("[{}]", i + 1 == levels_.size() ? l.count : l.count - 1);
         continue;
       }
-      std::string_view key;
-      if (l.into == Into::text && l.key_end > l.key_at + 1) {
-        key = std::string_view(nftables).substr(l.key_at + 1, l.key_end - l.key_at - 2);  // without its quotes
-      } else if (l.key != nullptr) {
-        key = *l.key;
-      }
       if (!out.empty()) out += '.';
-      out += escape_arg(key);
+      out += escape_arg(l.key != nullptr ? std::string_view(*l.key) : std::string_view(l.name));
     }
     return out.empty() ? "the document" : out;
   }
@@ -716,6 +731,7 @@ class Reader {
   const RecordArray* records_ = nullptr;  // the record kind of the top-level key being read
   bool version_key_ = false;              // the top-level key being read is netwhy_snapshot
   bool version_ok_ = false;               // netwhy_snapshot was read, and is format_version
+  bool unknown_key_ = false;              // the top-level key being read is one netwhy does not read
   dom record_;                            // the record being read
 };
 

@@ -463,6 +463,22 @@ TEST_CASE("firewall.nftables is kept as the file's JSON text, written back witho
   CHECK(load_error(with(R"("text")")).starts_with("snapshot: firewall.nftables: "));
 }
 
+TEST_CASE("top-level keys netwhy does not read are checked as JSON and dropped unbuilt") {
+  std::string unread = R"({"netwhy_snapshot": 1, "x": [)";
+  for (int i = 0; i < 200000; ++i) unread += i == 0 ? R"({"a": [1, "b", null]})" : R"(,{"a": [1, "b", null]})";
+  unread += R"(], "y": {"z": 1e300}, "w": -5, "hostname": "h"})";
+  auto s = snapshot_from_json(unread);
+  REQUIRE(s);
+  CHECK(s->hostname == "h");
+  CHECK(load_error(R"({"netwhy_snapshot": 1, "x": [1, {"a": nope}]})").starts_with("not JSON: syntax error"));
+  CHECK(load_error(R"({"netwhy_snapshot": 1, "x": [1, 2, {"a\u0007": [[)" + std::string(100, '[')) ==
+        fmt::format("snapshot: x[2].a\\x07{}: nested deeper than {} levels", [] {
+          std::string indexes;
+          for (int level = 5; level <= snapshot_max_depth + 1; ++level) indexes += "[0]";
+          return indexes;
+        }(), snapshot_max_depth));
+}
+
 TEST_CASE("nesting: the limit loads, one level past it is refused naming the depth and where") {
   CHECK(snapshot_from_json(nested(snapshot_max_depth)).has_value());
   const std::string over = load_error(nested(snapshot_max_depth + 1));
@@ -480,7 +496,7 @@ TEST_CASE("nesting: the limit loads, one level past it is refused naming the dep
     CHECK(load_error(deep_ruleset).starts_with("snapshot: firewall.nftables.nftables[0][0][0]"));
     std::string deep_keys = R"({"netwhy_snapshot": 1, "firewall": {"nftables": {"nftables": [{"rule": )";
     for (int i = 0; i < 100; ++i) deep_keys += R"({"k\u001b": )";
-    CHECK(load_error(deep_keys).starts_with(R"(snapshot: firewall.nftables.nftables[0].rule.k\\u001b.k\\u001b.)"));
+    CHECK(load_error(deep_keys).starts_with(R"(snapshot: firewall.nftables.nftables[0].rule.k\x1b.k\x1b.)"));
   }
 }
 
