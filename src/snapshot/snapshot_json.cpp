@@ -10,6 +10,7 @@
 #include <iterator>
 #include <limits>
 #include <optional>
+#include <set>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -531,8 +532,9 @@ class Reader {
   bool number_unsigned(dom::number_unsigned_t v) {
     return writing_text() ? text_value(fmt::format("{}", v)) : value(dom(v));
   }
-  bool number_float(dom::number_float_t v, const dom::string_t& text) {
-    return writing_text() ? text_value(text) : value(dom(v));  // as the file spells it
+  bool number_float(dom::number_float_t v, const dom::string_t& /*text*/) {
+    // as nlohmann writes it back (1e300 as 1e+300): the same text after a round trip
+    return writing_text() ? text_value(dom(v).dump()) : value(dom(v));
   }
   bool string(dom::string_t& v) {
     if (!writing_text()) return value(dom(std::move(v)));
@@ -549,6 +551,10 @@ class Reader {
   bool key(dom::string_t& k) {
     Level& top = levels_.back();
     if (top.into == Into::text) {
+      // Written back, twin keys would become one: refused (nft writes none).
+      if (!top.keys.insert(k)) {
+        return stop(fmt::format("snapshot: {}: \"{}\" twice", path_of(levels_.size() - 1, Element::last), escape_arg(k)));
+      }
       if (top.count++ > 0) nftables += ',';
       append_json_string(nftables, k);
       nftables += ':';
@@ -591,6 +597,27 @@ class Reader {
     text,      // an array or object inside firewall.nftables
     skip,      // an array or object under a top-level key netwhy does not read
   };
+  // The keys of an object written as text: a few in a vector, many in a set.
+  class Keys {
+   public:
+    // False: k was there.
+    bool insert(const std::string& k) {
+      if (many_.empty()) {
+        if (std::find(few_.begin(), few_.end(), k) != few_.end()) return false;
+        if (few_.size() < 16) {
+          few_.push_back(k);
+          return true;
+        }
+        many_.insert(few_.begin(), few_.end());
+        few_.clear();
+      }
+      return many_.insert(k).second;
+    }
+
+   private:
+    std::vector<std::string> few_;
+    std::set<std::string> many_;
+  };
   struct Level {
     Into into = Into::document;
     dom* value = nullptr;              // document: the array or object being filled
@@ -598,6 +625,7 @@ class Reader {
     const std::string* key = nullptr;  // document object: the key whose value is being read
     std::string name;                  // text or skip object: that key
     std::size_t count = 0;             // arrays: the elements so far; text objects: the members
+    Keys keys;                         // text object: its keys so far
   };
 
   bool in_records() const { return !levels_.empty() && levels_.back().into == Into::records; }
@@ -663,26 +691,27 @@ class Reader {
 
   bool open(dom::value_t type) {
     if (levels_.size() >= static_cast<std::size_t>(snapshot_max_depth)) {
-      return stop(fmt::format("snapshot: {}: nested deeper than {} levels", path_of_next(), snapshot_max_depth));
+      return stop(fmt::format("snapshot: {}: nested deeper than {} levels", path_of(levels_.size(), Element::next),
+                              snapshot_max_depth));
     }
     const bool array = type == dom::value_t::array;
     if (writing_text()) {
       before_text_value();
       nftables += array ? '[' : '{';
-      levels_.push_back(Level{Into::text, nullptr, array, nullptr, {}, 0});
+      levels_.push_back(Level{Into::text, nullptr, array, nullptr, {}, 0, {}});
       return true;
     }
     if (skipping()) {
       if (levels_.back().into == Into::skip && levels_.back().array) ++levels_.back().count;
-      levels_.push_back(Level{Into::skip, nullptr, array, nullptr, {}, 0});
+      levels_.push_back(Level{Into::skip, nullptr, array, nullptr, {}, 0, {}});
       return true;
     }
     if (array && levels_.size() == 1 && records_ != nullptr && version_ok_) {
-      levels_.push_back(Level{Into::records, nullptr, true, nullptr, {}, 0});  // the document keeps null here
+      levels_.push_back(Level{Into::records, nullptr, true, nullptr, {}, 0, {}});  // the document keeps null here
       return true;
     }
     dom* placed = place(dom(type));
-    levels_.push_back(Level{Into::document, placed, array, nullptr, {}, 0});
+    levels_.push_back(Level{Into::document, placed, array, nullptr, {}, 0, {}});
     return true;
   }
 
@@ -704,13 +733,16 @@ class Reader {
     return true;
   }
 
-  // The path of the value about to be opened: "firewall.nftables.nftables[3].rule".
-  std::string path_of_next() const {
+  // The path of what is being read under the first n levels:
+  // "firewall.nftables.nftables[3].rule"; in an array at level n, its last
+  // element, or the next, about to be read.
+  enum class Element { last, next };
+  std::string path_of(std::size_t n, Element element) const {
     std::string out;
-    for (std::size_t i = 0; i < levels_.size(); ++i) {
+    for (std::size_t i = 0; i < n; ++i) {
       const Level& l = levels_[i];
       if (l.array) {
-        out += fmt::format("[{}]", i + 1 == levels_.size() ? l.count : l.count - 1);
+        out += fmt::format("[{}]", i + 1 == n && element == Element::next ? l.count : l.count - 1);
         continue;
       }
       if (!out.empty()) out += '.';
