@@ -1,5 +1,6 @@
 // Reading a whole file with a size limit: read(2) in chunks into a string
-// that grows with what arrives (a 4-byte sysctl never costs a 64 MiB buffer).
+// reserved at the size fstat gives for a regular file, growing with what
+// arrives otherwise (a 4-byte sysctl never costs a 64 MiB buffer).
 #pragma once
 
 #include <cstddef>

@@ -144,7 +144,17 @@ struct SnapshotRequest {
 // ---- files ----
 
 [[nodiscard]] std::string snapshot_to_json(const Snapshot& s, bool pretty);
-// Validates every field; errors name the field: "links[2].ifindex: expected an integer".
+// How deeply a snapshot file may nest arrays and objects (the document is
+// level 1). What netwhy writes reaches about 20 (firewall.nftables holds
+// libnftables' JSON, where a verdict map over a concatenation of ranges
+// nests 18 deep); deeper is refused before anything recursive sees it.
+inline constexpr int snapshot_max_depth = 64;
+// Validates every field; errors name the field: "links[2].ifindex: expected
+// an integer", "sysctls.x: 300 is out of range (...)"; numbers are never cast
+// into a narrower type. Bytes from the file in a message (a key of sysctls or
+// counters) are escaped. Linear in the size of the text: each record of the
+// top-level arrays (links, listeners, ...) becomes its value as soon as it is
+// read and its JSON is dropped, so the peak is about the text and the result.
 [[nodiscard]] Expected<Snapshot> snapshot_from_json(std::string_view text);
 
 }  // namespace netwhy

@@ -73,11 +73,13 @@ int run_port(const GlobalOptions& g, const PortOptions& o) {
   Snapshot snap;
   if (o.snapshot) {
     if (g.netns) return fail("--snapshot diagnoses a file; -n does not apply to it");
-    auto text = read_file(*o.snapshot, max_snapshot_bytes);
-    if (!text) return fail(text.error());
-    auto loaded = snapshot_from_json(*text);
-    if (!loaded) return fail(fmt::format("{}: {}", escape_arg(*o.snapshot), loaded.error().message()));
-    snap = std::move(*loaded);
+    {  // the file's text is freed once the snapshot is read from it
+      auto text = read_file(*o.snapshot, max_snapshot_bytes);
+      if (!text) return fail(text.error());
+      auto loaded = snapshot_from_json(*text);
+      if (!loaded) return fail(fmt::format("{}: {}", escape_arg(*o.snapshot), loaded.error().message()));
+      snap = std::move(*loaded);
+    }
     if (o.host) {
       auto addrs = resolve(*o.host, g.family);
       if (!addrs) return fail(addrs.error());

@@ -1,11 +1,13 @@
 #include "netwhy/file.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstdint>
 
 #include <fmt/format.h>
 
@@ -34,6 +36,17 @@ Expected<std::string> read_fd(int fd, const std::string& shown, std::size_t limi
   // One byte past the limit tells "exactly the limit" from "longer".
   const std::size_t want = over == OverLimit::fail && limit < SIZE_MAX ? limit + 1 : limit;
   std::string out;
+  // A regular file says its size: one buffer of that size (never of the
+  // limit), and a file over the limit is refused unread. /proc files say 0;
+  // the string grows with what arrives, as it does for a file that grows.
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+    const auto size = static_cast<std::uint64_t>(st.st_size);
+    if (over == OverLimit::fail && size > limit) {
+      return input_error(fmt::format("{}: larger than {}", shown, describe_size(limit)));
+    }
+    out.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(size, limit)));
+  }
   std::array<char, 16384> chunk;
   while (out.size() < want) {
     const std::size_t n_want = std::min(chunk.size(), want - out.size());

@@ -174,4 +174,20 @@ try:
 finally:
     os.unlink(hostile)
 
+# ... and so do the keys of its sysctls and counters when the loader names one
+# in an error.
+for table in ("sysctls", "counters"):
+    with open(golden) as f:
+        snap = json.load(f)
+    snap[table] = {"evil \x1b]0;pwned\x07 \x9b2J key": "x"}
+    with open(hostile, "w") as f:
+        json.dump(snap, f)
+    try:
+        r = subprocess.run([nwtest.NETWHY, "port", "8000", "--snapshot", hostile], capture_output=True, timeout=30)
+        checks.check(r.returncode == 2 and b"\x1b" not in r.stderr and b"\x07" not in r.stderr
+                     and b"\xc2\x9b" not in r.stderr and b"pwned" in r.stderr and b"expected an integer" in r.stderr,
+                     f"a key of a snapshot's {table} reaches stderr escaped in the loader's error", repr(r.stderr))
+    finally:
+        os.unlink(hostile)
+
 checks.done()

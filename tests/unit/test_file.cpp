@@ -51,6 +51,15 @@ TEST_CASE("read_file returns the whole file, also across many chunks") {
   SUBCASE("exactly the limit") { CHECK(*read_file(dir.write("exact", "12345"), 5) == "12345"); }
 }
 
+TEST_CASE("a regular file is read into a buffer of its size: not of the limit, not grown by doubling") {
+  const TempDir dir;
+  const std::string content((std::size_t{1} << 17) + 1, 'z');  // doubling from 16 KiB would end at 256 KiB
+  const auto got = read_file(dir.write("sized", content), 64U << 20);
+  REQUIRE(got.has_value());
+  CHECK(*got == content);
+  CHECK(got->capacity() < content.size() + content.size() / 8);
+}
+
 TEST_CASE("a file over the limit is an error, or its first bytes when truncating") {
   const TempDir dir;
   const std::string p = dir.write("long", std::string(3U << 20, 'y'));

@@ -1,5 +1,16 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "netwhy/firewall.hpp"
 #include "snapshot_builder.hpp"
 
 using namespace snaptest;
@@ -253,4 +264,308 @@ TEST_CASE("containers and a process's container tag survive the round trip; a ba
            "published": [{"proto": "tcp", "container_port": 80, "host_ip": "300.0.0.1", "host_port": 8080}],
            "requested": [], "addresses": [], "sources": []}]})")
             .find("containers[0].published[0].host_ip") != std::string::npos);
+}
+
+// ---- the loader's limits: depth, numbers, escaping, size (issue 11) ----
+
+namespace {
+
+std::string source_dir() {
+  if (const char* dir = std::getenv("NETWHY_SOURCE_DIR"); dir != nullptr && *dir != '\0') return dir;
+  for (const char* guess : {".", ".."}) {  // run by hand from the source tree or a build directory in it
+    if (std::filesystem::exists(std::string(guess) + "/tests/data/nft")) return guess;
+  }
+  return ".";
+}
+
+std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) FAIL("cannot read " << path << " (set NETWHY_SOURCE_DIR to the source tree)");
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+// How deeply arrays and objects nest in a JSON text (the document is 1).
+int json_depth(std::string_view text) {
+  int depth = 0;
+  int deepest = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+// {"netwhy_snapshot": 1, "x": [[...[]...]]}: `depth` levels in all.
+std::string nested(int depth) {
+  const auto arrays = static_cast<std::size_t>(depth - 1);
+  return R"({"netwhy_snapshot": 1, "x": )" + std::string(arrays, '[') + std::string(arrays, ']') + "}";
+}
+
+std::string load_error(std::string_view text) {
+  auto s = snapshot_from_json(text);
+  REQUIRE_FALSE(s.has_value());
+  CHECK(s.error().kind == ErrorKind::input);
+  return s.error().message();
+}
+
+}  // namespace
+
+TEST_CASE("numbers out of range are an error naming the field, never a cast") {
+  const auto in = [](std::string_view field, std::string_view json_value) {
+    return fmt::format(R"({{"netwhy_snapshot": 1, {}}})", fmt::format(fmt::runtime(field), json_value));
+  };
+  const std::string address = R"("addresses": [{{"ifindex": 1, "family": "inet", "local": "10.0.0.1", "prefixlen": {}}}])";
+  const std::string listener =
+      R"("listeners": [{{"protocol": "tcp", "family": "inet", "local_address": "0.0.0.0", "port": {}, "inode": 1, "uid": 0}}])";
+  // 2^32+8 is not /8, 2^32+80 is not port 80
+  CHECK(load_error(in(address, "4294967304")) == "snapshot: addresses[0].prefixlen: 4294967304 is out of range (0 to 32)");
+  CHECK(load_error(in(listener, "4294967376")) == "snapshot: listeners[0].port: 4294967376 is out of range (0 to 65535)");
+  CHECK(load_error(in(R"("containers": [{{"engine": "docker", "id": "x", "name": "w", "running": true,
+        "published": [{{"proto": "tcp", "container_port": 80, "host_ip": null, "host_port": {}}}]}}])",
+                      "4294967376")) ==
+        "snapshot: containers[0].published[0].host_port: 4294967376 is out of range (0 to 65535)");
+  CHECK(load_error(in(R"("time_wait": [{{"protocol": "tcp", "port": {}, "count": 1}}])", "-1"))
+            .find("time_wait[0].port: -1 is out of range") != std::string::npos);
+  CHECK(load_error(in(R"("links": [{{"ifindex": 1, "flags": 0, "mtu": {}}}])", "4294967296")) ==
+        "snapshot: links[0].mtu: 4294967296 is out of range (0 to 4294967295)");
+  CHECK(load_error(in(R"("links": [{{"ifindex": 1, "flags": 0, "operstate": {}}}])", "256")) ==
+        "snapshot: links[0].operstate: 256 is out of range (0 to 255)");
+  CHECK(load_error(in(R"("routes": [{{"family": "inet", "type": 1, "dst_len": {}, "table": 254}}])", "4294967304"))
+            .find("routes[0].dst_len: 4294967304 is out of range") != std::string::npos);
+  CHECK(load_error(in(R"("other_netns": [{{"netns": "n", "netns_inode": {}, "listener": {{}}}}])", "-5")) ==
+        "snapshot: other_netns[0].netns_inode: -5 is out of range (0 to 18446744073709551615)");
+  CHECK(load_error(in(R"("other_netns_addresses": [{{"netns": "n", "address": "10.0.0.2", "interface": "e",
+        "routes": [{}]}}])", R"("10.0.0.0/4294967304")")) ==
+        "snapshot: other_netns_addresses[0].routes[0]: expected ADDRESS/LENGTH, LENGTH at most 32");
+  CHECK(load_error(in(R"("other_netns_addresses": [{{"netns": "n", "address": "10.0.0.2", "interface": "e",
+        "routes": [{}]}}])", R"("10.0.0.0/8x")")).find("routes[0]: expected ADDRESS/LENGTH") != std::string::npos);
+  // 2^63+5 does not fit a sysctl's int64: it was read as 2^63-1
+  CHECK(load_error(in(R"("sysctls": {{"net.core.somaxconn": {}}})", "9223372036854775813")) ==
+        "snapshot: sysctls.net.core.somaxconn: 9223372036854775813 is out of range "
+        "(-9223372036854775808 to 9223372036854775807)");
+  CHECK(load_error(in(R"("counters": {{"TcpExt.ListenDrops": {}}})", "-1")).find("counters.TcpExt.ListenDrops: -1") !=
+        std::string::npos);
+  // nlohmann reads 2^64 as a double
+  CHECK(load_error(in(R"("counters": {{"TcpExt.ListenDrops": {}}})", "18446744073709551616")) ==
+        "snapshot: counters.TcpExt.ListenDrops: expected an integer");
+  CHECK(load_error(in(R"("gaps": {{"unreadable_processes": {}}})", "-3")).find("gaps.unreadable_processes: -3") !=
+        std::string::npos);
+  SUBCASE("a probe's time: a finite number of milliseconds, not negative, at most an hour") {
+    const std::string probe = R"("probes": [{{"address": "10.0.0.1", "port": 1, "result": "ok", "millis": {}}}])";
+    for (const char* bad : {"-1", "-1e308", "1e300", "3600001"}) {
+      CAPTURE(bad);
+      CHECK(load_error(in(probe, bad)).starts_with("snapshot: probes[0].millis: "));
+    }
+    CHECK(load_error(in(probe, "1e999")).starts_with("not JSON"));  // no infinity in JSON
+    auto ok = snapshot_from_json(in(probe, "12.5"));
+    REQUIRE(ok);
+    CHECK(ok->probes.at(0).millis == 12.5);
+  }
+  SUBCASE("the same checks when the records come before netwhy_snapshot (kept in the document until then)") {
+    CHECK(load_error(R"({"addresses": [{"ifindex": 1, "family": "inet", "local": "10.0.0.1", "prefixlen": 4294967304}],
+                         "netwhy_snapshot": 1})") ==
+          "snapshot: addresses[0].prefixlen: 4294967304 is out of range (0 to 32)");
+  }
+}
+
+TEST_CASE("bytes from the file in an error message are escaped: a key of sysctls or counters") {
+  // ESC ] 0 ; ... BEL sets a terminal's title; CSI (C1 0x9b) starts a sequence.
+  for (const char* table : {"sysctls", "counters"}) {
+    CAPTURE(table);
+    const std::string message =
+        load_error(fmt::format(R"({{"netwhy_snapshot": 1, "{}": {{"a\u001b]0;pwned\u0007\u009b31m\\b": "x"}}}})", table));
+    CHECK(message == fmt::format(R"(snapshot: {}.a\x1b]0;pwned\x07\xc2\x9b31m\\b: expected an integer)", table));
+    CHECK(std::none_of(message.begin(), message.end(), [](char c) {
+      const auto u = static_cast<unsigned char>(c);
+      return u < 0x20 || u == 0x7f || u >= 0x80;
+    }));
+  }
+  // A long key is shortened, as an argument is.
+  const std::string long_key = load_error(fmt::format(R"({{"netwhy_snapshot": 1, "sysctls": {{"{}": -1.5}}}})",
+                                                      std::string(100000, 'k')));
+  CHECK(long_key == fmt::format("snapshot: sysctls.{}...: expected an integer", std::string(60, 'k')));
+}
+
+TEST_CASE("the deepest snapshot netwhy writes loads back: maps over concatenations of ranges in its ruleset") {
+  // A snapshot keeps libnftables' JSON when the text listing can't be read
+  // (and files from netwhy before 0.2 always have it). tests/data/nft/deep
+  // is the deepest JSON of rules netwhy reads, recorded from nft 1.0.6:
+  // 18 levels, 20 in the file (past the old limit of 16).
+  const std::filesystem::path dir = std::filesystem::path(source_dir()) / "tests/data/nft";
+  const std::string ruleset = read_text(dir / "deep.json");
+  const std::string listing = read_text(dir / "deep.txt");
+  auto fw = parse_nft_ruleset(ruleset, listing);
+  REQUIRE(fw);
+  fw->raw_json = ruleset;
+  fw->raw_text = listing;
+  Host h;
+  h.s.firewall = *fw;
+  const std::string id(64, 'c');
+  h.listen("0.0.0.0", 8080, {tagged(proc(31700, 1, "docker-proxy", "docker-proxy"), container_tag("docker", id, "web", true))});
+  h.s.other_netns.push_back({"pid:4", 4026532290ULL, h.s.listeners.front()});
+  for (bool pretty : {false, true}) {
+    const std::string file = snapshot_to_json(h.s, pretty);
+    CAPTURE(file);
+    CHECK(json_depth(file) == 20);
+    CHECK(json_depth(file) * 3 <= snapshot_max_depth);  // a margin for rulesets deeper than these
+    auto back = snapshot_from_json(file);
+    REQUIRE(back);
+    CHECK(back->firewall.rules == h.s.firewall.rules);
+    CHECK(back->firewall.chains == h.s.firewall.chains);
+    CHECK(back->firewall.sets == h.s.firewall.sets);
+    CHECK(back->firewall.rules.size() == 4);
+    CHECK(back->listeners == h.s.listeners);
+    CHECK(back->other_netns == h.s.other_netns);
+    CHECK(diagnose(*back, query(8080)).findings == diagnose(h.s, query(8080)).findings);
+  }
+}
+
+TEST_CASE("firewall.nftables is kept as the file's JSON text, written back without a document") {
+  const std::string nft =
+      R"({"nftables": [{"metainfo": {"version": "1.0.6", "json_schema_version": 1}},
+        {"table": {"family": "inet", "name": "t\"q\\b\u0001\u00e9", "handle": 1}},
+        {"x": [1, -2, 3.5e10, 1E300, -0.0, 18446744073709551615, true, false, null, {}, [], {"k": [[{}]]}, "\ud83d\ude00"]}]})";
+  const auto with = [&](std::string_view nftables) {
+    return fmt::format(R"({{"netwhy_snapshot": 1, "firewall": {{"read": true, "listing": "", "nftables": {}}}}})",
+                       nftables);
+  };
+  auto s = snapshot_from_json(with(nft));
+  REQUIRE(s);
+  CHECK(nlohmann::json::parse(s->firewall.raw_json) == nlohmann::json::parse(nft));
+  CHECK(s->firewall.raw_json.find('\n') == std::string::npos);  // compact
+  // what parse_nft_ruleset makes of the same text
+  auto direct = parse_nft_ruleset(nft, "");
+  REQUIRE(direct);
+  CHECK(s->firewall.chains == direct->chains);
+  CHECK(s->firewall.rules == direct->rules);
+  // null is none (the listing is read); twin keys: the last wins
+  auto none = snapshot_from_json(with("null"));
+  REQUIRE(none);
+  CHECK(none->firewall.raw_json.empty());
+  auto twin = snapshot_from_json(with(R"({"nftables": [{"bad": 1}]}, "nftables": null)"));
+  REQUIRE(twin);
+  CHECK(twin->firewall.raw_json.empty());
+  CHECK(load_error(with(R"("text")")).starts_with("snapshot: firewall.nftables: "));
+  // Written back and loaded again, the same Snapshot (floats as nlohmann writes them)
+  for (const auto* loaded : {&s, &none, &twin}) {
+    auto again = snapshot_from_json(snapshot_to_json(**loaded, false));
+    REQUIRE(again);
+    CHECK(*again == **loaded);
+  }
+  // twin keys inside it would become one when written back: refused
+  CHECK(load_error(with(R"({"nftables": [{"table": {"name": "a", "family": "inet", "name": "b"}}]})")) ==
+        R"(snapshot: firewall.nftables.nftables[0].table: "name" twice)");
+  std::string many = R"({"nftables": [{"x": {)";
+  for (int i = 0; i < 1000; ++i) many += fmt::format(R"("k{}": {}, )", i, i);
+  CHECK(load_error(with(many + R"("k999": 0}}]})")) == R"(snapshot: firewall.nftables.nftables[0].x: "k999" twice)");
+  CHECK(snapshot_from_json(with(many + R"("k1000": 0}}]})")).has_value());
+}
+
+TEST_CASE("top-level keys netwhy does not read are checked as JSON and dropped unbuilt") {
+  std::string unread = R"({"netwhy_snapshot": 1, "x": [)";
+  for (int i = 0; i < 200000; ++i) unread += i == 0 ? R"({"a": [1, "b", null]})" : R"(,{"a": [1, "b", null]})";
+  unread += R"(], "y": {"z": 1e300}, "w": -5, "hostname": "h"})";
+  auto s = snapshot_from_json(unread);
+  REQUIRE(s);
+  CHECK(s->hostname == "h");
+  CHECK(load_error(R"({"netwhy_snapshot": 1, "x": [1, {"a": nope}]})").starts_with("not JSON: syntax error"));
+  CHECK(load_error(R"({"netwhy_snapshot": 1, "x": [1, 2, {"a\u0007": [[)" + std::string(100, '[')) ==
+        fmt::format("snapshot: x[2].a\\x07{}: nested deeper than {} levels", [] {
+          std::string indexes;
+          for (int level = 5; level <= snapshot_max_depth + 1; ++level) indexes += "[0]";
+          return indexes;
+        }(), snapshot_max_depth));
+}
+
+TEST_CASE("nesting: the limit loads, one level past it is refused naming the depth and where") {
+  CHECK(snapshot_from_json(nested(snapshot_max_depth)).has_value());
+  const std::string over = load_error(nested(snapshot_max_depth + 1));
+  CAPTURE(over);
+  std::string where = "x";  // level 2; the refused array is level 65, x[0]...[0] with 63 indexes
+  for (int level = 3; level <= snapshot_max_depth + 1; ++level) where += "[0]";
+  CHECK(over == fmt::format("snapshot: {}: nested deeper than {} levels", where, snapshot_max_depth));
+  SUBCASE("inside a record of a top-level array, and inside a ruleset") {
+    std::string deep_record = R"({"netwhy_snapshot": 1, "listeners": [{"processes": [)";
+    deep_record += std::string(100, '[') + std::string(100, ']') + "]}]}";
+    CHECK(load_error(deep_record).starts_with("snapshot: listeners[0].processes[0][0]"));
+    CHECK(load_error(deep_record).ends_with(fmt::format("nested deeper than {} levels", snapshot_max_depth)));
+    std::string deep_ruleset = R"({"netwhy_snapshot": 1, "firewall": {"read": true, "nftables": {"nftables": [)";
+    deep_ruleset += std::string(100000, '[');  // cut short as well: the depth is what is said
+    CHECK(load_error(deep_ruleset).starts_with("snapshot: firewall.nftables.nftables[0][0][0]"));
+    std::string deep_keys = R"({"netwhy_snapshot": 1, "firewall": {"nftables": {"nftables": [{"rule": )";
+    for (int i = 0; i < 100; ++i) deep_keys += R"({"k\u001b": )";
+    CHECK(load_error(deep_keys).starts_with(R"(snapshot: firewall.nftables.nftables[0].rule.k\x1b.k\x1b.)"));
+  }
+}
+
+TEST_CASE("large files of small records load, in any key order; twin keys: the last wins") {
+  SUBCASE("200,000 small objects in an array (quadratic before: 45 s)") {
+    std::string text = R"({"netwhy_snapshot": 1, "x": [)";
+    for (int i = 0; i < 200000; ++i) text += i == 0 ? "{}" : ",{}";
+    text += "]}";
+    CHECK(snapshot_from_json(text).has_value());
+  }
+  SUBCASE("200,000 records, and an object of 100,000 keys") {
+    std::string text = R"({"netwhy_snapshot": 1, "time_wait": [)";
+    for (int i = 0; i < 200000; ++i) {
+      text += fmt::format(R"({}{{"protocol": "tcp", "port": {}, "count": {}}})", i == 0 ? "" : ",", i % 65536, i);
+    }
+    text += R"(], "counters": {)";
+    for (int i = 0; i < 100000; ++i) text += fmt::format(R"({}"TcpExt.c{}": {})", i == 0 ? "" : ",", i, i);
+    text += "}}";
+    auto s = snapshot_from_json(text);
+    REQUIRE(s);
+    REQUIRE(s->time_wait.size() == 200000);
+    CHECK(s->time_wait[199999].port == 199999 % 65536);
+    CHECK(s->time_wait[199999].count == 199999);
+    REQUIRE(s->counters.size() == 100000);
+    CHECK(s->counters.at("TcpExt.c99999") == 99999);
+  }
+  SUBCASE("netwhy_snapshot last: the same snapshot") {
+    Host h;
+    h.listen("0.0.0.0", 22, {proc(11, 1, "sshd", "sshd")});
+    h.s.sysctls["net.core.somaxconn"] = 4096;
+    const std::string file = snapshot_to_json(h.s, false);
+    const std::string version = R"({"netwhy_snapshot":1,)";
+    REQUIRE(file.starts_with(version));
+    const std::string moved = "{" + file.substr(version.size(), file.rfind('}') - version.size()) + R"(,"netwhy_snapshot":1})";
+    auto a = snapshot_from_json(file);
+    auto b = snapshot_from_json(moved);
+    REQUIRE(a);
+    REQUIRE(b);
+    CHECK(*a == *b);
+    CHECK(b->listeners == h.s.listeners);
+    CHECK(load_error(R"({"links": [{"ifindex": "x"}], "netwhy_snapshot": 2})").find("version 2") != std::string::npos);
+  }
+  SUBCASE("twin keys") {
+    const auto links = [&](int i) { return fmt::format(R"("links": [{{"ifindex": {}, "flags": 0}}])", i); };
+    for (const std::string& text :
+         {fmt::format(R"({{"netwhy_snapshot": 1, {}, {}}})", links(3), links(4)),
+          fmt::format(R"({{{}, "netwhy_snapshot": 1, {}}})", links(3), links(4)),
+          fmt::format(R"({{{}, {}, "netwhy_snapshot": 1}})", links(3), links(4))}) {
+      CAPTURE(text);
+      auto s = snapshot_from_json(text);
+      REQUIRE(s);
+      REQUIRE(s->links.size() == 1);
+      CHECK(s->links[0].ifindex == 4);
+    }
+    auto none = snapshot_from_json(fmt::format(R"({{"netwhy_snapshot": 1, {}, "links": null}})", links(3)));
+    REQUIRE(none);
+    CHECK(none->links.empty());
+  }
 }
