@@ -27,6 +27,12 @@ bool family_applies(const std::string& chain_family, Family f) {
   return false;  // arp, bridge, netdev: not on the IP input path
 }
 
+// An interface index in a rule (any 64-bit number) against the packet's:
+// 2^32+1 is not index 1.
+bool same_index(std::uint64_t rule_value, int ifindex) {
+  return ifindex >= 0 && rule_value == static_cast<std::uint64_t>(ifindex);
+}
+
 // Compare the first `bits` bits.
 bool same_prefix(const IpAddr& a, const IpAddr& b, unsigned bits) {
   if (a.family != b.family) return false;
@@ -81,7 +87,7 @@ class Eval {
         return tri(fnmatch(v.text.c_str(), p_.iifname.c_str(), 0) == 0);
       case FwKey::iif:
         if (v.kind == FwValue::Kind::text) return tri(v.text == p_.iifname);
-        if (v.kind == FwValue::Kind::number) return tri(static_cast<int>(v.number) == p_.iif);
+        if (v.kind == FwValue::Kind::number) return tri(same_index(v.number, p_.iif));
         return Tri::unknown;
       case FwKey::oifname:
         if (v.kind != FwValue::Kind::text || p_.oifname.empty()) return Tri::unknown;
@@ -89,7 +95,7 @@ class Eval {
       case FwKey::oif:
         if (p_.oifname.empty()) return Tri::unknown;
         if (v.kind == FwValue::Kind::text) return tri(v.text == p_.oifname);
-        if (v.kind == FwValue::Kind::number) return tri(static_cast<int>(v.number) == p_.oif);
+        if (v.kind == FwValue::Kind::number) return tri(same_index(v.number, p_.oif));
         return Tri::unknown;
       case FwKey::l4proto: {
         const unsigned proto = p_.protocol == Protocol::tcp ? 6 : 17;

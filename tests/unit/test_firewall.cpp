@@ -641,3 +641,105 @@ TEST_CASE("a verdict map in a rule whose matches read the mark it sets first: no
   REQUIRE(r.rule);
   CHECK(r.rule->not_understood.find("mark statement") != std::string::npos);
 }
+
+namespace {
+
+// One chain hooked at input with the given priority, and one rule with the
+// given handle and expressions: the numbers as they stand in the text.
+std::string one_rule(std::string_view prio, std::string_view handle, std::string_view expr) {
+  return fmt::format(R"({{"nftables": [
+    {{"chain": {{"family": "inet", "table": "t", "name": "in", "handle": 1, "type": "filter", "hook": "input",
+                "prio": {}, "policy": "drop"}}}},
+    {{"rule": {{"family": "inet", "table": "t", "chain": "in", "handle": {}, "expr": [{}]}}}}]}})",
+                     prio, handle, expr);
+}
+
+}  // namespace
+
+TEST_CASE("numbers out of range: an error naming the field, or the rule not understood; never cast, never cut") {
+  const std::string accept = R"({"accept": null})";
+  SUBCASE("a rule handle past 64 bits, negative, fractional or not a number: an error naming the handle") {
+    // 2^64 and 1e30 are doubles to nlohmann; casting them to an integer is undefined.
+    for (const std::string_view handle : {"18446744073709551616", "1e30", "-1", "2.5", "\"7\"", "null"}) {
+      CAPTURE(handle);
+      const auto fw = parse_nft_ruleset(one_rule("0", handle, accept));
+      REQUIRE_FALSE(fw);
+      const std::string m = fw.error().message();
+      CHECK(m.find("a rule of table inet t, chain in: \"handle\" is ") != std::string::npos);
+      CHECK(m.find("not an integer from 0 to 18446744073709551615") != std::string::npos);
+    }
+    const auto top = parse_nft_ruleset(one_rule("0", "18446744073709551615", accept));  // 2^64-1 still is one
+    REQUIRE(top);
+    CHECK(top->rules.at(0).handle == 18446744073709551615ULL);
+  }
+  SUBCASE("a chain priority of 1e300, or past the kernel's 32 bits: an error naming the priority") {
+    for (const std::string_view prio : {"1e300", "-1e300", "2147483648", "-2147483649", "9223372036854775808"}) {
+      CAPTURE(prio);
+      const auto fw = parse_nft_ruleset(one_rule(prio, "2", accept));
+      REQUIRE_FALSE(fw);
+      CHECK(fw.error().message().find("chain inet t in: \"prio\" is ") != std::string::npos);
+      CHECK(fw.error().message().find("not an integer from -2147483648 to 2147483647") != std::string::npos);
+    }
+    const auto low = parse_nft_ruleset(one_rule("-2147483648", "2", accept));
+    REQUIRE(low);
+    CHECK(low->chains.at(0).priority == -2147483648LL);
+  }
+  SUBCASE("a DNAT port of 2^32+80 is not port 80: the rule is not understood") {
+    const auto fw = parse_nft_ruleset(one_rule("0", "2", R"({"dnat": {"addr": "10.0.0.9", "port": 4294967376}})"));
+    REQUIRE(fw);
+    const FwRule& r = fw->rules.at(0);
+    CHECK_FALSE(r.nat_port.has_value());
+    CHECK(r.not_understood.find("dnat") == 0);
+    for (const std::string_view port : {"65536", "-80", "80.5", "1e300"}) {
+      CAPTURE(port);
+      const auto other = parse_nft_ruleset(one_rule("0", "2", fmt::format(R"({{"dnat": {{"port": {}}}}})", port)));
+      REQUIRE(other);
+      CHECK_FALSE(other->rules.at(0).nat_port.has_value());
+      CHECK(other->rules.at(0).not_understood != "");
+    }
+  }
+  SUBCASE("a prefix length of 2^32+8 is not /8; a mask past 32 bits is no mask; the match is unknown") {
+    const auto fw = parse_nft_ruleset(one_rule("0", "2", R"({"match": {"op": "==", "left": {"payload": {"protocol": "ip",
+        "field": "saddr"}}, "right": {"prefix": {"addr": "172.0.0.0", "len": 4294967304}}}}, {"accept": null})"));
+    REQUIRE(fw);
+    CHECK(fw->rules.at(0).matches.at(0).key == FwKey::unknown);
+    CHECK(evaluate_hook(*fw, "input", packet(80)).decision == FwDecision::unknown);  // never "accept" for 172.16.5.0
+    const auto mask = parse_nft_ruleset(one_rule("0", "2", R"({"match": {"op": "==", "left": {"&": [{"meta": {"key":
+        "mark"}}, 4294967551]}, "right": 1}}, {"accept": null})"));
+    REQUIRE(mask);
+    CHECK(mask->rules.at(0).matches.at(0).key == FwKey::unknown);
+    const auto set_mark = parse_nft_ruleset(one_rule("0", "2", R"({"mangle": {"key": {"meta": {"key": "mark"}},
+        "value": 4294967297}})"));
+    REQUIRE(set_mark);
+    REQUIRE(set_mark->rules.at(0).marks.size() == 1);
+    CHECK_FALSE(set_mark->rules.at(0).marks[0].known);
+  }
+  SUBCASE("values past 64 bits, fractions and negative numbers are no numbers: a set holding one is incomplete") {
+    for (const std::string_view v : {"18446744073709551616", "1e300", "-1", "22.5"}) {
+      CAPTURE(v);
+      const auto fw = parse_nft_ruleset(one_rule("0", "2", fmt::format(R"({{"match": {{"op": "==", "left": {{"payload":
+          {{"protocol": "tcp", "field": "dport"}}}}, "right": {}}}}}, {{"accept": null}})",
+                                                                   v)));
+      REQUIRE(fw);
+      CHECK(fw->rules.at(0).matches.at(0).key == FwKey::unknown);
+      const auto set = parse_nft_ruleset(fmt::format(R"({{"nftables": [{{"set": {{"family": "inet", "table": "t",
+          "name": "s", "elem": [22, {}]}}}}]}})",
+                                                     v));
+      REQUIRE(set);
+      REQUIRE(set->sets.size() == 1);
+      CHECK_FALSE(set->sets[0].complete);
+    }
+  }
+  SUBCASE("an interface index of 2^32+3 is not index 3") {
+    const auto fw = parse_nft_ruleset(one_rule("0", "2", R"({"match": {"op": "==", "left": {"meta": {"key": "iif"}},
+        "right": 4294967299}}, {"accept": null})"));
+    REQUIRE(fw);
+    REQUIRE(fw->rules.at(0).matches.at(0).key == FwKey::iif);
+    const FwPacket p = packet(80);  // arrives on interface 3
+    CHECK(evaluate_hook(*fw, "input", p).decision == FwDecision::drop);  // the policy: the rule does not match
+    const auto three = parse_nft_ruleset(one_rule("0", "2", R"({"match": {"op": "==", "left": {"meta": {"key": "iif"}},
+        "right": 3}}, {"accept": null})"));
+    REQUIRE(three);
+    CHECK(evaluate_hook(*three, "input", p).decision == FwDecision::accept);
+  }
+}
