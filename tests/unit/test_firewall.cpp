@@ -743,3 +743,50 @@ TEST_CASE("numbers out of range: an error naming the field, or the rule not unde
     CHECK(evaluate_hook(*three, "input", p).decision == FwDecision::accept);
   }
 }
+
+TEST_CASE("one evaluator for every address: results are shared only where no rule reads an address") {
+  // sub matches one address, behind a jump; late reads none; the nat chain
+  // redirects whatever the address.
+  const char* rules = R"({"nftables": [
+    {"chain": {"family": "inet", "table": "t", "name": "in", "handle": 1, "type": "filter", "hook": "input", "prio": 0, "policy": "accept"}},
+    {"chain": {"family": "inet", "table": "t", "name": "sub", "handle": 2}},
+    {"chain": {"family": "inet", "table": "t", "name": "late", "handle": 3, "type": "filter", "hook": "input", "prio": 10, "policy": "accept"}},
+    {"chain": {"family": "ip", "table": "n", "name": "pre", "handle": 1, "type": "nat", "hook": "prerouting", "prio": -100, "policy": "accept"}},
+    {"rule": {"family": "inet", "table": "t", "chain": "in", "handle": 4, "expr": [{"jump": {"target": "sub"}}]}},
+    {"rule": {"family": "inet", "table": "t", "chain": "sub", "handle": 5, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": "10.0.0.5"}}, {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 80}}, {"drop": null}]}},
+    {"rule": {"family": "inet", "table": "t", "chain": "late", "handle": 6, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 81}}, {"reject": null}]}},
+    {"rule": {"family": "ip", "table": "n", "chain": "pre", "handle": 2, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 82}}, {"redirect": {"port": 8082}}]}}
+  ]})";
+  auto fw = parse_nft_ruleset(rules);
+  REQUIRE(fw);
+  const FwEvaluator ev(*fw);
+  const auto to = [](const char* daddr, std::uint16_t dport) {
+    FwPacket p = packet(dport, "10.0.0.0", 8);
+    p.daddr = *IpAddr::parse(daddr);
+    return p;
+  };
+  for (int round = 0; round < 2; ++round) {  // the second time from what the first left
+    CHECK(ev.hook("input", to("10.0.0.6", 80)).decision == FwDecision::accept);
+    const FwResult five = ev.hook("input", to("10.0.0.5", 80));
+    CHECK(five.decision == FwDecision::drop);
+    REQUIRE(five.rule);
+    CHECK(five.rule->handle == 5);
+    CHECK(ev.hook("input", to("10.0.0.7", 80)).decision == FwDecision::accept);
+    for (const char* addr : {"10.0.0.5", "10.0.0.6", "10.0.0.7"}) {
+      const FwResult r = ev.hook("input", to(addr, 81));
+      CHECK(r.decision == FwDecision::reject);
+      REQUIRE(r.chain);
+      CHECK(r.chain->name == "late");
+      const auto redirected = ev.nat("prerouting", to(addr, 82)).forward;
+      REQUIRE(redirected);
+      CHECK(redirected->to == *IpAddr::parse(addr));  // each packet's own address, though the rule is shared
+      CHECK(redirected->port == 8082);
+    }
+    // The same packet from another interface, or with a mark, is another packet.
+    FwPacket other = to("10.0.0.6", 81);
+    other.iifname = "lo";
+    CHECK(ev.hook("input", other).decision == FwDecision::reject);
+    other.mark = 7;
+    CHECK(ev.hook("input", other).mark == 7);
+  }
+}
