@@ -225,10 +225,15 @@ class FwEvaluator {
   [[nodiscard]] const Firewall& firewall() const { return fw_; }
 
   struct Index;
+  struct Memo;
 
  private:
   const Firewall& fw_;
   std::shared_ptr<const Index> index_;
+  // Chain results that hold for every address: a packet per address of the
+  // host costs a lookup where the ruleset reads no address. Filled by
+  // hook() and nat(): one evaluator is for one thread.
+  std::shared_ptr<Memo> memo_;
 };
 
 // One-shot forms of the above (they prepare the ruleset each time).

@@ -18,16 +18,42 @@ std::size_t AddrHash::operator()(const IpAddr& a) const noexcept {
   return h;
 }
 
+template <class T>
+void PrefixIndex<T>::add(const IpAddr& net, unsigned len, const T* item) {
+  levels_[len][network_of(net, std::min(len, net.bits()))].push_back(item);
+}
+
+template <class T>
+const std::vector<const T*>* PrefixIndex<T>::longest(const IpAddr& addr) const {
+  for (const auto& [len, level] : levels_) {
+    const auto it = level.find(network_of(addr, std::min(len, addr.bits())));
+    if (it != level.end()) return &it->second;
+  }
+  return nullptr;
+}
+
+template class PrefixIndex<Address>;
+template class PrefixIndex<Route>;
+
 Context::Context(const Snapshot& snap, const Query& query) : s(snap), q(query), fw(snap.firewall) {
   for (const Link& l : s.links) {
     link_by_index.emplace(l.ifindex, &l);
     if ((l.flags & IFF_LOOPBACK) != 0 && !lo) lo = l.ifindex;
   }
   for (const Address& a : s.addresses) {
-    address_owner.emplace(address_of(a), &a);
+    const IpAddr addr = address_of(a);
+    address_owner.emplace(addr, &a);
     first_address.emplace((static_cast<std::uint64_t>(static_cast<unsigned>(a.ifindex)) << 8) |
                               static_cast<std::uint8_t>(a.family),
                           &a);
+    if (lo && a.ifindex == *lo) lo_addresses.push_back(&a);
+    if (addr.family == a.family && !is_loopback_link(a.ifindex)) connected.add(addr, a.prefixlen, &a);
+  }
+  for (const Route& r : s.routes) {
+    const IpAddr dst = r.dst.value_or(IpAddr{r.family, {}});
+    if (dst.family != r.family) continue;  // covers nothing (prefix_covers)
+    routes_by_dst.add(dst, r.dst_len, &r);
+    if (r.oif) routes_with_oif.add(dst, r.dst_len, &r);
   }
   for (const Link& l : s.links) {
     if ((l.flags & IFF_LOOPBACK) == 0 && is_up(&l) && has_carrier(&l)) arrivals.push_back(l.ifindex);
@@ -74,10 +100,9 @@ bool Context::is_loopback_link(int ifindex) const {
 
 std::optional<int> Context::local_interface(const IpAddr& addr) const {
   if (const auto it = address_owner.find(addr); it != address_owner.end()) return it->second->ifindex;
-  if (!lo) return std::nullopt;
-  for (const Address& a : s.addresses) {
-    if (a.ifindex != *lo || a.family != addr.family) continue;
-    if (prefix_covers(address_of(a), a.prefixlen, addr)) return a.ifindex;
+  for (const Address* a : lo_addresses) {
+    if (a->family != addr.family) continue;
+    if (prefix_covers(address_of(*a), a->prefixlen, addr)) return a->ifindex;
   }
   return std::nullopt;
 }
@@ -151,14 +176,10 @@ std::optional<RouteLookup> Context::route_for(const IpAddr& addr) const {
     if (r.address == addr) return r;
   }
   if (s.routes.empty()) return std::nullopt;
-  const Route* best = nullptr;
-  for (const Route& rt : s.routes) {
-    if (rt.family != addr.family) continue;
-    const IpAddr dst = rt.dst.value_or(IpAddr{addr.family, {}});
-    if (!prefix_covers(dst, rt.dst_len, addr)) continue;
-    if (best == nullptr || rt.dst_len > best->dst_len ||
-        (rt.dst_len == best->dst_len && rt.priority.value_or(0) < best->priority.value_or(0))) {
-      best = &rt;
+  const Route* best = nullptr;  // the longest match; of those, the lowest metric, then the first
+  if (const auto* longest = routes_by_dst.longest(addr)) {
+    for (const Route* rt : *longest) {
+      if (best == nullptr || rt->priority.value_or(0) < best->priority.value_or(0)) best = rt;
     }
   }
   RouteLookup out;
@@ -207,18 +228,9 @@ std::string Context::owner_text(const Listener& l) const {
 }
 
 std::optional<int> Context::egress_to(const IpAddr& addr) const {
-  const Address* best = nullptr;
-  for (const Address& a : s.addresses) {
-    if (a.family != addr.family || (best != nullptr && best->prefixlen >= a.prefixlen)) continue;
-    if (prefix_covers(address_of(a), a.prefixlen, addr) && !is_loopback_link(a.ifindex)) best = &a;
-  }
-  if (best != nullptr) return best->ifindex;
-  const Route* route = nullptr;
-  for (const Route& r : s.routes) {
-    if (r.family != addr.family || !r.oif || (route != nullptr && route->dst_len >= r.dst_len)) continue;
-    if (prefix_covers(r.dst.value_or(IpAddr{addr.family, {}}), r.dst_len, addr)) route = &r;
-  }
-  if (route != nullptr) return route->oif;
+  // The longest prefix; of equally long ones, the first.
+  if (const auto* on = connected.longest(addr)) return on->front()->ifindex;
+  if (const auto* via = routes_with_oif.longest(addr)) return via->front()->oif;
   return std::nullopt;
 }
 
@@ -257,8 +269,21 @@ Draft& Context::add(Code code, Effect effect, std::string message, std::optional
   d.finding.fix = std::move(fix);
   d.effect = effect;
   d.about = std::move(about);
+  draft_by_message.emplace(fmt::format("{}\n{}", static_cast<int>(code), d.finding.message), drafts.size());
   drafts.push_back(std::move(d));
   return drafts.back();
+}
+
+Draft* Context::draft_saying(Code code, const std::string& message) {
+  const auto it = draft_by_message.find(fmt::format("{}\n{}", static_cast<int>(code), message));
+  return it == draft_by_message.end() ? nullptr : &drafts[it->second];
+}
+
+void Context::add_about(Draft& d, const IpAddr& addr) {
+  const auto i = static_cast<std::size_t>(&d - drafts.data());
+  auto [it, first] = draft_about.try_emplace(i);
+  if (first) it->second.insert(d.about.begin(), d.about.end());
+  if (it->second.insert(addr).second) d.about.push_back(addr);
 }
 
 bool Context::has_draft(Code code) const {

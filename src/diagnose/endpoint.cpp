@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <set>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -179,6 +180,7 @@ void build_endpoints(Context& c) {
 
 void explain_interfaces(Context& c) {
   std::set<int> reported;
+  std::unordered_map<int, std::vector<IpAddr>> by_interface;  // every address, grouped once when needed
   for (const Address& a : c.s.addresses) {
     const IpAddr addr = address_of(a);
     const Endpoint* e = c.endpoint(addr);
@@ -189,10 +191,10 @@ void explain_interfaces(Context& c) {
     if (l == nullptr || (Context::is_up(l) && Context::has_carrier(l))) continue;
     reported.insert(a.ifindex);
     const std::string name = c.link_name(a.ifindex);
-    std::vector<IpAddr> on_it;
-    for (const Address& b : c.s.addresses) {
-      if (b.ifindex == a.ifindex) on_it.push_back(address_of(b));
+    if (by_interface.empty()) {
+      for (const Address& b : c.s.addresses) by_interface[b.ifindex].push_back(address_of(b));
     }
+    std::vector<IpAddr> on_it = by_interface[a.ifindex];
     const std::string net = fmt::format("{}/{}", network_of(addr, a.prefixlen).to_string(), a.prefixlen);
     const bool down = !Context::is_up(l);
     const std::string state = down ? fmt::format("{} is down (administratively)", name)
@@ -291,6 +293,7 @@ void explain_way_back(Context& c) {
     const std::vector<int> back = route_devices(*def);
     const std::int64_t all = sysctl_or(c, "net.ipv4.conf.all.rp_filter", 0);
     std::set<int> said;
+    std::unordered_map<int, std::vector<IpAddr>> reached_on;  // grouped once when needed
     for (const IpAddr& a : reached) {
       const auto owner = c.address_owner.find(a);
       if (owner == c.address_owner.end()) continue;
@@ -300,11 +303,13 @@ void explain_way_back(Context& c) {
       const std::int64_t own = sysctl_or(c, fmt::format("net.ipv4.conf.{}.rp_filter", name), 0);
       if (std::max(all, own) != 1) continue;
       said.insert(ifindex);
-      std::vector<IpAddr> on_it;
-      for (const IpAddr& b : reached) {
-        const auto o = c.address_owner.find(b);
-        if (o != c.address_owner.end() && o->second->ifindex == ifindex) on_it.push_back(b);
+      if (reached_on.empty()) {
+        for (const IpAddr& b : reached) {
+          const auto o = c.address_owner.find(b);
+          if (o != c.address_owner.end()) reached_on[o->second->ifindex].push_back(b);
+        }
       }
+      std::vector<IpAddr> on_it = reached_on[ifindex];
       const std::string out = back.empty() ? std::string("another interface") : c.link_name(back.front());
       Finding& f2 = c.add(Code::rp_filter, Effect::partial,
                           fmt::format("Reverse-path filtering is strict on {} (rp_filter {}, all {}): a client outside "

@@ -7,13 +7,16 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
+#include <map>
 #include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
+#include "netwhy/containers.hpp"
 #include "netwhy/diagnose.hpp"
 #include "netwhy/firewall.hpp"
 
@@ -43,6 +46,23 @@ struct AddrHash {
   std::size_t operator()(const IpAddr& a) const noexcept;
 };
 
+// The longest prefix covering an address, among many (connected networks,
+// routes): one hash lookup per distinct prefix length instead of a scan of
+// them all. Lengths are compared as given; a length past the family's bits
+// covers as prefix_covers() does (all of them).
+template <class T>
+class PrefixIndex {
+ public:
+  void add(const IpAddr& net, unsigned len, const T* item);
+  // The items of the longest prefix covering addr, in the order added;
+  // nullptr when none covers it.
+  [[nodiscard]] const std::vector<const T*>* longest(const IpAddr& addr) const;
+
+ private:
+  using Level = std::unordered_map<IpAddr, std::vector<const T*>, AddrHash>;
+  std::map<unsigned, Level, std::greater<>> levels_;  // longest first
+};
+
 // Where one of HOST's addresses is, which decides who answers for it.
 enum class Place { loopback, own, other };
 
@@ -58,6 +78,10 @@ struct Context {
   std::optional<int> lo;
   std::vector<int> arrivals;  // interfaces a packet from another host can arrive on: up, carrier, not loopback
   std::unordered_map<std::uint64_t, const Address*> first_address;  // (ifindex, family) -> its first address
+  std::vector<const Address*> lo_addresses;  // on lo, in order: 127.0.0.0/8 takes 127.0.0.2
+  PrefixIndex<Address> connected;            // by network, but not on a loopback link: egress_to()
+  PrefixIndex<Route> routes_by_dst;          // route_for()
+  PrefixIndex<Route> routes_with_oif;        // egress_to()
   bool nat_prerouting = false;  // a nat chain hooks prerouting: a packet may be sent elsewhere
 
   // ---- evidence ----
@@ -68,6 +92,11 @@ struct Context {
   std::vector<Endpoint> endpoints;
   std::unordered_map<IpAddr, std::size_t, AddrHash> endpoint_index;
   std::vector<Draft> drafts;
+  // The first draft of each code and message, and the addresses it is about
+  // (for the drafts add_once() extended), so that one more address costs a
+  // lookup, not a scan of every draft and address.
+  std::unordered_map<std::string, std::size_t> draft_by_message;
+  std::unordered_map<std::size_t, std::unordered_set<IpAddr, AddrHash>> draft_about;
   bool forwarding = false;             // a DNAT/redirect takes the port somewhere
   // The interfaces towards the namespaces forwarded connections go to (a
   // container bridge, docker0): their clients are this host's containers,
@@ -85,6 +114,17 @@ struct Context {
     std::unordered_set<IpAddr, AddrHash> seen;  // addresses, for a constant-time check
   };
   std::vector<FwHit> fw_hits;
+  // What a connection handed to another namespace meets (firewall.cpp's
+  // into_namespace), by destination, way and client network: the answer and
+  // the draft that says why.
+  struct HandedOn {
+    std::optional<bool> answer;
+    std::optional<std::size_t> draft;
+    Effect effect = Effect::context;
+  };
+  std::unordered_map<std::string, HandedOn> handed_on;
+  std::unordered_map<const Process*, std::optional<Forwarder>> docker_proxy;  // parsed once per process
+  std::unordered_map<std::string, std::size_t> fw_hit_index;  // by what makes them one (firewall.cpp)
   FwEvaluator fw;  // the ruleset, prepared once
 
   // ---- facts about the host ----
@@ -125,6 +165,10 @@ struct Context {
   Draft& add(Code code, Effect effect, std::string message, std::optional<std::string> fix = std::nullopt,
              std::vector<IpAddr> about = {});
   [[nodiscard]] bool has_draft(Code code) const;
+  // The draft of that code and message, if there is one.
+  [[nodiscard]] Draft* draft_saying(Code code, const std::string& message);
+  // Adds addr to what d is about, unless it is there already.
+  void add_about(Draft& d, const IpAddr& addr);
 };
 
 // The container a listener's main process runs in or holds a port for.

@@ -30,43 +30,63 @@ std::string accept_match(const Context& c, bool reply, const std::optional<FwFor
   return fmt::format("{} dport {}", proto, c.q.port);
 }
 
+// What makes two firewall results one finding: the same decision on the
+// same way (hook, direction, after a DNAT or not) by the same rule (its
+// table and handle), or by the same chain's policy.
+std::string hit_key(const FwResult& r, bool local, bool reply, bool via) {
+  std::string key = fmt::format("{} {:d}{:d}{:d} {}", static_cast<int>(r.decision), local, reply, via, r.hook);
+  const auto field = [&](std::string_view v) { key.append(1, '\0').append(v); };
+  if (r.rule) {
+    key += " rule";
+    field(r.rule->family);
+    field(r.rule->table);
+    field(std::to_string(r.rule->handle));
+  } else if (r.chain) {
+    const FwChain& ch = *r.chain;
+    key += " policy";
+    for (const std::string* f : {&ch.family, &ch.table, &ch.name, &ch.type, &ch.hook, &ch.policy}) field(*f);
+    field(std::to_string(ch.priority));
+    field(std::to_string(ch.devices.size()));
+    for (const std::string& d : ch.devices) field(d);
+  }
+  return key;
+}
+
 void note(Context& c, const FwResult& r, const IpAddr& addr, int ifindex, bool local, bool reply = false,
           const std::optional<FwForward>& via = std::nullopt) {
   const auto where = [&] {
     const auto own = c.local_interface(addr);
     return fmt::format("{} ({})", addr.to_string(), c.link_name(own.value_or(ifindex)));
   };
-  for (Context::FwHit& h : c.fw_hits) {
-    const bool same_rule = h.result.rule && r.rule && h.result.rule->handle == r.rule->handle &&
-                           h.result.rule->table == r.rule->table && h.result.rule->family == r.rule->family;
-    const bool same_policy = !h.result.rule && !r.rule && h.result.chain == r.chain;
-    if (h.result.decision == r.decision && h.local == local && h.reply == reply && h.result.hook == r.hook &&
-        h.via.has_value() == via.has_value() &&
-        (same_rule || same_policy)) {
-      if (h.seen.insert(addr).second) {
-        h.addresses.push_back(addr);
-        h.places.push_back(where());
-      }
-      return;
+  const auto [it, added] = c.fw_hit_index.try_emplace(hit_key(r, local, reply, via.has_value()), c.fw_hits.size());
+  if (!added) {
+    Context::FwHit& h = c.fw_hits[it->second];
+    if (h.seen.insert(addr).second) {
+      h.addresses.push_back(addr);
+      h.places.push_back(where());
     }
+    return;
   }
   c.fw_hits.push_back({r, {where()}, {addr}, local, reply, via, {addr}});
 }
 
 // One finding per message (and code): the same fact met through several
 // addresses names them all.
+Draft& add_once_draft(Context& c, Code code, Effect effect, const IpAddr& addr, std::string message,
+                      std::optional<std::string> fix) {
+  if (Draft* d = c.draft_saying(code, message)) {
+    c.add_about(*d, addr);
+    if (d->effect == Effect::context && effect != Effect::context) d->effect = effect;
+    return *d;
+  }
+  Draft& d = c.add(code, effect, std::move(message), std::move(fix), {addr});
+  d.finding.port = c.q.port;
+  return d;
+}
+
 Finding& add_once(Context& c, Code code, Effect effect, const IpAddr& addr, std::string message,
                   std::optional<std::string> fix) {
-  for (Draft& d : c.drafts) {
-    if (d.finding.code == code && d.finding.message == message) {
-      if (std::find(d.about.begin(), d.about.end(), addr) == d.about.end()) d.about.push_back(addr);
-      if (d.effect == Effect::context && effect != Effect::context) d.effect = effect;
-      return d.finding;
-    }
-  }
-  Finding& f = c.add(code, effect, std::move(message), std::move(fix), {addr}).finding;
-  f.port = c.q.port;
-  return f;
+  return add_once_draft(c, code, effect, addr, std::move(message), std::move(fix)).finding;
 }
 
 Finding& add_forward(Context& c, Effect effect, const IpAddr& addr, std::string message,
@@ -134,14 +154,30 @@ std::string place_text(const std::optional<ProcessContainer>& pc, const std::str
 // there: "are forwarded (RULE)", "are passed on by docker-proxy (pid 5)".
 // client: the client's network, when replies must find their way back to
 // it from inside (a DNAT keeps the client's address; a proxy does not).
-std::optional<bool> into_namespace(Context& c, const IpAddr& addr, const IpAddr& to, std::uint16_t port,
-                                   const std::string& how, const std::string& extra,
-                                   const std::optional<std::pair<IpAddr, unsigned>>& client) {
+// The answer does not depend on addr (only what the finding is about), so
+// it is worked out once per destination, way and client network: then each
+// further address is one lookup (see into_namespace() below).
+std::optional<bool> into_namespace_once(Context& c, const IpAddr& addr, const IpAddr& to, std::uint16_t port,
+                                        const std::string& how, const std::string& extra,
+                                        const std::optional<std::pair<IpAddr, unsigned>>& client,
+                                        Context::HandedOn& said) {
+  // Every finding goes through these, which remember the draft.
+  const auto say_once = [&](Context& ctx, Code code, Effect effect, const IpAddr& about, std::string message,
+                            std::optional<std::string> fix) -> Finding& {
+    Draft& d = add_once_draft(ctx, code, effect, about, std::move(message), std::move(fix));
+    said.draft = static_cast<std::size_t>(&d - ctx.drafts.data());
+    said.effect = effect;
+    return d.finding;
+  };
+  const auto say_forward = [&](Context& ctx, Effect effect, const IpAddr& about, std::string message,
+                               std::optional<std::string> fix) -> Finding& {
+    return say_once(ctx, Code::port_forward, effect, about, std::move(message), std::move(fix));
+  };
   const std::string what = c.what();
   const std::string dest = endpoint_text(to, port);
   const ForeignAddress* owner = owner_of(c, to);
   if (owner == nullptr) {
-    add_forward(c, Effect::doubt, addr,
+    say_forward(c, Effect::doubt, addr,
                 fmt::format("Connections to {} {} to {}, which is not in a network namespace of this host: whether it "
                             "listens there can't be seen from here.",
                             what, how, dest),
@@ -164,7 +200,7 @@ std::optional<bool> into_namespace(Context& c, const IpAddr& addr, const IpAddr&
       return r.first.family == saddr.family && r.second <= len && prefix_covers(r.first, r.second, saddr);
     });
     if (!route_back) {
-      evidence(add_forward(c, Effect::cause, addr,
+      evidence(say_forward(c, Effect::cause, addr,
                            fmt::format("Connections to {} {} to {} {}, but that namespace has no route back to clients "
                                        "on {}/{}: replies never leave it.",
                                        what, how, dest, where, network_of(saddr, len).to_string(), len),
@@ -186,7 +222,7 @@ std::optional<bool> into_namespace(Context& c, const IpAddr& addr, const IpAddr&
     if (c.covers(any_dev, to, 0)) {
       // For a container, one finding however the connections get there.
       const std::string who = process_text(l);
-      evidence(add_forward(c, Effect::context, addr,
+      evidence(say_forward(c, Effect::context, addr,
                            pc ? fmt::format("{} is published to {} at {}, where {} listens on {}.", what,
                                             container_text(*pc), dest, who, listener_text(l))
                               : fmt::format("Connections to {} {} to {} {}, where {} listens on {}{}.", what, how,
@@ -199,7 +235,7 @@ std::optional<bool> into_namespace(Context& c, const IpAddr& addr, const IpAddr&
   if (seen != nullptr) {
     const std::string fix = fix_to_listen_everywhere(*seen, port, pc.has_value());
     Finding& f =
-        pc ? add_once(c, Code::container_loopback, Effect::cause, addr,
+        pc ? say_once(c, Code::container_loopback, Effect::cause, addr,
                       fmt::format("{} is published to {} at {}, but {} listens on {} only inside it: connections "
                                   "through the published port are refused.",
                                   what, container_text(*pc), dest, process_text(*seen), listener_text(*seen)),
@@ -207,7 +243,7 @@ std::optional<bool> into_namespace(Context& c, const IpAddr& addr, const IpAddr&
                                   "{} run it again)",
                                   container_text(*pc), fix, engine_program(*pc), shell_word(pc->name),
                                   engine_program(*pc)))
-           : add_forward(c, Effect::cause, addr,
+           : say_forward(c, Effect::cause, addr,
                          fmt::format("Connections to {} {} to {} {}, but {} listens on {} only there: forwarded "
                                      "connections are refused.",
                                      what, how, dest, where, c.owner_text(*seen), listener_text(*seen)),
@@ -217,13 +253,34 @@ std::optional<bool> into_namespace(Context& c, const IpAddr& addr, const IpAddr&
     if (const Process* pr = main_process(*seen)) f.pid = pr->pid;
     return false;
   }
-  evidence(add_forward(c, Effect::cause, addr,
+  evidence(say_forward(c, Effect::cause, addr,
                        fmt::format("Connections to {} {} to {} {}, where nothing listens on port {}.", what, how, dest,
                                    where, port),
                        pc ? fmt::format("start the server in {} on port {} ({} logs {} tells why it is not listening)",
                                         container_text(*pc), port, engine_program(*pc), shell_word(pc->name))
                           : fmt::format("start the server in that namespace on port {}, or fix the DNAT rule", port)));
   return false;
+}
+
+std::optional<bool> into_namespace(Context& c, const IpAddr& addr, const IpAddr& to, std::uint16_t port,
+                                   const std::string& how, const std::string& extra,
+                                   const std::optional<std::pair<IpAddr, unsigned>>& client) {
+  std::string key = fmt::format("{} {} ", to.to_string(), port);
+  if (client) key += fmt::format("{}/{}", client->first.to_string(), client->second);
+  key.append(1, '\0').append(how).append(1, '\0').append(extra);
+  if (const auto it = c.handed_on.find(key); it != c.handed_on.end()) {
+    const Context::HandedOn& said = it->second;
+    if (said.draft) {  // as add_once() does for one more address
+      Draft& d = c.drafts[*said.draft];
+      c.add_about(d, addr);
+      if (d.effect == Effect::context && said.effect != Effect::context) d.effect = said.effect;
+    }
+    return said.answer;
+  }
+  Context::HandedOn said;
+  said.answer = into_namespace_once(c, addr, to, port, how, extra, client, said);
+  c.handed_on.emplace(std::move(key), said);
+  return said.answer;
 }
 
 void note_forward(Context& c, const FwForward& f, Family family) {
@@ -519,9 +576,13 @@ std::optional<bool> through_rootlessport(Context& c, const Listener& l, const Pr
 std::optional<bool> through_holder(Context& c, const Listener& l, const IpAddr& addr) {
   const Process* p = main_process(l);
   if (p == nullptr) return true;
-  std::string raw = p->cmdline;
-  std::replace(raw.begin(), raw.end(), ' ', '\0');
-  if (const auto fwd = parse_docker_proxy_cmdline(raw)) {
+  auto [proxy, first] = c.docker_proxy.try_emplace(p);
+  if (first) {
+    std::string raw = p->cmdline;
+    std::replace(raw.begin(), raw.end(), ' ', '\0');
+    proxy->second = parse_docker_proxy_cmdline(raw);
+  }
+  if (const auto& fwd = proxy->second) {
     return into_namespace(c, addr, fwd->container_ip, fwd->container_port,
                           fmt::format("are passed on by docker-proxy (pid {})", p->pid), "", std::nullopt);
   }
@@ -608,6 +669,11 @@ void explain_firewall(Context& c) {
   // Other hosts' way in first: that is what the question is usually about.
   std::stable_sort(c.fw_hits.begin(), c.fw_hits.end(),
                    [](const Context::FwHit& a, const Context::FwHit& b) { return !a.local && b.local; });
+  c.fw_hit_index.clear();
+  for (std::size_t i = 0; i < c.fw_hits.size(); ++i) {
+    const Context::FwHit& h = c.fw_hits[i];
+    c.fw_hit_index.emplace(hit_key(h.result, h.local, h.reply, h.via.has_value()), i);
+  }
   for (const Context::FwHit& h : c.fw_hits) {
     const std::string list = join_list(h.places, 4);
     const std::string who = h.local ? "from this host" : "from other hosts";

@@ -97,13 +97,14 @@ Verdict decide(const Context& c) {
   return Verdict::unreachable;
 }
 
-// Is the finding about the clients the question asks about?
-bool about_question(const Context& c, const Draft& d) {
+// Is the finding about the clients the question asks about? (`no_remote`:
+// no endpoint is one other hosts use.)
+bool about_question(const Context& c, const Draft& d, bool no_remote) {
   if (!c.q.host) {
     if (d.about.empty()) return true;
     return std::any_of(d.about.begin(), d.about.end(), [&](const IpAddr& a) {
       return !a.is_loopback() && c.place(a) == Place::own;
-    }) || std::none_of(c.endpoints.begin(), c.endpoints.end(), [&](const Endpoint& e) { return remote_endpoint(c, e); });
+    }) || no_remote;
   }
   if (d.about.empty()) return !host_is_elsewhere(c);  // the port here, when HOST is here
   return std::any_of(d.about.begin(), d.about.end(), [&](const IpAddr& a) {
@@ -111,8 +112,12 @@ bool about_question(const Context& c, const Draft& d) {
   });
 }
 
-Severity severity(const Context& c, const Draft& d, Verdict v) {
-  if (!about_question(c, d)) return Severity::info;
+bool no_remote_endpoint(const Context& c) {
+  return std::none_of(c.endpoints.begin(), c.endpoints.end(), [&](const Endpoint& e) { return remote_endpoint(c, e); });
+}
+
+Severity severity(const Context& c, const Draft& d, Verdict v, bool no_remote) {
+  if (!about_question(c, d, no_remote)) return Severity::info;
   switch (d.effect) {
     case Effect::cause: return v == Verdict::reachable ? Severity::warning : Severity::error;
     case Effect::partial: return Severity::warning;
@@ -136,11 +141,12 @@ const Finding* lead(const std::vector<Finding>& findings, Severity level) {
 
 // What is unknown, for the headline: the first doubt about the question.
 std::string unknown_reason(const Context& c) {
+  const bool no_remote = no_remote_endpoint(c);
   for (const Draft& d : c.drafts) {
-    if (d.effect == Effect::doubt && !d.reason.empty() && about_question(c, d)) return d.reason;
+    if (d.effect == Effect::doubt && !d.reason.empty() && about_question(c, d, no_remote)) return d.reason;
   }
   for (const Draft& d : c.drafts) {
-    if (d.effect == Effect::doubt && about_question(c, d)) return lower_first(d.finding.message);
+    if (d.effect == Effect::doubt && about_question(c, d, no_remote)) return lower_first(d.finding.message);
   }
   return {};
 }
@@ -281,8 +287,9 @@ Diagnosis grade(Context& c) {
   Diagnosis d;
   d.query = c.q;
   d.verdict = decide(c);
+  const bool no_remote = no_remote_endpoint(c);
   for (Draft& draft : c.drafts) {
-    draft.finding.severity = severity(c, draft, d.verdict);
+    draft.finding.severity = severity(c, draft, d.verdict, no_remote);
     d.findings.push_back(draft.finding);  // the drafts stay whole for the headline
   }
   std::stable_sort(d.findings.begin(), d.findings.end(),

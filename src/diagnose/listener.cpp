@@ -384,6 +384,8 @@ void explain_bindings(Context& c) {
       [](const std::pair<IpAddr, int>& a, const std::pair<IpAddr, int>& b) {
         return std::tie(a.first.family, a.first.bytes, a.second) < std::tie(b.first.family, b.first.bytes, b.second);
       });
+  const bool v4_covered = std::any_of(c.listeners.begin(), c.listeners.end(),
+                                      [&](const Listener& o) { return o.socket.family == Family::inet; });
   for (std::size_t i = 0; i < c.listeners.size(); ++i) {
     const Listener& l = c.listeners[i];
     const Socket& sk = l.socket;
@@ -414,8 +416,6 @@ void explain_bindings(Context& c) {
       }
     }
     if (sk.family == Family::inet6 && sk.local.is_unspecified() && c.v6only(sk)) {
-      const bool v4_covered = std::any_of(c.listeners.begin(), c.listeners.end(),
-                                          [&](const Listener& o) { return o.socket.family == Family::inet; });
       if (!v4_covered) {
         std::vector<IpAddr> v4;
         for (const Endpoint& e : c.endpoints) {

@@ -27,6 +27,12 @@ bool family_applies(const std::string& chain_family, Family f) {
   return false;  // arp, bridge, netdev: not on the IP input path
 }
 
+// An interface index in a rule (any 64-bit number) against the packet's:
+// 2^32+1 is not index 1.
+bool same_index(std::uint64_t rule_value, int ifindex) {
+  return ifindex >= 0 && rule_value == static_cast<std::uint64_t>(ifindex);
+}
+
 // Compare the first `bits` bits.
 bool same_prefix(const IpAddr& a, const IpAddr& b, unsigned bits) {
   if (a.family != b.family) return false;
@@ -55,20 +61,100 @@ struct ChainKey {
   }
 };
 
+// Filter chains decide accept/drop/reject; nat chains also stop at the
+// first dnat or redirect.
+enum class Mode { filter, nat };
+enum class Flow { fall_through, returned, decided };
+
+// A result inside the evaluation: pointers into the ruleset, copied into
+// an FwResult once, when the hook's answer leaves the evaluator (a chain's
+// result is kept per marks, and passed up through every jump).
+struct Outcome {
+  FwDecision decision = FwDecision::accept;
+  const FwRule* rule = nullptr;
+  const FwChain* chain = nullptr;
+  std::string why;
+};
+
+FwResult to_result(const Outcome& o, std::string_view hook_name) {
+  FwResult r;
+  r.decision = o.decision;
+  if (o.rule != nullptr) r.rule = *o.rule;
+  if (o.chain != nullptr) r.chain = *o.chain;
+  r.why = o.why;
+  r.hook = std::string(hook_name);
+  return r;
+}
+
+struct ChainResult {
+  Flow flow = Flow::fall_through;
+  Outcome result;
+  const FwRule* nat = nullptr;  // the dnat/redirect that decided (nat mode)
+  std::optional<std::uint32_t> mark, ct_mark;  // as the chain leaves them
+};
+
+// A chain's memo key: the chain and the marks it is entered with.
+struct MemoKey {
+  const FwChain* chain;
+  std::optional<std::uint32_t> mark, ct_mark;
+  bool operator==(const MemoKey&) const = default;
+};
+struct MemoHash {
+  std::size_t operator()(const MemoKey& k) const {
+    const auto code = [](const std::optional<std::uint32_t>& m) { return m ? std::uint64_t{*m} : 1ULL << 32; };
+    return std::hash<const void*>()(k.chain) ^ std::hash<std::uint64_t>()(code(k.mark) * 0x9e3779b97f4a7c15ULL) ^
+           (std::hash<std::uint64_t>()(code(k.ct_mark)) << 1);
+  }
+};
+
+using ChainMemo = std::unordered_map<MemoKey, ChainResult, MemoHash>;
+
+// What a hook's base chains decided, in pointers: for a filter hook, the
+// decision; for a nat hook, the rule that rewrote the destination, or a stop.
+struct HookOutcome {
+  Outcome result;
+  const FwRule* nat = nullptr;
+  bool stop = false;
+  std::optional<std::uint32_t> mark, ct_mark;  // as the hook leaves them
+};
+
 }  // namespace
 
 struct FwEvaluator::Index {
   std::unordered_map<std::string, std::vector<const FwRule*>> rules;  // by chain, in order
   std::unordered_map<std::string, const FwChain*> chains;
   std::vector<const FwChain*> bases;  // every base chain, by priority
+  std::unordered_map<std::string, std::vector<const FwChain*>> bases_by_hook;  // the same, per hook
+  // The same, by pointer: no key built per chain run or per jump.
+  std::unordered_map<const FwChain*, const std::vector<const FwRule*>*> rules_of;
+  std::unordered_map<const FwRule*, const FwChain*> target_of;  // jump/goto: the chain, when listed
+  // Chains whose result may depend on the packet's addresses: a rule of
+  // theirs, or of a chain they jump or go to, matches an address.
+  std::unordered_set<const FwChain*> reads_addresses;
+  std::unordered_set<std::string> hooks_reading_addresses;  // with a base chain that does
+};
+
+// Results of chains that read no address, shared by every packet that
+// differs from another only in its addresses (one per address of the host):
+// by the rest of the packet and the mode, then by chain and marks. A
+// ruleset of R rules then costs R per kind of packet, not R per address.
+struct FwEvaluator::Memo {
+  std::unordered_map<std::string, ChainMemo> chains;
+  std::unordered_map<std::string, HookOutcome> hooks;  // and the hook name and marks, for whole hooks
 };
 
 namespace {
 
 class Eval {
  public:
-  Eval(const Firewall& fw, const FwEvaluator::Index& ix, const FwPacket& p)
-      : fw_(fw), ix_(ix), p_(p), mark_(p.mark), ct_mark_(p.ct_mark), chain_budget_(64 * ix.chains.size() + 4096) {}
+  Eval(const Firewall& fw, const FwEvaluator::Index& ix, FwEvaluator::Memo& shared, const FwPacket& p)
+      : fw_(fw),
+        ix_(ix),
+        shared_(shared),
+        p_(p),
+        mark_(p.mark),
+        ct_mark_(p.ct_mark),
+        chain_budget_(64 * ix.chains.size() + 4096) {}
 
   // Does one value match the packet's field? An address prefix against a
   // source that is itself a prefix (a client anywhere on a network) may
@@ -81,7 +167,7 @@ class Eval {
         return tri(fnmatch(v.text.c_str(), p_.iifname.c_str(), 0) == 0);
       case FwKey::iif:
         if (v.kind == FwValue::Kind::text) return tri(v.text == p_.iifname);
-        if (v.kind == FwValue::Kind::number) return tri(static_cast<int>(v.number) == p_.iif);
+        if (v.kind == FwValue::Kind::number) return tri(same_index(v.number, p_.iif));
         return Tri::unknown;
       case FwKey::oifname:
         if (v.kind != FwValue::Kind::text || p_.oifname.empty()) return Tri::unknown;
@@ -89,7 +175,7 @@ class Eval {
       case FwKey::oif:
         if (p_.oifname.empty()) return Tri::unknown;
         if (v.kind == FwValue::Kind::text) return tri(v.text == p_.oifname);
-        if (v.kind == FwValue::Kind::number) return tri(static_cast<int>(v.number) == p_.oif);
+        if (v.kind == FwValue::Kind::number) return tri(same_index(v.number, p_.oif));
         return Tri::unknown;
       case FwKey::l4proto: {
         const unsigned proto = p_.protocol == Protocol::tcp ? 6 : 17;
@@ -240,18 +326,6 @@ class Eval {
     return all;
   }
 
-  // Filter chains decide accept/drop/reject; nat chains also stop at the
-  // first dnat or redirect.
-  enum class Mode { filter, nat };
-  enum class Flow { fall_through, returned, decided };
-
-  struct ChainResult {
-    Flow flow = Flow::fall_through;
-    FwResult result;
-    const FwRule* nat = nullptr;  // the dnat/redirect that decided (nat mode)
-    std::optional<std::uint32_t> mark, ct_mark;  // as the chain leaves them
-  };
-
   // The marks after a rule that matched (yes) or may have (unknown: then
   // every mark it sets is unknown).
   void set_marks(const FwRule& r, Tri m) {
@@ -268,32 +342,22 @@ class Eval {
     }
   }
 
-  // A chain's memo key: the chain and the marks it is entered with.
-  struct MemoKey {
-    const FwChain* chain;
-    std::optional<std::uint32_t> mark, ct_mark;
-    bool operator==(const MemoKey&) const = default;
-  };
-  struct MemoHash {
-    std::size_t operator()(const MemoKey& k) const {
-      const auto code = [](const std::optional<std::uint32_t>& m) { return m ? std::uint64_t{*m} : 1ULL << 32; };
-      return std::hash<const void*>()(k.chain) ^ std::hash<std::uint64_t>()(code(k.mark) * 0x9e3779b97f4a7c15ULL) ^
-             (std::hash<std::uint64_t>()(code(k.ct_mark)) << 1);
-    }
-  };
   MemoKey memo_key(const FwChain* chain) const { return {chain, mark_, ct_mark_}; }
 
   ChainResult unknown(const FwRule* r, std::string why) const {
     ChainResult out;
     out.flow = Flow::decided;
     out.result.decision = FwDecision::unknown;
-    if (r != nullptr) out.result.rule = *r;
+    out.result.rule = r;
     out.result.why = std::move(why);
     return out;
   }
 
   // One chain's result for this packet and these marks, computed once: a
   // chain reached by a hundred jumps answers the same each time.
+  // A chain that reads no address answers the same for every address of
+  // the host: that result is shared with the other packets' evaluations,
+  // unless it came from a jump loop or the budget (they depend on the path).
   ChainResult run(const FwChain& chain, Mode mode) {
     const MemoKey key = memo_key(&chain);
     if (const auto it = memo_.find(key); it != memo_.end()) {
@@ -301,14 +365,29 @@ class Eval {
       ct_mark_ = it->second.ct_mark;
       return it->second;
     }
-    if (!active_.insert(&chain).second) return unknown(nullptr, "its chains jump in a loop");
+    ChainMemo* shared = ix_.reads_addresses.contains(&chain) ? nullptr : &shared_for(mode);
+    if (shared != nullptr) {
+      if (const auto it = shared->find(key); it != shared->end()) {
+        mark_ = it->second.mark;
+        ct_mark_ = it->second.ct_mark;
+        memo_.emplace(key, it->second);
+        return it->second;
+      }
+    }
+    if (!active_.insert(&chain).second) {
+      ++path_dependent_;
+      return unknown(nullptr, "its chains jump in a loop");
+    }
+    const std::size_t path_dependent_before = path_dependent_;
     ChainResult out = run_rules(chain, mode);
     active_.erase(&chain);
     out.mark = mark_;
     out.ct_mark = ct_mark_;
     memo_.emplace(key, out);
+    if (shared != nullptr && path_dependent_ == path_dependent_before) shared->emplace(key, out);
     return out;
   }
+
 
   static std::optional<std::uint32_t> agree(const std::optional<std::uint32_t>& a,
                                             const std::optional<std::uint32_t>& b) {
@@ -325,9 +404,10 @@ class Eval {
   // so does the chain, with the marks both ways agree on; else unknown.
   ChainResult run_rules(const FwChain& chain, Mode mode) {
     ChainResult out;
-    const auto rules = ix_.rules.find(ChainKey::of(chain.family, chain.table, chain.name));
-    if (rules == ix_.rules.end()) return out;
+    const auto rules = ix_.rules_of.find(&chain);
+    if (rules == ix_.rules_of.end()) return out;
     if (++chain_runs_ > chain_budget_) {
+      ++path_dependent_;
       return unknown(nullptr, "its chains set marks on so many paths that netwhy stops following them");
     }
     struct Maybe {
@@ -353,7 +433,7 @@ class Eval {
       ct_mark_ = agree(ct_mark_, maybe->ct_mark);
       return result;
     };
-    for (const FwRule* rp : rules->second) {
+    for (const FwRule* rp : *rules->second) {
       const FwRule& r = *rp;
       const Tri m = rule_matches(r);
       if (m == Tri::no) continue;
@@ -386,19 +466,19 @@ class Eval {
         case FwVerdict::reject:
           out.flow = Flow::decided;
           out.result.decision = decision_of(r.verdict);
-          out.result.rule = r;
+          out.result.rule = &r;
           return settle(std::move(out));
         case FwVerdict::dnat:
         case FwVerdict::redirect:
           out.flow = Flow::decided;
           out.result.decision = FwDecision::accept;
-          out.result.rule = r;
+          out.result.rule = &r;
           out.nat = &r;
           return settle(std::move(out));
         case FwVerdict::jump:
         case FwVerdict::go_to: {
-          const auto target = ix_.chains.find(ChainKey::of(chain.family, chain.table, r.target));
-          if (target == ix_.chains.end()) return fail(&r, "it jumps to a chain the listing does not have");
+          const auto target = ix_.target_of.find(&r);
+          if (target == ix_.target_of.end()) return fail(&r, "it jumps to a chain the listing does not have");
           ChainResult sub = run(*target->second, mode);
           if (sub.flow == Flow::decided) return settle(std::move(sub));
           if (r.verdict == FwVerdict::go_to) {  // goto does not come back here
@@ -430,66 +510,133 @@ class Eval {
   }
 
   FwResult hook(std::string_view hook_name) {
-    FwResult out = hook_chains(hook_name);
+    const HookOutcome o = hook_outcome(hook_name, Mode::filter);
+    FwResult out = to_result(o.result, hook_name);
     out.mark = mark_;
     out.ct_mark = ct_mark_;
     return out;
   }
 
-  FwResult hook_chains(std::string_view hook_name) {
-    FwResult last;  // accepted by every base chain
-    last.hook = std::string(hook_name);
-    for (const FwChain* base : ix_.bases) {
+  FwEvaluator::Nat nat(std::string_view hook_name) {
+    const HookOutcome o = hook_outcome(hook_name, Mode::nat);
+    FwEvaluator::Nat out;
+    if (o.nat != nullptr) {
+      FwForward f;
+      f.rule = *o.nat;
+      f.to = o.nat->verdict == FwVerdict::redirect || !o.nat->nat_addr ? p_.daddr : *o.nat->nat_addr;
+      f.port = o.nat->nat_port.value_or(p_.dport);
+      out.forward = std::move(f);
+    } else if (o.stop) {
+      out.stop = to_result(o.result, hook_name);
+    }
+    out.mark = mark_;
+    out.ct_mark = ct_mark_;
+    return out;
+  }
+
+ private:
+  const std::vector<const FwChain*>& bases_of(std::string_view hook_name) const {
+    static const std::vector<const FwChain*> none;
+    const auto it = ix_.bases_by_hook.find(std::string(hook_name));
+    return it == ix_.bases_by_hook.end() ? none : it->second;
+  }
+
+  // The packet but for its addresses (and its marks): what a chain that
+  // reads no address sees.
+  std::string packet_key(Mode mode) const {
+    std::string k;
+    k.reserve(48 + p_.iifname.size() + p_.oifname.size());
+    const auto put = [&](auto v) { k.append(reinterpret_cast<const char*>(&v), sizeof v); };
+    put(static_cast<int>(mode));
+    put(static_cast<int>(p_.family));
+    put(static_cast<int>(p_.protocol));
+    put(p_.dport);
+    put(p_.sport ? int{*p_.sport} : -1);
+    put(static_cast<unsigned>(p_.dport_known) | static_cast<unsigned>(p_.reply) << 1 |
+        static_cast<unsigned>(p_.daddr_local) << 2 | static_cast<unsigned>(p_.dnat) << 3);
+    put(p_.iif);
+    put(p_.oif);
+    put(p_.iifname.size());
+    k += p_.iifname;
+    k += p_.oifname;
+    return k;
+  }
+
+  // The shared chain results for packets like this one but for their addresses.
+  ChainMemo& shared_for(Mode mode) {
+    ChainMemo*& here = mode == Mode::filter ? shared_filter_ : shared_nat_;
+    if (here == nullptr) here = &shared_.chains[packet_key(mode)];
+    return *here;
+  }
+
+  // A hook whose base chains read no address decides the same for every
+  // address: its outcome is shared like a chain's.
+  HookOutcome hook_outcome(std::string_view hook_name, Mode mode) {
+    if (bases_of(hook_name).empty()) {  // nothing hooked there: nothing to share
+      HookOutcome none;
+      none.mark = mark_;
+      none.ct_mark = ct_mark_;
+      return none;
+    }
+    const bool shareable = !ix_.hooks_reading_addresses.contains(std::string(hook_name));
+    std::string key;
+    if (shareable) {
+      const auto code = [](const std::optional<std::uint32_t>& m) { return m ? std::int64_t{*m} : -1; };
+      key = packet_key(mode);
+      for (const std::int64_t m : {code(mark_), code(ct_mark_)}) key.append(reinterpret_cast<const char*>(&m), sizeof m);
+      key += hook_name;
+      if (const auto it = shared_.hooks.find(key); it != shared_.hooks.end()) {
+        mark_ = it->second.mark;
+        ct_mark_ = it->second.ct_mark;
+        return it->second;
+      }
+    }
+    const std::size_t path_dependent_before = path_dependent_;
+    HookOutcome o = mode == Mode::filter ? filter_chains(hook_name) : nat_chains(hook_name);
+    o.mark = mark_;
+    o.ct_mark = ct_mark_;
+    if (shareable && path_dependent_ == path_dependent_before) shared_.hooks.emplace(std::move(key), o);
+    return o;
+  }
+
+  HookOutcome filter_chains(std::string_view hook_name) {
+    HookOutcome last;  // accepted by every base chain
+    for (const FwChain* base : bases_of(hook_name)) {
       if (!hooked_here(*base, hook_name) || (base->type != "filter" && base->type != "route")) continue;
       if (hook_name == "ingress" && base->devices.empty()) {
-        FwResult r;  // an ingress chain whose device the listing did not say
-        r.decision = FwDecision::unknown;
-        r.chain = *base;
-        r.hook = "ingress";
-        r.why = "the interface its ingress chain hooks is not known";
+        HookOutcome r;  // an ingress chain whose device the listing did not say
+        r.result.decision = FwDecision::unknown;
+        r.result.chain = base;
+        r.result.why = "the interface its ingress chain hooks is not known";
         return r;
       }
       ChainResult r = run(*base, Mode::filter);
       if (r.flow != Flow::decided) {  // the policy decides
-        r.result = FwResult{};
-        r.result.chain = *base;
+        r.result = Outcome{};
         r.result.decision = base->policy == "drop" ? FwDecision::drop : FwDecision::accept;
-      } else if (!r.result.chain) {
-        r.result.chain = *base;
       }
-      r.result.hook = std::string(hook_name);
-      if (r.result.decision != FwDecision::accept) return r.result;
-      last = r.result;
+      r.result.chain = base;
+      last.result = std::move(r.result);
+      if (last.result.decision != FwDecision::accept) return last;
     }
     return last;
   }
 
-  FwEvaluator::Nat nat(std::string_view hook_name) {
-    FwEvaluator::Nat out = nat_chains(hook_name);
-    out.mark = mark_;
-    out.ct_mark = ct_mark_;
-    return out;
-  }
-
-  FwEvaluator::Nat nat_chains(std::string_view hook_name) {
-    FwEvaluator::Nat out;
-    for (const FwChain* base : ix_.bases) {
+  HookOutcome nat_chains(std::string_view hook_name) {
+    HookOutcome out;
+    for (const FwChain* base : bases_of(hook_name)) {
       if (!hooked_here(*base, hook_name) || base->type != "nat") continue;
       memo_.clear();  // nat mode: other results than the filter pass
       ChainResult r = run(*base, Mode::nat);
       if (r.flow != Flow::decided) continue;  // no NAT in this chain (its policy is accept)
-      r.result.hook = std::string(hook_name);
-      if (!r.result.chain) r.result.chain = *base;
+      r.result.chain = base;
       if (r.nat != nullptr) {
-        FwForward f;
-        f.rule = *r.nat;
-        f.to = r.nat->verdict == FwVerdict::redirect || !r.nat->nat_addr ? p_.daddr : *r.nat->nat_addr;
-        f.port = r.nat->nat_port.value_or(p_.dport);
-        out.forward = std::move(f);
+        out.nat = r.nat;
         return out;
       }
       if (r.result.decision != FwDecision::accept) {
-        out.stop = std::move(r.result);
+        out.result = std::move(r.result);
+        out.stop = true;
         return out;
       }
       // accept in a nat chain: no NAT from this chain; later ones still run
@@ -497,12 +644,15 @@ class Eval {
     return out;
   }
 
- private:
   const Firewall& fw_;
   const FwEvaluator::Index& ix_;
+  FwEvaluator::Memo& shared_;
+  ChainMemo* shared_filter_ = nullptr;
+  ChainMemo* shared_nat_ = nullptr;
+  std::size_t path_dependent_ = 0;  // results from a loop or past the budget so far
   const FwPacket& p_;
   std::optional<std::uint32_t> mark_, ct_mark_;  // as the rules so far left them
-  std::unordered_map<MemoKey, ChainResult, MemoHash> memo_;
+  ChainMemo memo_;
   // Chains run (memo misses): each chain once per set of marks it is entered
   // with. Marks flipped on many paths could multiply those; past the budget
   // the answer is unknown instead of exponential work.
@@ -521,8 +671,48 @@ FwEvaluator::FwEvaluator(const Firewall& fw) : fw_(fw) {
   }
   std::stable_sort(ix->bases.begin(), ix->bases.end(),
                    [](const FwChain* a, const FwChain* b) { return a->priority < b->priority; });
+  for (const FwChain* c : ix->bases) ix->bases_by_hook[c->hook].push_back(c);
   for (const FwRule& r : fw.rules) ix->rules[ChainKey::of(r.family, r.table, r.chain)].push_back(&r);
+  for (const FwChain& c : fw.chains) {
+    if (const auto it = ix->rules.find(ChainKey::of(c.family, c.table, c.name)); it != ix->rules.end()) {
+      ix->rules_of.emplace(&c, &it->second);
+    }
+  }
+  for (const FwRule& r : fw.rules) {
+    if (r.verdict != FwVerdict::jump && r.verdict != FwVerdict::go_to) continue;
+    // A rule runs in its own chain: the target is in the rule's table.
+    if (const auto it = ix->chains.find(ChainKey::of(r.family, r.table, r.target)); it != ix->chains.end()) {
+      ix->target_of.emplace(&r, it->second);
+    }
+  }
+  // Which chains read addresses: those with a rule matching one, then every
+  // chain that jumps or goes to such a chain (following the jumps backwards).
+  const auto reads_address = [](const FwMatch& m) {
+    const auto address = [](FwKey k) { return k == FwKey::saddr || k == FwKey::daddr; };
+    return address(m.key) || std::any_of(m.parts.begin(), m.parts.end(), [&](const FwMatch& p) { return address(p.key); });
+  };
+  std::unordered_map<const FwChain*, std::vector<const FwChain*>> callers;
+  std::vector<const FwChain*> todo;
+  for (const auto& [chain, rules] : ix->rules_of) {
+    bool direct = false;
+    for (const FwRule* r : *rules) {
+      direct = direct || std::any_of(r->matches.begin(), r->matches.end(), reads_address);
+      if (const auto t = ix->target_of.find(r); t != ix->target_of.end()) callers[t->second].push_back(chain);
+    }
+    if (direct && ix->reads_addresses.insert(chain).second) todo.push_back(chain);
+  }
+  while (!todo.empty()) {
+    const FwChain* c = todo.back();
+    todo.pop_back();
+    for (const FwChain* caller : callers[c]) {
+      if (ix->reads_addresses.insert(caller).second) todo.push_back(caller);
+    }
+  }
+  for (const FwChain* base : ix->bases) {
+    if (ix->reads_addresses.contains(base)) ix->hooks_reading_addresses.insert(base->hook);
+  }
   index_ = std::move(ix);
+  memo_ = std::make_shared<Memo>();
 }
 
 FwResult FwEvaluator::hook(std::string_view hook, const FwPacket& p) const {
@@ -535,7 +725,7 @@ FwResult FwEvaluator::hook(std::string_view hook, const FwPacket& p) const {
     out.why = fw_.unreadable.empty() ? "the ruleset was not read" : fw_.unreadable;
     return out;
   }
-  out = Eval(fw_, *index_, p).hook(hook);
+  out = Eval(fw_, *index_, *memo_, p).hook(hook);
   if (out.decision == FwDecision::accept && !fw_.legacy_tables.empty()) {
     out.decision = FwDecision::unknown;
     out.why = "iptables-legacy tables exist, which nftables cannot show";
@@ -550,7 +740,7 @@ FwEvaluator::Nat FwEvaluator::nat(std::string_view hook, const FwPacket& p) cons
     out.ct_mark = p.ct_mark;
     return out;
   }
-  return Eval(fw_, *index_, p).nat(hook);
+  return Eval(fw_, *index_, *memo_, p).nat(hook);
 }
 
 FwResult evaluate_hook(const Firewall& fw, std::string_view hook, const FwPacket& p) {

@@ -2,7 +2,6 @@
 // for the mapping). Pure: text in, values or an error out.
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <initializer_list>
 #include <map>
 #include <set>
@@ -12,6 +11,7 @@
 
 #include "netwhy/iptables.hpp"
 #include "netwhy/text.hpp"
+#include "numbers.hpp"
 
 namespace netwhy {
 
@@ -161,24 +161,9 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
   }
 }
 
-template <class T>
-std::optional<T> number(std::string_view s) {
-  T v{};
-  if (s.empty()) return std::nullopt;
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc{} || end != s.data() + s.size()) return std::nullopt;
-  return v;
-}
-
 // A mark as iptables prints it: "0x1", "1"; with a mask: "0x1/0xff".
 std::optional<std::uint32_t> mark_number(std::string_view s) {
-  if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-    std::uint32_t v = 0;
-    const auto [end, ec] = std::from_chars(s.data() + 2, s.data() + s.size(), v, 16);
-    if (ec != std::errc{} || end != s.data() + s.size()) return std::nullopt;
-    return v;
-  }
-  return number<std::uint32_t>(s);
+  return parse_integer<std::uint32_t>(s, Radix::decimal_or_hex);
 }
 
 struct MarkMask {
@@ -205,7 +190,7 @@ std::optional<FwValue> port_value(std::string_view s) {
   FwValue v;
   const std::size_t colon = s.find(':');
   if (colon == std::string_view::npos) {
-    const auto p = number<std::uint16_t>(s);
+    const auto p = parse_integer<std::uint16_t>(s);
     if (!p) return std::nullopt;
     v.kind = FwValue::Kind::number;
     v.number = *p;
@@ -213,8 +198,8 @@ std::optional<FwValue> port_value(std::string_view s) {
   }
   const std::string_view lo_text = s.substr(0, colon);
   const std::string_view hi_text = s.substr(colon + 1);
-  const auto lo = lo_text.empty() ? std::optional<std::uint16_t>(0) : number<std::uint16_t>(lo_text);
-  const auto hi = hi_text.empty() ? std::optional<std::uint16_t>(65535) : number<std::uint16_t>(hi_text);
+  const auto lo = lo_text.empty() ? std::optional<std::uint16_t>(0) : parse_integer<std::uint16_t>(lo_text);
+  const auto hi = hi_text.empty() ? std::optional<std::uint16_t>(65535) : parse_integer<std::uint16_t>(hi_text);
   if (!lo || !hi || *lo > *hi) return std::nullopt;
   if (*lo == *hi) {
     v.number = *lo;
@@ -251,7 +236,7 @@ std::optional<FwValue> address_value(std::string_view s, Family family) {
   unsigned len = addr->bits();
   if (slash != std::string_view::npos) {
     const std::string_view m = s.substr(slash + 1);
-    if (const auto n = number<unsigned>(m)) {
+    if (const auto n = parse_integer<unsigned>(m)) {
       len = *n;
     } else {
       const auto mask = IpAddr::parse(m);
@@ -422,7 +407,7 @@ class RuleDecoder {
       if (!negated) proto_ = p == "6" ? "tcp" : p == "17" ? "udp" : p;
       m.key = FwKey::l4proto;
       FwValue v;
-      if (const auto n = number<std::uint8_t>(p)) {
+      if (const auto n = parse_integer<std::uint8_t>(p)) {
         v.kind = FwValue::Kind::number;
         v.number = *n;
       } else {
@@ -655,7 +640,7 @@ class RuleDecoder {
       rule_.nat_addr = *a;
     }
     if (!port.empty()) {
-      const auto p = number<std::uint16_t>(port);
+      const auto p = parse_integer<std::uint16_t>(port);
       if (!p) return false;
       rule_.nat_port = *p;
     }
@@ -691,7 +676,7 @@ class RuleDecoder {
       rule_.verdict = FwVerdict::redirect;
       const TargetOptions o = target_options(from, to, {"--to-ports"}, {"--random"});
       for (const auto& [name, value] : o.values) {
-        const auto p = number<std::uint16_t>(value);
+        const auto p = parse_integer<std::uint16_t>(value);
         if (p) rule_.nat_port = *p;
         else rule_.not_understood = fmt::format("a REDIRECT to several ports ({})", raw_text);
       }

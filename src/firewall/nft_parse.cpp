@@ -1,9 +1,13 @@
 // libnftables' JSON into plain values. Expressions the evaluator does not
 // understand are kept as FwKey::unknown with their JSON text, so the
 // evaluation can say "unknown" instead of guessing.
-#include <map>
-#include <set>
 #include <algorithm>
+#include <concepts>
+#include <limits>
+#include <map>
+#include <optional>
+#include <set>
+#include <utility>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -18,14 +22,45 @@ namespace {
 
 using json = nlohmann::json;
 
+// A field the ruleset cannot be read without (a rule's handle, a chain's
+// priority) that is not what nft writes.
 struct Bad {
   std::string what;
 };
 
+// A JSON number as T when it is an integer in T's range. nlohmann reads
+// 2^64 or 1e300 as a double: that is nullopt, never cast.
+template <std::integral T>
+std::optional<T> integer_of(const json& v) {
+  if (v.is_number_unsigned()) {
+    const auto n = v.get<std::uint64_t>();
+    if (!std::in_range<T>(n)) return std::nullopt;
+    return static_cast<T>(n);
+  }
+  if (v.is_number_integer()) {
+    const auto n = v.get<std::int64_t>();
+    if (!std::in_range<T>(n)) return std::nullopt;
+    return static_cast<T>(n);
+  }
+  return std::nullopt;
+}
+
+// o[key] as T; absent: fallback; anything else is an error naming the
+// field and where it is (`where` is called only then).
+template <std::integral T, class Where>
+T integer_field(const json& o, const char* key, T fallback, Where&& where) {
+  const auto it = o.find(key);
+  if (it == o.end()) return fallback;
+  if (const auto n = integer_of<T>(*it)) return *n;
+  throw Bad{fmt::format("{}: \"{}\" is {}, not an integer from {} to {}", where(), key,
+                        escape_arg(it->dump(-1, ' ', false, json::error_handler_t::replace), 40),
+                        std::numeric_limits<T>::min(), std::numeric_limits<T>::max())};
+}
+
 bool parse_value(const json& v, FwValue& out) {
-  if (v.is_number_unsigned() || (v.is_number_integer() && v.get<std::int64_t>() >= 0)) {
+  if (const auto n = integer_of<std::uint64_t>(v)) {
     out.kind = FwValue::Kind::number;
-    out.number = v.get<std::uint64_t>();
+    out.number = *n;
     return true;
   }
   if (v.is_string()) {
@@ -46,15 +81,14 @@ bool parse_value(const json& v, FwValue& out) {
   }
   if (v.is_object() && v.contains("prefix")) {
     const json& p = v["prefix"];
-    if (!p.contains("addr") || !p["addr"].is_string() || !p.contains("len") || !p["len"].is_number_unsigned()) {
-      return false;
-    }
-    auto a = IpAddr::parse(p["addr"].get<std::string>());
-    if (!a) return false;
+    if (!p.contains("addr") || !p["addr"].is_string() || !p.contains("len")) return false;
+    const auto a = IpAddr::parse(p["addr"].get<std::string>());
+    const auto len = integer_of<unsigned>(p["len"]);  // 2^32+8 is not /8
+    if (!a || !len || *len > a->bits()) return false;
     out.kind = FwValue::Kind::prefix;
     out.addr = *a;
-    out.prefix_len = p["len"].get<unsigned>();
-    return out.prefix_len <= a->bits();
+    out.prefix_len = *len;
+    return true;
   }
   if (v.is_object() && v.contains("concat") && v["concat"].is_array()) {  // "10.0.0.1 . 22"
     out.kind = FwValue::Kind::concat;
@@ -111,9 +145,9 @@ bool parse_values(const json& right, std::vector<FwValue>& out) {
 
 // A mark's mask: "meta mark & 0xff" -> 0xff.
 bool parse_mask(const json& n, std::uint32_t& mask) {
-  if (!n.is_number_unsigned() || n.get<std::uint64_t>() > 0xffffffffULL) return false;
-  mask = static_cast<std::uint32_t>(n.get<std::uint64_t>());
-  return true;
+  const auto m = integer_of<std::uint32_t>(n);
+  if (m) mask = *m;
+  return m.has_value();
 }
 
 // What a match (or a verdict map, or a concatenation's part) looks at:
@@ -278,7 +312,10 @@ void parse_rule(const json& r, const VerdictMaps& maps, std::vector<FwRule>& out
   rule.family = r.value("family", "");
   rule.table = r.value("table", "");
   rule.chain = r.value("chain", "");
-  rule.handle = r.value("handle", std::uint64_t{0});
+  rule.handle = integer_field(r, "handle", std::uint64_t{0}, [&] {
+    return fmt::format("a rule of table {} {}, chain {}", escape_arg(rule.family), escape_arg(rule.table),
+                       escape_arg(rule.chain));
+  });
   if (!r.contains("expr") || !r["expr"].is_array()) {
     out.push_back(std::move(rule));
     return;
@@ -309,9 +346,7 @@ void parse_rule(const json& r, const VerdictMaps& maps, std::vector<FwRule>& out
       rule.verdict = kind == "dnat" ? FwVerdict::dnat : FwVerdict::redirect;
       if (body.is_object()) {
         if (body.contains("addr") && body["addr"].is_string()) rule.nat_addr = IpAddr::parse(body["addr"].get<std::string>());
-        if (body.contains("port") && body["port"].is_number_unsigned() && body["port"].get<std::uint64_t>() <= 65535) {
-          rule.nat_port = static_cast<std::uint16_t>(body["port"].get<std::uint64_t>());
-        }
+        if (body.contains("port")) rule.nat_port = integer_of<std::uint16_t>(body["port"]);  // 2^32+80 is not 80
         if ((body.contains("addr") && !rule.nat_addr) || (body.contains("port") && !rule.nat_port)) {
           rule.not_understood = "dnat " + body.dump();
         }
@@ -547,7 +582,10 @@ Expected<Firewall> parse_nft_ruleset(std::string_view json_text, std::string_vie
         c.name = o.value("name", "");
         c.type = o.value("type", "");
         c.hook = o.value("hook", "");
-        c.priority = o.value("prio", std::int64_t{0});
+        // The kernel keeps a priority in 32 signed bits.
+        c.priority = integer_field(o, "prio", std::int32_t{0}, [&] {
+          return fmt::format("chain {} {} {}", escape_arg(c.family), escape_arg(c.table), escape_arg(c.name));
+        });
         c.policy = o.value("policy", "accept");
         if (o.contains("dev") && o["dev"].is_string()) c.devices.push_back(o["dev"].get<std::string>());
         if (o.contains("dev") && o["dev"].is_array()) {
@@ -590,6 +628,8 @@ Expected<Firewall> parse_nft_ruleset(std::string_view json_text, std::string_vie
     }
   } catch (const json::exception& e) {
     return Error{ErrorKind::parse, 0, "nftables ruleset: " + describe_json_error(e)};
+  } catch (const Bad& e) {
+    return Error{ErrorKind::parse, 0, "nftables ruleset: " + e.what};
   }
   return fw;
 }

@@ -16,7 +16,7 @@
 // verdicts) is read; every other statement is an xt expression.
 #include <algorithm>
 #include <array>
-#include <charconv>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -31,6 +31,7 @@
 #include "netwhy/firewall.hpp"
 #include "netwhy/iptables.hpp"
 #include "netwhy/text.hpp"
+#include "numbers.hpp"
 
 namespace netwhy {
 
@@ -102,33 +103,10 @@ bool has_empty_statement(std::string_view body) {
 }
 
 std::optional<std::uint64_t> parse_number(std::string_view s) {
-  int base = 10;
-  if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-    s.remove_prefix(2);
-    base = 16;
-  }
-  std::uint64_t n = 0;
-  if (s.empty()) return std::nullopt;
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n, base);
-  if (ec != std::errc{} || end != s.data() + s.size()) return std::nullopt;
-  return n;
+  return parse_integer<std::uint64_t>(s, Radix::decimal_or_hex);
 }
 
-std::optional<std::uint64_t> parse_decimal(std::string_view s) {
-  std::uint64_t n = 0;
-  if (s.empty()) return std::nullopt;
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
-  if (ec != std::errc{} || end != s.data() + s.size()) return std::nullopt;
-  return n;
-}
-
-std::optional<std::int64_t> parse_signed(std::string_view s) {
-  std::int64_t n = 0;
-  if (s.empty()) return std::nullopt;
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
-  if (ec != std::errc{} || end != s.data() + s.size()) return std::nullopt;
-  return n;
-}
+std::optional<std::uint64_t> parse_decimal(std::string_view s) { return parse_integer<std::uint64_t>(s); }
 
 // "0x000000ff": how nft prints a 32-bit mark (iptables-translate prints "0xff").
 bool is_mark_hex(std::string_view w) {
@@ -1319,18 +1297,22 @@ std::optional<std::int64_t> named_priority(std::string_view family, std::string_
   return family == "bridge" ? find(bridge) : find(inet);
 }
 
-// "filter", "mangle - 5", "srcnat + 10", "-90" as nft prints them for the family.
+// "filter", "mangle - 5", "srcnat + 10", "-90" as nft prints them for the
+// family; the kernel keeps a priority in 32 signed bits.
 std::optional<std::int64_t> priority_value(std::string_view family, std::span<const std::string_view> words) {
   if (words.size() == 1) {
-    if (const auto n = parse_signed(words[0])) return n;
+    if (const auto n = parse_integer<std::int32_t>(words[0])) return n;
     return named_priority(family, words[0]);
   }
   if (words.size() != 3 || (words[1] != "+" && words[1] != "-")) return std::nullopt;
   const auto base = named_priority(family, words[0]);
-  const auto offset = parse_number(words[2]);
-  if (!base || !offset || *offset > 0x7fffffffULL) return std::nullopt;
-  const auto off = static_cast<std::int64_t>(*offset);
-  return words[1] == "+" ? *base + off : *base - off;
+  const auto offset = parse_integer<std::int32_t>(words[2]);
+  if (!base || !offset || *offset < 0) return std::nullopt;
+  const std::int64_t sum = words[1] == "+" ? *base + *offset : *base - *offset;
+  if (sum < std::numeric_limits<std::int32_t>::min() || sum > std::numeric_limits<std::int32_t>::max()) {
+    return std::nullopt;
+  }
+  return sum;
 }
 
 // "type filter hook ingress device "eth0" priority filter; policy drop;"
@@ -1554,8 +1536,13 @@ class ListingReader {
     pending_quotes_ += static_cast<std::size_t>(std::count(raw.begin(), raw.end(), '"'));
     const std::size_t in_line = raw.rfind(handle_comment);  // this line's, not the whole rule's: linear
     const std::size_t h = in_line == std::string_view::npos ? in_line : rule.size() - raw.size() + in_line;
-    const auto handle = h == std::string_view::npos ? std::nullopt
-                                                    : parse_decimal(trim(rule.substr(h + handle_comment.size())));
+    const std::string_view handle_text = h == std::string_view::npos ? std::string_view()
+                                                                     : trim(rule.substr(h + handle_comment.size()));
+    const auto handle = parse_decimal(handle_text);
+    if (!handle && !handle_text.empty() &&
+        std::all_of(handle_text.begin(), handle_text.end(), [](char ch) { return ch >= '0' && ch <= '9'; })) {
+      return listing_error(line_no_, fmt::format("rule handle {} is over 2^64-1", escape_arg(handle_text)));
+    }
     if (!handle && pending_quotes_ % 2 != 0) {
       pending_ = rule;
       return std::nullopt;

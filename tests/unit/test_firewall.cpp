@@ -641,3 +641,152 @@ TEST_CASE("a verdict map in a rule whose matches read the mark it sets first: no
   REQUIRE(r.rule);
   CHECK(r.rule->not_understood.find("mark statement") != std::string::npos);
 }
+
+namespace {
+
+// One chain hooked at input with the given priority, and one rule with the
+// given handle and expressions: the numbers as they stand in the text.
+std::string one_rule(std::string_view prio, std::string_view handle, std::string_view expr) {
+  return fmt::format(R"({{"nftables": [
+    {{"chain": {{"family": "inet", "table": "t", "name": "in", "handle": 1, "type": "filter", "hook": "input",
+                "prio": {}, "policy": "drop"}}}},
+    {{"rule": {{"family": "inet", "table": "t", "chain": "in", "handle": {}, "expr": [{}]}}}}]}})",
+                     prio, handle, expr);
+}
+
+}  // namespace
+
+TEST_CASE("numbers out of range: an error naming the field, or the rule not understood; never cast, never cut") {
+  const std::string accept = R"({"accept": null})";
+  SUBCASE("a rule handle past 64 bits, negative, fractional or not a number: an error naming the handle") {
+    // 2^64 and 1e30 are doubles to nlohmann; casting them to an integer is undefined.
+    for (const std::string_view handle : {"18446744073709551616", "1e30", "-1", "2.5", "\"7\"", "null"}) {
+      CAPTURE(handle);
+      const auto fw = parse_nft_ruleset(one_rule("0", handle, accept));
+      REQUIRE_FALSE(fw);
+      const std::string m = fw.error().message();
+      CHECK(m.find("a rule of table inet t, chain in: \"handle\" is ") != std::string::npos);
+      CHECK(m.find("not an integer from 0 to 18446744073709551615") != std::string::npos);
+    }
+    const auto top = parse_nft_ruleset(one_rule("0", "18446744073709551615", accept));  // 2^64-1 still is one
+    REQUIRE(top);
+    CHECK(top->rules.at(0).handle == 18446744073709551615ULL);
+  }
+  SUBCASE("a chain priority of 1e300, or past the kernel's 32 bits: an error naming the priority") {
+    for (const std::string_view prio : {"1e300", "-1e300", "2147483648", "-2147483649", "9223372036854775808"}) {
+      CAPTURE(prio);
+      const auto fw = parse_nft_ruleset(one_rule(prio, "2", accept));
+      REQUIRE_FALSE(fw);
+      CHECK(fw.error().message().find("chain inet t in: \"prio\" is ") != std::string::npos);
+      CHECK(fw.error().message().find("not an integer from -2147483648 to 2147483647") != std::string::npos);
+    }
+    const auto low = parse_nft_ruleset(one_rule("-2147483648", "2", accept));
+    REQUIRE(low);
+    CHECK(low->chains.at(0).priority == -2147483648LL);
+  }
+  SUBCASE("a DNAT port of 2^32+80 is not port 80: the rule is not understood") {
+    const auto fw = parse_nft_ruleset(one_rule("0", "2", R"({"dnat": {"addr": "10.0.0.9", "port": 4294967376}})"));
+    REQUIRE(fw);
+    const FwRule& r = fw->rules.at(0);
+    CHECK_FALSE(r.nat_port.has_value());
+    CHECK(r.not_understood.find("dnat") == 0);
+    for (const std::string_view port : {"65536", "-80", "80.5", "1e300"}) {
+      CAPTURE(port);
+      const auto other = parse_nft_ruleset(one_rule("0", "2", fmt::format(R"({{"dnat": {{"port": {}}}}})", port)));
+      REQUIRE(other);
+      CHECK_FALSE(other->rules.at(0).nat_port.has_value());
+      CHECK(other->rules.at(0).not_understood != "");
+    }
+  }
+  SUBCASE("a prefix length of 2^32+8 is not /8; a mask past 32 bits is no mask; the match is unknown") {
+    const auto fw = parse_nft_ruleset(one_rule("0", "2", R"({"match": {"op": "==", "left": {"payload": {"protocol": "ip",
+        "field": "saddr"}}, "right": {"prefix": {"addr": "172.0.0.0", "len": 4294967304}}}}, {"accept": null})"));
+    REQUIRE(fw);
+    CHECK(fw->rules.at(0).matches.at(0).key == FwKey::unknown);
+    CHECK(evaluate_hook(*fw, "input", packet(80)).decision == FwDecision::unknown);  // never "accept" for 172.16.5.0
+    const auto mask = parse_nft_ruleset(one_rule("0", "2", R"({"match": {"op": "==", "left": {"&": [{"meta": {"key":
+        "mark"}}, 4294967551]}, "right": 1}}, {"accept": null})"));
+    REQUIRE(mask);
+    CHECK(mask->rules.at(0).matches.at(0).key == FwKey::unknown);
+    const auto set_mark = parse_nft_ruleset(one_rule("0", "2", R"({"mangle": {"key": {"meta": {"key": "mark"}},
+        "value": 4294967297}})"));
+    REQUIRE(set_mark);
+    REQUIRE(set_mark->rules.at(0).marks.size() == 1);
+    CHECK_FALSE(set_mark->rules.at(0).marks[0].known);
+  }
+  SUBCASE("values past 64 bits, fractions and negative numbers are no numbers: a set holding one is incomplete") {
+    for (const std::string_view v : {"18446744073709551616", "1e300", "-1", "22.5"}) {
+      CAPTURE(v);
+      const auto fw = parse_nft_ruleset(one_rule("0", "2", fmt::format(R"({{"match": {{"op": "==", "left": {{"payload":
+          {{"protocol": "tcp", "field": "dport"}}}}, "right": {}}}}}, {{"accept": null}})",
+                                                                   v)));
+      REQUIRE(fw);
+      CHECK(fw->rules.at(0).matches.at(0).key == FwKey::unknown);
+      const auto set = parse_nft_ruleset(fmt::format(R"({{"nftables": [{{"set": {{"family": "inet", "table": "t",
+          "name": "s", "elem": [22, {}]}}}}]}})",
+                                                     v));
+      REQUIRE(set);
+      REQUIRE(set->sets.size() == 1);
+      CHECK_FALSE(set->sets[0].complete);
+    }
+  }
+  SUBCASE("an interface index of 2^32+3 is not index 3") {
+    const auto fw = parse_nft_ruleset(one_rule("0", "2", R"({"match": {"op": "==", "left": {"meta": {"key": "iif"}},
+        "right": 4294967299}}, {"accept": null})"));
+    REQUIRE(fw);
+    REQUIRE(fw->rules.at(0).matches.at(0).key == FwKey::iif);
+    const FwPacket p = packet(80);  // arrives on interface 3
+    CHECK(evaluate_hook(*fw, "input", p).decision == FwDecision::drop);  // the policy: the rule does not match
+    const auto three = parse_nft_ruleset(one_rule("0", "2", R"({"match": {"op": "==", "left": {"meta": {"key": "iif"}},
+        "right": 3}}, {"accept": null})"));
+    REQUIRE(three);
+    CHECK(evaluate_hook(*three, "input", p).decision == FwDecision::accept);
+  }
+}
+
+TEST_CASE("one evaluator for every address: results are shared only where no rule reads an address") {
+  // sub matches one address, behind a jump; late reads none; the nat chain
+  // redirects whatever the address.
+  const char* rules = R"({"nftables": [
+    {"chain": {"family": "inet", "table": "t", "name": "in", "handle": 1, "type": "filter", "hook": "input", "prio": 0, "policy": "accept"}},
+    {"chain": {"family": "inet", "table": "t", "name": "sub", "handle": 2}},
+    {"chain": {"family": "inet", "table": "t", "name": "late", "handle": 3, "type": "filter", "hook": "input", "prio": 10, "policy": "accept"}},
+    {"chain": {"family": "ip", "table": "n", "name": "pre", "handle": 1, "type": "nat", "hook": "prerouting", "prio": -100, "policy": "accept"}},
+    {"rule": {"family": "inet", "table": "t", "chain": "in", "handle": 4, "expr": [{"jump": {"target": "sub"}}]}},
+    {"rule": {"family": "inet", "table": "t", "chain": "sub", "handle": 5, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": "10.0.0.5"}}, {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 80}}, {"drop": null}]}},
+    {"rule": {"family": "inet", "table": "t", "chain": "late", "handle": 6, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 81}}, {"reject": null}]}},
+    {"rule": {"family": "ip", "table": "n", "chain": "pre", "handle": 2, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 82}}, {"redirect": {"port": 8082}}]}}
+  ]})";
+  auto fw = parse_nft_ruleset(rules);
+  REQUIRE(fw);
+  const FwEvaluator ev(*fw);
+  const auto to = [](const char* daddr, std::uint16_t dport) {
+    FwPacket p = packet(dport, "10.0.0.0", 8);
+    p.daddr = *IpAddr::parse(daddr);
+    return p;
+  };
+  for (int round = 0; round < 2; ++round) {  // the second time from what the first left
+    CHECK(ev.hook("input", to("10.0.0.6", 80)).decision == FwDecision::accept);
+    const FwResult five = ev.hook("input", to("10.0.0.5", 80));
+    CHECK(five.decision == FwDecision::drop);
+    REQUIRE(five.rule);
+    CHECK(five.rule->handle == 5);
+    CHECK(ev.hook("input", to("10.0.0.7", 80)).decision == FwDecision::accept);
+    for (const char* addr : {"10.0.0.5", "10.0.0.6", "10.0.0.7"}) {
+      const FwResult r = ev.hook("input", to(addr, 81));
+      CHECK(r.decision == FwDecision::reject);
+      REQUIRE(r.chain);
+      CHECK(r.chain->name == "late");
+      const auto redirected = ev.nat("prerouting", to(addr, 82)).forward;
+      REQUIRE(redirected);
+      CHECK(redirected->to == *IpAddr::parse(addr));  // each packet's own address, though the rule is shared
+      CHECK(redirected->port == 8082);
+    }
+    // The same packet from another interface, or with a mark, is another packet.
+    FwPacket other = to("10.0.0.6", 81);
+    other.iifname = "lo";
+    CHECK(ev.hook("input", other).decision == FwDecision::reject);
+    other.mark = 7;
+    CHECK(ev.hook("input", other).mark == 7);
+  }
+}

@@ -1096,3 +1096,51 @@ TEST_CASE("MARK and CONNMARK set marks as iptables does; -m mark and -m connmark
   REQUIRE(first.rule);
   CHECK(first.rule->text == "-m mark --mark 0x1/0xff -j ACCEPT");
 }
+
+TEST_CASE("numbers out of range are not cut: a DNAT port of 2^32+80 is no port 80, a mark past 32 bits no mark") {
+  const auto r = parsed(R"(*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A PREROUTING -p tcp -m tcp --dport 80 -j DNAT --to-destination 10.0.0.2:4294967376
+-A PREROUTING -p tcp -m tcp --dport 81 -j REDIRECT --to-ports 65616
+-A PREROUTING -p tcp -m tcp --dport 82 -j DNAT --to-destination 10.0.0.2:65536
+COMMIT
+*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A INPUT -p tcp -m tcp --dport 65616 -j DROP
+-A INPUT -m mark --mark 0x100000001 -j DROP
+-A INPUT -s 10.0.0.0/4294967304 -j DROP
+-A INPUT -p 262 -j DROP
+-A INPUT -j MARK --set-xmark 0x100000001/0xffffffff
+COMMIT
+)",
+                        Family::inet);
+  for (const std::uint64_t n : {1, 2, 3}) {
+    const FwRule& nat = rule(r, "nat", "PREROUTING", n);
+    CAPTURE(n);
+    CHECK_FALSE(nat.nat_port.has_value());
+    CHECK_FALSE(nat.not_understood.empty());
+  }
+  for (const std::uint64_t n : {1, 2, 3}) {
+    const FwRule& drop = rule(r, "filter", "INPUT", n);
+    CAPTURE(n);
+    CHECK(drop.verdict == FwVerdict::drop);
+    const bool unknown = !drop.not_understood.empty() ||
+                         std::any_of(drop.matches.begin(), drop.matches.end(),
+                                     [](const FwMatch& m) { return m.key == FwKey::unknown; });
+    CHECK(unknown);
+  }
+  // Protocol 262 is no protocol number (262 & 0xff would be TCP's 6): a name that matches nothing.
+  const FwRule& proto = rule(r, "filter", "INPUT", 4);
+  REQUIRE(proto.matches.size() == 1);
+  REQUIRE(proto.matches[0].values.size() == 1);
+  CHECK(proto.matches[0].values[0].kind == FwValue::Kind::text);
+  CHECK(proto.matches[0].values[0].text == "262");
+  const FwRule& mark = rule(r, "filter", "INPUT", 5);
+  REQUIRE(mark.marks.size() == 1);
+  CHECK_FALSE(mark.marks[0].known);
+}

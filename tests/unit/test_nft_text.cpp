@@ -451,7 +451,7 @@ TEST_CASE("malformed listings: an error or a rule not understood, never a crash"
   CHECK(!parse_nft_text("table inet t {\n\tset s {\n\t\telements = { 1, 2 }}\n\t}\n}\n"));
   CHECK(!parse_nft_text("table inet t {\n\tchain c {\n\t\ttype filter hook input; policy accept;\n\t}\n}\n"));
   const auto odd = parse_nft_text("table inet t {\n\tchain c {\n"
-                                  "\t\ttcp dport 99999999999999999999999 accept # handle 99999999999999999999999\n"
+                                  "\t\ttcp dport 99999999999999999999999 accept # handle 2\n"
                                   "\t\tmeta mark 0x1ffffffff accept # handle 3\n"
                                   "\t\tip saddr 10.0.0.0/99 accept # handle 4\n"
                                   "\t\tmeta mark & 0x1ffffffff == 0x00000001 accept # handle 5\n"
@@ -462,7 +462,7 @@ TEST_CASE("malformed listings: an error or a rule not understood, never a crash"
                                   "\t}\n}\n");
   REQUIRE(odd);
   REQUIRE(odd->rules.size() == 8);
-  CHECK(odd->rules[0].handle == 0);
+  CHECK(odd->rules[0].handle == 2);
   CHECK(odd->rules[0].matches.at(0).key == FwKey::unknown);  // a number the JSON would not hold as one
   CHECK(odd->rules[1].matches.at(0).key == FwKey::meta_mark);  // 64 bits, compared as the JSON's number is
   CHECK(odd->rules[2].matches.at(0).key == FwKey::unknown);
@@ -583,4 +583,40 @@ TEST_CASE("a dormant table is left out: no packet goes through its chains") {
       R"( "prio": 0, "policy": "drop"}}]})");
   REQUIRE(json);
   CHECK(json->chains.empty());
+}
+
+TEST_CASE("numbers out of range read as the JSON parser reads them: priorities in 32 bits, handles in 64") {
+  const auto chain = [](std::string_view prio) {
+    return parse_nft_text(fmt::format("table inet t {{\n\tchain c {{\n\t\ttype filter hook input priority {}; policy "
+                                      "accept;\n\t}}\n}}\n",
+                                      prio));
+  };
+  for (const std::string_view bad : {"2147483648", "-2147483649", "99999999999999999999", "security + 2147483647",
+                                    "srcnat + 2147483600", "raw - 2147483600", "filter - -5"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(chain(bad));
+  }
+  REQUIRE(chain("-2147483648"));
+  CHECK(chain("-2147483648")->chains.at(0).priority == -2147483648LL);
+  REQUIRE(chain("filter + 2147483600"));
+  CHECK(chain("filter + 2147483600")->chains.at(0).priority == 2147483600);
+  // A handle past 64 bits is an error naming it, as in the JSON; 2^64-1 is still one.
+  const auto rule = [](std::string_view handle) {
+    return parse_nft_text(fmt::format("table inet t {{\n\tchain c {{\n\t\ttcp dport 22 accept # handle {}\n\t}}\n}}\n",
+                                      handle));
+  };
+  const auto big = rule("18446744073709551616");
+  REQUIRE_FALSE(big);
+  CHECK(big.error().message() == "nft listing line 3: rule handle 18446744073709551616 is over 2^64-1");
+  REQUIRE(rule("18446744073709551615"));
+  CHECK(rule("18446744073709551615")->rules.at(0).handle == 18446744073709551615ULL);
+  // Marks and masks past 32 bits are not cut to 32.
+  const auto marks = parse_nft_text("table inet t {\n\tchain c {\n"
+                                    "\t\tmeta mark set 0x100000001 # handle 2\n"
+                                    "\t\tmeta mark & 0x1000000ff == 0x00000001 accept # handle 3\n\t}\n}\n");
+  REQUIRE(marks);
+  REQUIRE(marks->rules.size() == 2);
+  REQUIRE(marks->rules[0].marks.size() == 1);
+  CHECK_FALSE(marks->rules[0].marks[0].known);
+  CHECK(marks->rules[1].matches.at(0).key == FwKey::unknown);
 }
