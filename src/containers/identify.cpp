@@ -336,17 +336,32 @@ std::optional<std::uint64_t> netns_of(const IdentifyOptions& opt, pid_t pid) {
   return parse_netns_link(std::string_view(target, static_cast<std::size_t>(n)));
 }
 
-// The container behind rootlessport: a process of the namespace its main
-// thread is in (not rootlessport's own), identified as any other.
+// The container behind rootlessport: rootlessport holds the port here,
+// while one of its threads (not always the main one: Go moves them) sits in
+// the container's namespace. A process inside a container there (not a
+// conmon) tells which container.
 std::optional<ProcessContainer> rootless_holder(pid_t pid, const IdentifyOptions& opt, ContainerTags& tags) {
-  const auto inode = netns_of(opt, pid);
-  if (!inode) return std::nullopt;
+  const auto own = netns_of(opt, ::getpid());
+  std::vector<std::uint64_t> inside;
+  for (const pid_t tid : process_ids(fmt::format("{}/{}/task", opt.proc_root, pid), 4096)) {
+    char target[64] = {};
+    const std::string path = fmt::format("{}/{}/task/{}/ns/net", opt.proc_root, pid, tid);
+    const ssize_t n = ::readlink(path.c_str(), target, sizeof target - 1);
+    if (n <= 0) continue;
+    const auto inode = parse_netns_link(std::string_view(target, static_cast<std::size_t>(n)));
+    if (inode && inode != own && std::find(inside.begin(), inside.end(), *inode) == inside.end()) {
+      inside.push_back(*inode);
+    }
+  }
+  if (inside.empty()) return std::nullopt;
   for (const pid_t q : process_ids(opt.proc_root)) {
-    if (q == pid || netns_of(opt, q) != inode) continue;
+    if (q == pid) continue;
+    const auto inode = netns_of(opt, q);
+    if (!inode || std::find(inside.begin(), inside.end(), *inode) == inside.end()) continue;
     const auto comm = read_proc(opt, q, "comm", 64);
     if (!comm || comm->starts_with("rootlessport")) continue;
     Identity id = identify(q, opt);
-    if (!id.container || id.container->engine != Engine::podman) continue;
+    if (!id.container || id.container->engine != Engine::podman || id.monitor) continue;
     for (std::string& n : id.notes) add_unique(tags.notes, std::move(n));
     id.notes.clear();
     id.monitor = true;
