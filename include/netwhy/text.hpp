@@ -13,6 +13,25 @@ namespace netwhy {
 // sequence reaches the screen and the original bytes can be read back.
 [[nodiscard]] std::string escape_text(std::string_view raw);
 
+// For a line on a terminal that may already hold escape_text()'s output (a
+// message quoting escaped names, or raw bytes someone forgot): as
+// escape_text, but a backslash stays as it is, so text escaped once passes
+// unchanged and no raw byte reaches the screen. stderr's one way out
+// (src/cli/report.cpp) passes every line through it.
+[[nodiscard]] std::string escape_controls(std::string_view raw);
+
+// One line for stderr: a newline (or carriage return) inside becomes a
+// space, the rest as escape_controls(), and past max bytes the line is cut
+// at a character boundary and ends in "...".
+[[nodiscard]] std::string escape_line(std::string_view raw, std::size_t max = 4096);
+
+// A message that quotes what was typed, from code that does not escape it
+// (CLI11's "The following argument was not expected: ARG"): each of `typed`
+// found in it is shown as escape_arg() shows it (escaped, a long one cut as
+// one, spaces and all); the rest word by word the same way.
+[[nodiscard]] std::string escape_typed(std::string_view message, const std::vector<std::string>& typed,
+                                       std::size_t max = 60);
+
 // For an error message that echoes what was typed (an argument, a path):
 // escaped, and when longer than max bytes, cut at a character boundary to at
 // most max bytes followed by "...".

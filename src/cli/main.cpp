@@ -41,18 +41,6 @@ std::vector<std::string> normalize_args(int argc, char** argv) {
   return out;
 }
 
-// CLI11's messages quote what was typed: every word escaped, a long one cut.
-std::string escape_typed(std::string_view message) {
-  std::string out;
-  for (std::size_t i = 0;;) {
-    const std::size_t space = message.find(' ', i);
-    out += netwhy::escape_arg(message.substr(i, space == std::string_view::npos ? space : space - i));
-    if (space == std::string_view::npos) return out;
-    out += ' ';
-    i = space + 1;
-  }
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -120,8 +108,11 @@ int main(int argc, char** argv) {
   }
   app.require_subcommand(0, 1);
 
+  // What was typed, as typed and as CLI11 sees it: its messages quote both.
+  std::vector<std::string> typed(argv + std::min(argc, 1), argv + argc);
   try {
     std::vector<std::string> args = normalize_args(argc, argv);
+    typed.insert(typed.end(), args.begin(), args.end());
     std::reverse(args.begin(), args.end());
     app.parse(args);
   } catch (const CLI::CallForHelp&) {
@@ -134,7 +125,7 @@ int main(int argc, char** argv) {
     netwhy::cli::write_stdout(std::string(e.what()) + "\n");
     return netwhy::cli::exit_ok;
   } catch (const CLI::ParseError& e) {
-    return netwhy::cli::fail(escape_typed(e.what()));
+    return netwhy::cli::fail(netwhy::escape_typed(e.what(), typed));
   }
 
   if (v4 && v6) return netwhy::cli::fail("-4 and -6 exclude each other");

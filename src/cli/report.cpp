@@ -3,14 +3,18 @@
 #include <cstdio>
 #include <string>
 
+#include "netwhy/text.hpp"
 #include "options.hpp"
 
 namespace netwhy::cli {
 
 namespace {
+// The one way to stderr. Whatever a message holds (names from files,
+// arguments as typed, another library's text), one line goes out and no
+// control byte: callers escape what they quote, and what they missed is
+// escaped here (escape_line leaves their escapes as they are).
 void line_to_stderr(std::string_view prefix, std::string_view message) {
-  std::string line(prefix);
-  for (const char c : message) line += (c == '\n' || c == '\r') ? ' ' : c;
+  std::string line = escape_line(std::string(prefix) + std::string(message));
   line += '\n';
   std::fwrite(line.data(), 1, line.size(), stderr);
 }

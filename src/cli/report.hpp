@@ -1,5 +1,7 @@
 // The only place that writes to the terminal: results on stdout, one-line
-// errors on stderr.
+// errors on stderr. Every stderr line goes through one function, which
+// escapes every control byte and invalid UTF-8 (what callers already
+// escaped stays as it is) and bounds the line's length.
 #pragma once
 
 #include <string_view>

@@ -1,6 +1,7 @@
 #include "netwhy/text.hpp"
 
 #include <algorithm>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -42,15 +43,18 @@ bool is_c1(std::string_view s, std::size_t i, std::size_t len) {
          static_cast<unsigned char>(s[i + 1]) <= 0x9F;
 }
 
-bool needs_escape(unsigned char c) { return c < 0x20 || c == 0x7F || c == '\\'; }
+// Whether a backslash is escaped too (escape_text) or left (escape_controls).
+enum class Backslash { escape, keep };
 
-}  // namespace
+bool needs_escape(unsigned char c, Backslash b) {
+  return c < 0x20 || c == 0x7F || (c == '\\' && b == Backslash::escape);
+}
 
-bool is_plain_text(std::string_view raw) {
+bool plain(std::string_view raw, Backslash b) {
   for (std::size_t i = 0; i < raw.size();) {
     const auto c = static_cast<unsigned char>(raw[i]);
     if (c < 0x80) {
-      if (needs_escape(c)) return false;
+      if (needs_escape(c, b)) return false;
       ++i;
       continue;
     }
@@ -61,19 +65,8 @@ bool is_plain_text(std::string_view raw) {
   return true;
 }
 
-std::string escape_arg(std::string_view raw, std::size_t max) {
-  if (raw.size() <= max) return escape_text(raw);
-  std::size_t cut = 0;
-  while (cut < max) {
-    const std::size_t len = std::max<std::size_t>(1, utf8_sequence_length(raw, cut));
-    if (cut + len > max) break;
-    cut += len;
-  }
-  return escape_text(raw.substr(0, cut)) + "...";
-}
-
-std::string escape_text(std::string_view raw) {
-  if (is_plain_text(raw)) return std::string(raw);
+std::string escape(std::string_view raw, Backslash b) {
+  if (plain(raw, b)) return std::string(raw);
   std::string out;
   out.reserve(raw.size() + 16);
   for (std::size_t i = 0; i < raw.size();) {
@@ -83,9 +76,9 @@ std::string escape_text(std::string_view raw) {
         out += "\\n";
       } else if (c == '\t') {
         out += "\\t";
-      } else if (c == '\\') {
+      } else if (c == '\\' && b == Backslash::escape) {
         out += "\\\\";
-      } else if (needs_escape(c)) {
+      } else if (needs_escape(c, b)) {
         out += fmt::format("\\x{:02x}", c);
       } else {
         out += static_cast<char>(c);
@@ -105,6 +98,89 @@ std::string escape_text(std::string_view raw) {
     out.append(raw.substr(i, len));
     i += len;
   }
+  return out;
+}
+
+}  // namespace
+
+bool is_plain_text(std::string_view raw) { return plain(raw, Backslash::escape); }
+
+std::string escape_arg(std::string_view raw, std::size_t max) {
+  if (raw.size() <= max) return escape_text(raw);
+  std::size_t cut = 0;
+  while (cut < max) {
+    const std::size_t len = std::max<std::size_t>(1, utf8_sequence_length(raw, cut));
+    if (cut + len > max) break;
+    cut += len;
+  }
+  return escape_text(raw.substr(0, cut)) + "...";
+}
+
+std::string escape_text(std::string_view raw) { return escape(raw, Backslash::escape); }
+
+std::string escape_controls(std::string_view raw) { return escape(raw, Backslash::keep); }
+
+std::string escape_line(std::string_view raw, std::size_t max) {
+  std::string flat(raw);
+  std::replace_if(flat.begin(), flat.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
+  std::string out = escape_controls(flat);
+  if (out.size() <= max) return out;
+  // What escape_controls() returns is valid UTF-8: back off to a lead byte.
+  std::size_t cut = max > 3 ? max - 3 : 0;
+  while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;
+  out.resize(cut);
+  return out + "...";
+}
+
+namespace {
+
+// Word by word: a word longer than max is cut.
+void escape_words(std::string_view text, std::size_t max, std::string& out) {
+  for (std::size_t i = 0;;) {
+    const std::size_t space = text.find(' ', i);
+    out += escape_arg(text.substr(i, space == std::string_view::npos ? space : space - i), max);
+    if (space == std::string_view::npos) return;
+    out += ' ';
+    i = space + 1;
+  }
+}
+
+}  // namespace
+
+std::string escape_typed(std::string_view message, const std::vector<std::string>& typed, std::size_t max) {
+  // Only what escape_arg would cut needs finding whole (a shorter argument
+  // with spaces comes out the same word by word): by its first max + 1
+  // bytes, longest first, so that each position of the message costs one
+  // lookup.
+  std::unordered_map<std::string_view, std::vector<std::string_view>> long_args;
+  for (const std::string& t : typed) {
+    if (t.size() > max) long_args[std::string_view(t).substr(0, max + 1)].push_back(t);
+  }
+  for (auto& [head, args] : long_args) {
+    std::sort(args.begin(), args.end(), [](std::string_view a, std::string_view b) { return a.size() > b.size(); });
+  }
+  std::string out;
+  std::size_t plain_from = 0;
+  for (std::size_t i = 0; !long_args.empty() && i + max < message.size();) {
+    std::string_view found;
+    if (const auto it = long_args.find(message.substr(i, max + 1)); it != long_args.end()) {
+      for (const std::string_view a : it->second) {
+        if (message.substr(i, a.size()) == a) {
+          found = a;
+          break;
+        }
+      }
+    }
+    if (found.empty()) {
+      ++i;
+      continue;
+    }
+    escape_words(message.substr(plain_from, i - plain_from), max, out);
+    out += escape_arg(found, max);
+    i += found.size();
+    plain_from = i;
+  }
+  escape_words(message.substr(plain_from), max, out);
   return out;
 }
 

@@ -158,9 +158,61 @@ expect_usage_error(["-n", "podman:nosuchcontainer", "ports"], 'no running podman
 expect_usage_error(["-n", "docker:a/b", "ports"], '"docker:a/b"')
 expect_usage_error(["-n", "docker:\x1b[2Jx", "ports"], '"\\x1b[2Jx"', shown="-n docker:<escape> ports")
 
-# A snapshot file is anyone's bytes: its notes reach stderr escaped.
+# stderr has one way out: whatever the bytes typed or read, one line, no
+# control byte (C0, DEL, C1) and no invalid UTF-8, a long argument cut with
+# "...", exit status 2 and nothing on stdout.
+def expect_clean_error(args, what, mentions=None, short=False):
+    r = subprocess.run([nwtest.NETWHY, *args], capture_output=True, timeout=30)
+    err = r.stderr
+    try:
+        text = err.decode("utf-8")
+        valid = True
+    except UnicodeDecodeError:
+        text, valid = err.decode("utf-8", "replace"), False
+    body = text[:-1] if text.endswith("\n") else text
+    controls = [c for c in body if ord(c) < 0x20 or 0x7f <= ord(c) <= 0x9f]
+    ok = (r.returncode == 2 and r.stdout == b"" and valid and text.endswith("\n") and text.count("\n") == 1
+          and body.startswith("netwhy: ") and not controls and (mentions is None or mentions in body)
+          and (not short or (len(body) < 200 and "..." in body)))
+    checks.check(ok, f"stderr is one clean line: {what}",
+                 f"rc={r.returncode} stdout={r.stdout[:80]!r} stderr={err[:300]!r}")
+
+
+OSC = b"\x1b]0;owned\x07"      # sets the terminal's title
+CSI_C1 = b"\xc2\x9b2J"          # CSI as a C1 control (U+009B): clears the screen
+for bad in (OSC, CSI_C1, b"\x9b2J", b"\x1b[2J\x07", b"80\x7f", b"8\r0"):
+    expect_clean_error(["port", bad], f"bad port {bad!r}", mentions="bad port")
+    expect_clean_error(["ports", bad], f"ports with a bad port {bad!r}")
+    expect_clean_error([b"--" + bad, "link"], f"unknown option --{bad!r} (CLI11's message)")
+    expect_clean_error(["port", "80", b"--x" + bad], f"unknown option after port: {bad!r}")
+    expect_clean_error([bad], f"{bad!r} as a command (CLI11's message)")
+    expect_clean_error(["port", "80", "--timeout", bad], f"--timeout {bad!r} (CLI11's message)")
+    expect_clean_error(["port", "80", "--snapshot", b"/nonexistent/" + bad], f"--snapshot /nonexistent/{bad!r}")
+expect_clean_error(["port", OSC + b"a" * 10000], "port <escape + 10 KB>", short=True)
+spaced = b"a " * 5000  # 10 KB of short words: cut as one argument, not word by word
+expect_clean_error(["port", spaced], "port <10 KB of words>", short=True)
+expect_clean_error([b"--" + spaced, "link"], "an unknown option of 10 KB of words (CLI11's message)", short=True)
+expect_clean_error(["port", "80", "--timeout", OSC + spaced], "--timeout <escape + 10 KB of words>", short=True)
+expect_clean_error(["port", "80", "--host", CSI_C1 + b"x" * 10000], "--host <C1 + 10 KB>", short=True)
+
+# A snapshot file is anyone's bytes: its keys in the loader's errors, and
+# its notes, reach stderr escaped.
 golden = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "golden",
                       "reachable.snapshot.json")
+for field, value in (("sysctls", "not a number"), ("counters", -1)):
+    with open(golden) as f:
+        snap = json.load(f)
+    snap[field] = {"evil \x1b]0;pwned\x07 \x9b2J key": value}
+    hostile = f"/tmp/netwhy-hostile-{field}-{os.getpid()}.json"
+    with open(hostile, "w") as f:
+        json.dump(snap, f)
+    try:
+        expect_clean_error(["port", "8000", "--snapshot", hostile], f"a hostile key in a snapshot's {field}",
+                           mentions="pwned")
+    finally:
+        os.unlink(hostile)
+
+# A snapshot file is anyone's bytes: its notes reach stderr escaped.
 with open(golden) as f:
     snap = json.load(f)
 snap["gaps"]["notes"] = ["evil \x1b]0;pwned\x07 \x9b2J note"]

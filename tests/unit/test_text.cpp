@@ -63,3 +63,49 @@ TEST_CASE("shell_word: a name from the system is one word of a command, whatever
   CHECK(shell_word("it's") == "'it'\\''s'");
   CHECK(shell_word("tab\there") == "'tab\there'");
 }
+
+TEST_CASE("stderr's one way out: every control byte escaped, escaped text unchanged, one bounded line") {
+  using netwhy::escape_controls;
+  using netwhy::escape_line;
+  // Raw bytes from a file or an argument: ESC, BEL, OSC, CSI as C1, invalid UTF-8.
+  CHECK(escape_controls("key \x1b]0;pwned\x07 \xc2\x9b" "2J \xff") == "key \\x1b]0;pwned\\x07 \\xc2\\x9b2J \\xff");
+  // What a caller escaped already passes as it is: no doubled backslashes.
+  const std::string once = escape_text("a\\b \x1b[2J");
+  CHECK(once == "a\\\\b \\x1b[2J");
+  CHECK(escape_controls(once) == once);
+  CHECK(escape_controls("caf\xc3\xa9 \xe2\x9c\x93") == "caf\xc3\xa9 \xe2\x9c\x93");
+  // One line: a newline inside is a space.
+  CHECK(escape_line("first\nsecond\r\nthird\x1b") == "first second  third\\x1b");
+  // Bounded, cut at a character boundary.
+  CHECK(escape_line(std::string(5000, 'a')).size() == 4096);
+  CHECK(escape_line(std::string(5000, 'a')).ends_with("..."));
+  CHECK(escape_line("abcdefgh", 6) == "abc...");
+  CHECK(escape_line("ab\xc3\xa9" "defgh", 6) == "ab...");    // é would be cut: left out whole
+  CHECK(escape_line("a\x1b" "bcdefgh", 7) == "a\\x1...");  // cut inside an escape: still no raw byte
+  for (const std::string& s : {escape_line(std::string(3000, '\x1b')), escape_line(std::string(9000, '\x9b'))}) {
+    CHECK(s.size() <= 4096);
+    CHECK(s.find('\x1b') == std::string::npos);
+    CHECK(is_plain_text(s.substr(0, s.find('\\'))));
+  }
+}
+
+TEST_CASE("a library's message quoting what was typed: each argument escaped and cut as one") {
+  using netwhy::escape_typed;
+  const std::string spaced = [] {
+    std::string s = "--";
+    for (int i = 0; i < 5000; ++i) s += "a ";
+    return s;
+  }();
+  // CLI11's words, with a 10 KB argument of short words: cut as one argument.
+  const std::string m = escape_typed("The following argument was not expected: " + spaced, {"link", spaced});
+  CHECK(m == "The following argument was not expected: " + spaced.substr(0, 60) + "...");
+  // An argument with escapes, found among others, and the same one twice.
+  const std::string evil = "\x1b]0;x\x07" + std::string(100, 'b');
+  CHECK(escape_typed("x " + evil + " y " + evil, {evil}) ==
+        "x \\x1b]0;x\\x07" + std::string(54, 'b') + "... y \\x1b]0;x\\x07" + std::string(54, 'b') + "...");
+  // Not typed, or short: word by word as before (each word escaped, a long one cut).
+  CHECK(escape_typed("Could not convert: --timeout = \x1b[2J", {"--timeout", "\x1b[2J"}) ==
+        "Could not convert: --timeout = \\x1b[2J");
+  CHECK(escape_typed(std::string(100, 'c'), {}) == std::string(60, 'c') + "...");
+  CHECK(escape_typed("", {spaced}).empty());
+}
