@@ -195,7 +195,8 @@ std::optional<bool> into_namespace_once(Context& c, const IpAddr& addr, const Ip
   // Replies go back to the client from inside that namespace: it needs a
   // route to the client's network (Docker gives containers a default route).
   if (client) {
-    const auto& [saddr, len] = *client;
+    const IpAddr& saddr = client->first;  // not a structured binding: clang 14 can't capture one in a lambda
+    const unsigned len = client->second;
     const bool route_back = std::any_of(owner->routes.begin(), owner->routes.end(), [&](const auto& r) {
       return r.first.family == saddr.family && r.second <= len && prefix_covers(r.first, r.second, saddr);
     });

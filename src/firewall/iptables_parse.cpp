@@ -736,9 +736,8 @@ class RuleDecoder {
       return !v || mark_number(*v) == 0xffffffffU;  // absent: the default, all bits
     };
     const auto only = [&](std::initializer_list<std::string_view> allowed) {
-      for (std::size_t i = 0; i < args.size(); ++i) {
+      for (std::size_t i = 0; i < args.size(); i += 2) {  // an option, then its value
         if (std::find(allowed.begin(), allowed.end(), args[i]) == allowed.end()) return false;
-        ++i;  // its value
       }
       return true;
     };

@@ -47,7 +47,8 @@ TEST_CASE("docker:NAME and podman:NAME name a container, found when the namespac
         std::tuple{"docker:da418ace7fb6", netwhy::Engine::docker, "da418ace7fb6"},
         std::tuple{"podman:my_app.1-db", netwhy::Engine::podman, "my_app.1-db"},
         std::tuple{"docker:a:b", netwhy::Engine::docker, "a:b"}}) {
-    CAPTURE(spec);
+    const char* const typed = spec;  // clang 14 can't capture a structured binding (CAPTURE's lambda)
+    CAPTURE(typed);
     const auto t = parse_netns_spec(spec);
     REQUIRE(t);
     CHECK(t->engine == engine);
