@@ -532,6 +532,8 @@ Expected<Firewall> parse_nft_ruleset(std::string_view json_text, std::string_vie
     doc = json::parse(json_text.begin(), json_text.end());
   } catch (const json::parse_error& e) {
     return Error{ErrorKind::parse, 0, "nftables ruleset: not JSON: " + describe_json_parse_error(e, json_text)};
+  } catch (const json::exception& e) {  // out_of_range: a number too large for a double (1e999)
+    return Error{ErrorKind::parse, 0, "nftables ruleset: not JSON: " + escape_text(describe_json_error(e))};
   }
   if (!doc.is_object() || !doc.contains("nftables") || !doc["nftables"].is_array()) {
     return Error{ErrorKind::parse, 0, "nftables ruleset: no \"nftables\" array"};

@@ -196,6 +196,20 @@ TEST_CASE("malformed ruleset JSON is an error, not a crash") {
   CHECK(ok->rules[0].matches[0].key == FwKey::unknown);
 }
 
+// Found by fuzz_nft_json (tests/fuzz/regressions/nft_json): nlohmann throws
+// out_of_range, not parse_error, for a number beyond a double's range.
+TEST_CASE("a number beyond a double's range is an error, not an escaping exception") {
+  for (const char* number : {"1e999", "81e3000", "-1e400"}) {
+    CAPTURE(number);
+    const std::string text = std::string(R"({"nftables": [{"rule": {"family": "inet", "table": "t", "chain": "c",
+        "handle": 2, "expr": [{"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": )") +
+        number + "}}]}}]}";
+    const auto fw = parse_nft_ruleset(text);
+    REQUIRE_FALSE(fw.has_value());
+    CHECK(fw.error().context.starts_with("nftables ruleset: not JSON: number overflow"));
+  }
+}
+
 TEST_CASE("goto does not come back: the calling chain's later rules are skipped") {
   const char* rules = R"({"nftables": [
     {"chain": {"family": "inet", "table": "t", "name": "in", "handle": 1, "type": "filter", "hook": "input",
