@@ -3,8 +3,10 @@ test creates and always removes, running the binary, comparing with ip -j."""
 
 import json
 import os
+import re
 import subprocess
 import sys
+import time
 
 SKIP = 77
 NETWHY = os.environ.get("NETWHY", "netwhy")
@@ -210,6 +212,50 @@ def check_answer(checks, what, r, doc):
                      f"{what}: the headline is about {q['host']}, not about this host", head)
     unknown = [f.get("code") for f in doc.get("findings", []) if f.get("code") not in CODES]
     checks.check(not unknown, f"{what}: every finding code is in findings.hpp", f"unknown codes {unknown}")
+
+
+def ss_sockets(ns, flags="-Hltunpe"):
+    """{(proto, address, port): {"pids", "inode", "v6only", "dev", "recvq", "sendq"}} from ss."""
+    out = sh("ip", "netns", "exec", ns, "ss", flags).stdout
+    found = {}
+    for line in out.splitlines():
+        f = line.split()
+        if f and f[0] not in ("tcp", "udp"):  # one protocol asked: ss leaves out Netid
+            f.insert(0, "tcp" if "t" in flags else "udp")
+        if len(f) < 5:
+            continue
+        proto, recvq, sendq, local = f[0], int(f[2]), int(f[3]), f[4]
+        host, port = local.rsplit(":", 1)
+        dev = None
+        if "%" in host:
+            host, dev = host.split("%", 1)
+        host = host.strip("[]")
+        if host == "*":
+            host = "::"
+        mapped = host.startswith("::ffff:") and "." in host
+        if mapped:
+            host = host[len("::ffff:"):]
+        ino = re.search(r"\bino:(\d+)", line)
+        v6 = re.search(r"\bv6only:(\d)", line)
+        found[(proto, host, int(port))] = {
+            "pids": sorted({int(p) for p in re.findall(r"pid=(\d+)", line)}),  # ss lists each fd
+            "inode": int(ino.group(1)) if ino else None,
+            "v6only": (v6.group(1) == "1") if v6 else None,
+            "dev": dev, "recvq": recvq, "sendq": sendq, "mapped": mapped,
+        }
+    return found
+
+
+def wait_listening(ns, want, timeout=20.0):
+    """Bounded wait until ss shows every (proto, addr, port) in want with at least that many
+    processes; returns what ss showed, or None when the time ran out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        have = ss_sockets(ns, "-Hltunp")
+        if all(k in have and len(have[k]["pids"]) >= n for k, n in want.items()):
+            return have
+        time.sleep(0.1)
+    return None
 
 
 class Overtime(Exception):

@@ -30,51 +30,8 @@ MAPPED_SERVER = ("import socket, time\n"
                  "time.sleep(3600)\n")
 
 
-def ss_sockets(ns, flags="-Hltunpe"):
-    """{(proto, address, port): {"pids", "inode", "v6only", "dev", "recvq", "sendq"}} from ss."""
-    out = nwtest.sh("ip", "netns", "exec", ns, "ss", flags).stdout
-    found = {}
-    for line in out.splitlines():
-        f = line.split()
-        if f and f[0] not in ("tcp", "udp"):  # one protocol asked: ss leaves out Netid
-            f.insert(0, "tcp" if "t" in flags else "udp")
-        if len(f) < 5:
-            continue
-        proto, recvq, sendq, local = f[0], int(f[2]), int(f[3]), f[4]
-        host, port = local.rsplit(":", 1)
-        dev = None
-        if "%" in host:
-            host, dev = host.split("%", 1)
-        host = host.strip("[]")
-        if host == "*":
-            host = "::"
-        mapped = host.startswith("::ffff:") and "." in host
-        if mapped:
-            host = host[len("::ffff:"):]
-        ino = re.search(r"\bino:(\d+)", line)
-        v6 = re.search(r"\bv6only:(\d)", line)
-        found[(proto, host, int(port))] = {
-            "pids": sorted({int(p) for p in re.findall(r"pid=(\d+)", line)}),  # ss lists each fd
-            "inode": int(ino.group(1)) if ino else None,
-            "v6only": (v6.group(1) == "1") if v6 else None,
-            "dev": dev, "recvq": recvq, "sendq": sendq, "mapped": mapped,
-        }
-    return found
-
-
 def netwhy_sockets(doc):
     return {(l["protocol"], l["local_address"], l["port"]): l for l in doc}
-
-
-def wait_for(ns, want, timeout=20.0):
-    """Bounded wait until ss shows every (proto, addr, port) in want with its pid count."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        have = ss_sockets(ns, "-Hltunp")
-        if all(k in have and len(have[k]["pids"]) >= n for k, n in want.items()):
-            return True
-        time.sleep(0.1)
-    return False
 
 
 with nwtest.Namespaces("srv") as ns:
@@ -98,13 +55,13 @@ with nwtest.Namespaces("srv") as ns:
     hostile = subprocess.Popen(["ip", "netns", "exec", S, PY, SERVERS, "hostile", "6666",
                                 b"\x1b[2J\nrm -rf \xfe"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ns.procs.append(hostile)
-    ready = wait_for(S, {("tcp", "127.0.0.1", 8000): 4, ("tcp", "0.0.0.0", 5000): 1, ("tcp", "::", 8080): 1,
+    ready = nwtest.wait_listening(S, {("tcp", "127.0.0.1", 8000): 4, ("tcp", "0.0.0.0", 5000): 1, ("tcp", "::", 8080): 1,
                          ("tcp", "::", 9090): 1, ("tcp", "0.0.0.0", 7070): 1, ("tcp", "10.61.0.1", 7171): 1,
                          ("udp", "0.0.0.0", 5353): 1, ("udp", "::1", 5454): 1, ("tcp", "0.0.0.0", 6666): 1,
                          ("tcp", "127.0.0.1", 9191): 1})
     checks.check(ready, "servers are listening (gunicorn master and 3 workers, flask, http.server, scripts)")
 
-    truth = ss_sockets(S)
+    truth = nwtest.ss_sockets(S)
     r = nwtest.run("-n", S, "-j", "ports")
     doc, err = nwtest.load_json(r.stdout)
     checks.check(r.returncode == 0 and err is None, "ports -j is one JSON document", err or r.stderr)
@@ -166,9 +123,9 @@ with nwtest.Namespaces("srv") as ns:
         g = nwtest.run("-n", S, "-j", "ports", *flags)
         gd, _ = nwtest.load_json(g.stdout)
         # ss counts a mapped socket as IPv6 (-6); netwhy as the IPv4 it is (-4).
-        want = {k for k, v in ss_sockets(S, ssflags).items() if not (v["mapped"] and "6" in ssflags)}
+        want = {k for k, v in nwtest.ss_sockets(S, ssflags).items() if not (v["mapped"] and "6" in ssflags)}
         if "4" in ssflags:
-            want |= {k for k, v in ss_sockets(S, ssflags.replace("4", "6")).items() if v["mapped"]}
+            want |= {k for k, v in nwtest.ss_sockets(S, ssflags.replace("4", "6")).items() if v["mapped"]}
         checks.check(gd is not None and set(netwhy_sockets(gd)) == want,
                      f"ports {' '.join(flags)} matches ss {ssflags}",
                      f"netwhy {sorted(set(netwhy_sockets(gd or [])))} want {sorted(want)}")
