@@ -1,7 +1,9 @@
 // code_table is the one list of finding codes: the man page's FINDINGS
-// section and docs/json.md's finding-code table must list exactly its codes.
+// section, docs/json.md's finding-code table and the JSON schema's enum of
+// codes (docs/netwhy.schema.json) must list exactly its codes.
 // The source tree comes from NETWHY_SOURCE_DIR (set by meson for this test).
 #include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
 
 #include <cstdlib>
 #include <fstream>
@@ -163,6 +165,37 @@ TEST_CASE("docs/json.md's finding-code table lists exactly the codes of code_tab
   const std::vector<std::string> codes = json_doc_codes(read_source("docs/json.md"));
   REQUIRE_MESSAGE(!codes.empty(), "no table rows under \"## Finding codes\" in docs/json.md");
   same_codes(codes, "docs/json.md (Finding codes)");
+}
+
+TEST_CASE("docs/netwhy.schema.json's enum of finding codes is code_table, in its order") {
+  const auto schema = nlohmann::json::parse(read_source("docs/netwhy.schema.json"), nullptr, false);
+  REQUIRE_MESSAGE(!schema.is_discarded(), "docs/netwhy.schema.json is not JSON");
+  const nlohmann::json::json_pointer where("/$defs/finding_code/enum");
+  REQUIRE_MESSAGE(schema.contains(where), "docs/netwhy.schema.json has no #/$defs/finding_code/enum");
+  const nlohmann::json& listed = schema.at(where);
+  REQUIRE(listed.is_array());
+  std::vector<std::string> codes;
+  for (const auto& c : listed) {
+    REQUIRE(c.is_string());
+    codes.push_back(c.get<std::string>());
+  }
+  same_codes(codes, "docs/netwhy.schema.json (#/$defs/finding_code)");
+  std::vector<std::string> in_order;
+  for (const CodeInfo& c : code_table) in_order.emplace_back(c.name);
+  CHECK_MESSAGE(codes == in_order, "docs/netwhy.schema.json lists the codes in another order than code_table");
+}
+
+TEST_CASE("docs/netwhy.schema.json's severities are those of Severity") {
+  const auto schema = nlohmann::json::parse(read_source("docs/netwhy.schema.json"), nullptr, false);
+  REQUIRE(!schema.is_discarded());
+  const nlohmann::json::json_pointer where("/$defs/severity/enum");
+  REQUIRE(schema.contains(where));
+  std::vector<std::string> listed;
+  for (const auto& s : schema.at(where)) listed.push_back(s.get<std::string>());
+  const std::vector<std::string> severities{std::string(to_string(Severity::error)),
+                                            std::string(to_string(Severity::warning)),
+                                            std::string(to_string(Severity::info))};
+  CHECK(listed == severities);
 }
 
 TEST_CASE("the parsers find codes where the documents put them") {
