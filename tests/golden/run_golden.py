@@ -12,8 +12,10 @@ ARGS --snapshot FILE`). See tests/golden/README.md.
                                 from the binary, then check everything as usual
 
 Checks, for every case: stdout and exit status equal the expected files (a
-unified diff otherwise), and the invariants below; then, over all cases, that
-every finding code of code_table and every verdict is shown by some case.
+unified diff otherwise), the expected and the produced JSON both validate
+against docs/netwhy.schema.json (#/$defs/port), and the invariants below; then,
+over all cases, that every finding code of code_table and every verdict is
+shown by some case.
 Exits 1 naming every failure, 0 when all pass.
 """
 
@@ -27,6 +29,8 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(SOURCE, "tests", "integration"))
+import nwschema  # noqa: E402
 
 # The JSON contract: verdict -> exit status.
 VERDICT_EXIT = {"reachable": 0, "local-only": 1, "not-listening": 1, "unreachable": 1, "unknown": 3}
@@ -140,10 +144,27 @@ class Case:
                 continue
             with open(path, "rb") as f:
                 expected = f.read()
+            if kind == "json":
+                self.check_schema(f"expected {os.path.basename(path)}", expected)
+                if status in nwschema.JSON_EXITS:
+                    self.check_schema(f"{show(argv)}: stdout", out)
             if expected != out:
                 self.fail(f"{show(argv)}: stdout differs from {os.path.basename(path)}:\n"
                           + udiff(expected, out, os.path.basename(path)))
         self.invariants(outputs, known_codes)
+
+    def check_schema(self, what, data):
+        """DATA (bytes of a `port -j` output) against the schema's #/$defs/port."""
+        why = nwschema.available()
+        if why:
+            self.fail(f"{what}: not checked against the schema: {why}")
+            return
+        try:
+            doc = json.loads(data.decode("utf-8", "replace"))
+        except json.JSONDecodeError:
+            return  # the invariants say it is not JSON
+        for problem in nwschema.validate("port", doc):
+            self.fail(f"{what} does not match docs/netwhy.schema.json#/$defs/port: {problem}")
 
     def invariants(self, outputs, known_codes):
         j_status, j_out = outputs["json"]

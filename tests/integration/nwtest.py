@@ -1,12 +1,22 @@
 """Helpers for netwhy's integration tests: privileges, namespaces that the
-test creates and always removes, running the binary, comparing with ip -j."""
+test creates and always removes, running the binary, comparing with ip -j.
 
+Every JSON output of `netwhy port`, `ports` and `snapshot` that a test sees is
+checked against docs/netwhy.schema.json (nwschema.py): whether the test runs
+netwhy through run(), subprocess.run or Popen(...).communicate() (with ip netns
+exec, nsenter or setpriv as prefixes too). A violation is recorded, and
+Checks.done() fails the test naming it (an exit without done() does too)."""
+
+import atexit
 import json
 import os
 import re
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import nwschema  # noqa: E402
 
 SKIP = 77
 NETWHY = os.environ.get("NETWHY", "netwhy")
@@ -39,9 +49,67 @@ def sh(*cmd, check=True, timeout=30, **kw):
 
 
 def run(*args, timeout=30, env=None):
-    """Run netwhy; returns CompletedProcess (bytes decoded leniently)."""
+    """Run netwhy; returns CompletedProcess (bytes decoded leniently). JSON output is
+    checked against the schema (_ObservedPopen below)."""
     return subprocess.run([NETWHY, *args], capture_output=True, timeout=timeout, env=env,
                           text=True, errors="surrogateescape")
+
+
+SCHEMA_VIOLATIONS = []  # what observe() found; Checks.done() fails on them
+schema_checked = 0      # outputs observe() validated
+_reported = False
+_schema_note = False
+
+
+def observe(r):
+    """Checks a finished command (a CompletedProcess) against the schema when it ran
+    netwhy port, ports or snapshot with -j and exited 0, 1 or 3. Returns r."""
+    global _schema_note, schema_checked
+    if nwschema.json_command(r.args) is None:
+        return r
+    why = nwschema.available()
+    if why and not IN_CI:
+        if not _schema_note:
+            print(f"note: JSON output not checked against the schema: {why}")
+            _schema_note = True
+        return r
+    if r.returncode in nwschema.JSON_EXITS and r.stdout is not None:
+        schema_checked += 1
+        SCHEMA_VIOLATIONS.extend(nwschema.check_output(r.args, r.returncode, r.stdout))
+    return r
+
+
+class _ObservedPopen(subprocess.Popen):
+    """subprocess.Popen whose communicate() hands what the command printed to observe():
+    subprocess.run goes through it too, so every netwhy a test runs and reads the output
+    of is checked, whatever the prefix (ip netns exec, nsenter, setpriv) or helper, and no
+    test can forget to."""
+
+    def communicate(self, *args, **kwargs):
+        out, err = super().communicate(*args, **kwargs)
+        observe(subprocess.CompletedProcess(self.args, self.returncode, out, err))
+        return out, err
+
+
+subprocess.Popen = _ObservedPopen
+
+
+def report_schema_violations():
+    """Prints each violation as a FAIL line; returns how many."""
+    global _reported
+    _reported = True
+    for v in SCHEMA_VIOLATIONS:
+        print(f"FAIL [schema] {v}")
+    return len(SCHEMA_VIOLATIONS)
+
+
+@atexit.register
+def _unreported():
+    # A test that ends without Checks.done() (an early exit) still fails on a violation.
+    if SCHEMA_VIOLATIONS and not _reported:
+        report_schema_violations()
+        sys.stdout.flush()
+        os._exit(1)
 
 
 class Namespaces:
@@ -163,6 +231,11 @@ class Checks:
             print(f"FAIL {what}" + (f": {detail}" if detail else ""))
 
     def done(self):
+        """Ends the test: fails on a failed check or on JSON that the schema rejects."""
+        if SCHEMA_VIOLATIONS:
+            self.failed += report_schema_violations()
+        elif schema_checked:
+            self.check(True, f"[schema] {schema_checked} JSON outputs match docs/netwhy.schema.json")
         print(f"{self.passed} checks passed, {self.failed} failed")
         sys.exit(1 if self.failed else 0)
 
