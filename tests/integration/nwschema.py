@@ -64,9 +64,19 @@ def json_path(error):
     return out
 
 
+def _deepest(error):
+    """For an anyOf (null or an object, IPv4 or IPv6), the complaint of the branch that got
+    furthest: "$.x.container.engine: 'lxc' is not one of [...]", not "... is not valid under
+    any of the given schemas" nor "... is not of type 'null'"."""
+    while error.context:
+        error = max(error.context, key=lambda c: (len(c.absolute_path), c.validator != "type"))
+    return error
+
+
 def validate(entry, doc, limit=MAX_PROBLEMS):
     """["$.findings[0].code: 'x' is not one of [...]", ...]; [] when doc validates."""
-    errors = sorted(validator(entry).iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
+    errors = sorted((_deepest(e) for e in validator(entry).iter_errors(doc)),
+                    key=lambda e: list(map(str, e.absolute_path)))
     out = []
     for e in errors[:limit]:
         msg = e.message if len(e.message) <= 300 else e.message[:300] + "..."

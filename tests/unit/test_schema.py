@@ -142,6 +142,11 @@ at = next(i for i, f in enumerate(with_container["findings"]) if "container" in 
 rejected("port", broken(with_container, lambda d: d["findings"][at]["container"].update(engine="lxc")),
          "a container engine not in the list", f"$.findings[{at}].container.engine")
 rejected("ports", broken(listeners, lambda d: d[0].pop("inode")), "a listener without inode", "$[0]", says="'inode'")
+holder = next(i for i, l in enumerate(listeners) if any(p["container"] for p in l["processes"]))
+lxc = {"engine": "lxc", "id": "x", "name": "", "holder": True}
+rejected("ports", broken(listeners, lambda d: d[holder]["processes"][0].update(container=lxc)),
+         "a process's container engine not in the list (null or an object)",
+         f"$[{holder}].processes[0].container.engine", says="'lxc' is not one of")
 rejected("ports", broken(listeners, lambda d: d[0].update(family="ipv4")), "a family not inet or inet6", "$[0].family")
 rejected("ports", broken(listeners, lambda d: d[0].update(protocol="sctp")), "a protocol not tcp or udp",
          "$[0].protocol")
