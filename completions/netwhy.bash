@@ -92,7 +92,9 @@ _netwhy() {
     read -r -a words <<<"$line"
     local cur=""
     [[ $line == *[![:space:]] ]] && { cur=${words[-1]}; unset 'words[-1]'; }
-    local prev=${words[-1]}
+    local prev=""
+    ((${#words[@]} > 0)) || return 0   # the command name itself: not ours
+    prev=${words[-1]}
 
     # The netwhy that was typed (./build/netwhy, ~/bin/netwhy) answers.
     local _netwhy_cmd=${words[0]:-netwhy}
