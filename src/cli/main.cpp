@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
   app.footer(
       "Commands (as with ip, short forms work: l, a, r):\n"
       "  port PORT [--host HOST]       why PORT is or isn't reachable, and the fix\n"
+      "  port PORT --wait SECONDS      wait until it is reachable (scripts, healthchecks)\n"
       "  link [show] [dev] IFNAME      network devices, like ip link\n"
       "  addr [show] [dev] IFNAME      addresses, like ip addr\n"
       "  route [show] [table T]        routes, like ip route\n"
@@ -101,6 +102,8 @@ int main(int argc, char** argv) {
   port->add_option("--timeout", port_opt.timeout, "seconds the connect probe waits (default 2)");
   port->add_flag("--no-probe", port_opt.no_probe, "do not connect to a remote HOST");
   port->add_option("--snapshot", port_opt.snapshot, "diagnose a snapshot file (netwhy snapshot -j) instead of this host");
+  port->add_option("--wait", port_opt.wait,
+                   "look again, with pauses, until PORT is reachable (exit 0) or SECONDS have passed (exit 1)");
   auto* snapshot = app.add_subcommand("snapshot", "everything the diagnosis reads, as JSON (for another host)");
   for (auto* sub : {link, addr, route, ports, port, snapshot}) {
     sub->fallthrough();

@@ -53,6 +53,7 @@ struct PortOptions {
   double timeout = 2.0;
   bool no_probe = false;
   std::optional<std::string> snapshot;
+  std::optional<double> wait;  // --wait SECONDS: until reachable, or the time is up
 };
 int run_port(const GlobalOptions& g, const PortOptions& o);
 int run_snapshot(const GlobalOptions& g);

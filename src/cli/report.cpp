@@ -29,6 +29,21 @@ int fail(std::string_view message) {
 
 void warn(std::string_view message) { line_to_stderr("netwhy: warning: ", message); }
 
+void inform(std::string_view message) { line_to_stderr("netwhy: ", message); }
+
+void show_status(std::string_view line) {
+  // Carriage return, the line, then "erase to the end of the line" (ours,
+  // not the system's: the line itself holds no control byte).
+  const std::string out = "\r" + escape_line(line) + "\x1b[K";
+  std::fwrite(out.data(), 1, out.size(), stderr);
+  std::fflush(stderr);
+}
+
+void clear_status() {
+  std::fputs("\r\x1b[K", stderr);
+  std::fflush(stderr);
+}
+
 void write_stdout(std::string_view text) {
   std::fwrite(text.data(), 1, text.size(), stdout);
   std::fflush(stdout);
