@@ -16,7 +16,7 @@ _netwhy_aliases="l:link li:link lin:link a:addr ad:addr address:addr r:route ro:
 # Global options; -h/--help and -V/--version work after a command too.
 _netwhy_global_opts="-h --help -V --version -4 --ipv4 -6 --ipv6 -j --json -p --pretty -b --brief -n --netns --color"
 _netwhy_ports_opts="-t --tcp -u --udp --source"
-_netwhy_port_opts="--host --udp --timeout --no-probe --snapshot"
+_netwhy_port_opts="--host --udp --timeout --no-probe --snapshot --wait"
 
 # The command a word names ("a" -> addr), or nothing.
 _netwhy_command_of() {
@@ -112,7 +112,7 @@ _netwhy() {
             --netns=*) _netwhy_ns=(-n "${w#--netns=}") ;;
             --color | -color | -c)
                 [[ ${words[i + 1]-} == @(auto|always|never) ]] && ((i++)) ;;
-            --source | --host | --timeout | --snapshot)
+            --source | --host | --timeout | --snapshot | --wait)
                 [[ -n $cmd ]] && ((i++)) ;;
             -u | --udp) udp=-u ;;
             -t | --tcp) tcp=-t ;;
@@ -144,7 +144,7 @@ _netwhy() {
                 _netwhy_add "auto always never"
                 return 0
             fi ;;
-        --source | --host | --timeout | --snapshot)
+        --source | --host | --timeout | --snapshot | --wait)
             if [[ $prev == --source && $cmd == ports ]]; then
                 _netwhy_add "auto netlink proc"
                 return 0
@@ -156,7 +156,7 @@ _netwhy() {
                 fi
                 _netwhy_fix_colons
                 return 0
-            elif [[ $prev == --timeout && $cmd == port ]]; then
+            elif [[ ($prev == --timeout || $prev == --wait) && $cmd == port ]]; then
                 return 0   # seconds: nothing to offer
             elif [[ $prev == --snapshot && $cmd == port ]]; then
                 if declare -F _filedir >/dev/null; then

@@ -52,7 +52,7 @@ function __netwhy_args
     while test $i -le (count $tokens)
         set -l t $tokens[$i]
         switch $t
-            case -n --netns --source --host --timeout --snapshot
+            case -n --netns --source --host --timeout --snapshot --wait
                 set i (math $i + 1)
             case --color
                 if contains -- "$tokens[(math $i + 1)]" auto always never
@@ -234,3 +234,4 @@ complete -c netwhy -n '__netwhy_using port' -l udp -d 'UDP instead of TCP'
 complete -c netwhy -n '__netwhy_using port' -l timeout -x -d 'seconds the connect probe waits (default 2)'
 complete -c netwhy -n '__netwhy_using port' -l no-probe -d 'do not connect to a remote HOST'
 complete -c netwhy -n '__netwhy_using port' -l snapshot -r -F -d 'diagnose a snapshot file (netwhy snapshot -j) instead of this host'
+complete -c netwhy -n '__netwhy_using port' -l wait -x -d 'wait until PORT is reachable, at most SECONDS'

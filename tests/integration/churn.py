@@ -2,7 +2,8 @@
 
     churn.py accepter ADDR PORT            TCP on ADDR:PORT; accepts and closes every connection
     churn.py clients ADDR PORT N           N connections to ADDR:PORT, one after another, each
-                                           closed at once; prints how many connected
+                                           closed once the server has closed it; prints how many
+                                           connected
     churn.py flapper FIRST LAST SECONDS    for SECONDS: listeners on ports FIRST..LAST opened and
                                            closed, by this process and by short-lived children
                                            (fork, listen, exit), up to 16 children at a time
@@ -48,6 +49,9 @@ def clients(addr, port, n):
         try:
             c.connect((addr, port))
             connected += 1
+            # Until the server has accepted and closed it: at most one connection of this client waits
+            # in the accept queue, so the queue never fills however slowly the machine runs.
+            c.recv(1)
         except OSError:
             pass
         finally:
