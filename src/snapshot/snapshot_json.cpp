@@ -261,6 +261,16 @@ class In {
 constexpr pid_t max_pid = 0x3FFFFFFF;  // PID_MAX_LIMIT
 constexpr double max_millis = 3'600'000;       // a probe's time: an hour is far past any timeout
 
+// The engines a file may name: netwhy tags no container whose engine it
+// could not tell.
+Engine engine_from(const In& o) {
+  const std::string e = o.string();
+  for (const Engine known : {Engine::docker, Engine::podman, Engine::containerd, Engine::kubernetes}) {
+    if (to_string(known) == e) return known;
+  }
+  throw Bad{o.path() + ": expected docker, podman, containerd or kubernetes"};
+}
+
 Listener listener_from(const In& o) {
   Listener l;
   Socket& s = l.socket;
@@ -274,6 +284,9 @@ Listener listener_from(const In& o) {
   s.v6only = o.at("v6only").opt_boolean();
   s.backlog = o.at("backlog").opt_integer<std::uint32_t>();
   s.queued = o.at("queued").opt_integer<std::uint32_t>();
+  if (s.protocol == Protocol::udp && (s.backlog || s.queued)) {
+    throw Bad{o.path() + ": a UDP socket has no accept queue (backlog and queued are null)"};
+  }
   s.inode = o.at("inode").integer<std::uint64_t>();
   s.uid = o.at("uid").integer<std::uint32_t>();
   s.state = o.at("state").opt_integer<std::uint8_t>().value_or(s.protocol == Protocol::tcp ? tcp_listen : tcp_close);
@@ -288,7 +301,7 @@ Listener listener_from(const In& o) {
     proc.framework = p.at("framework").opt_string().value_or("");
     if (const In c = p.at("container"); c.present()) {
       ProcessContainer pc;
-      pc.engine = c.at("engine").string();
+      pc.engine = to_string(engine_from(c.at("engine")));
       pc.id = c.at("id").string();
       pc.name = c.at("name").string();
       pc.holder = c.at("holder").boolean();
@@ -297,14 +310,6 @@ Listener listener_from(const In& o) {
     l.processes.push_back(std::move(proc));
   });
   return l;
-}
-
-Engine engine_from(const In& o) {
-  const std::string e = o.string();
-  for (const Engine known : {Engine::unknown, Engine::docker, Engine::podman, Engine::containerd, Engine::kubernetes}) {
-    if (to_string(known) == e) return known;
-  }
-  throw Bad{o.path() + ": expected docker, podman, containerd, kubernetes or unknown"};
 }
 
 PortBinding binding_from(const In& o) {
