@@ -124,6 +124,10 @@ int wait_for_reachable(const GlobalOptions& g, const PortOptions& o, Query q) {
   std::optional<Diagnosis> last;
   std::optional<Error> unresolved;  // HOST has no address yet
   bool status_shown = false;
+  const auto end_screen = [&] {  // before anything else is printed: the status line goes, Ctrl-C is Ctrl-C again
+    if (status_shown) clear_status();
+    ::sigaction(SIGINT, &before, nullptr);
+  };
   const auto ms_since_start = [&] {
     return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
   };
@@ -133,8 +137,7 @@ int wait_for_reachable(const GlobalOptions& g, const PortOptions& o, Query q) {
       bool not_yet = false;
       auto addrs = resolve(*o.host, g.family, &not_yet);
       if (!addrs && !not_yet) {
-        if (status_shown) clear_status();
-        ::sigaction(SIGINT, &before, nullptr);
+        end_screen();
         return fail(addrs.error());
       }
       if (addrs) {
@@ -150,8 +153,7 @@ int wait_for_reachable(const GlobalOptions& g, const PortOptions& o, Query q) {
       auto got = read_for(q, std::min(o.timeout, std::max(remaining_s, 0.1)));
       if (interrupted != 0) break;
       if (!got) {
-        if (status_shown) clear_status();
-        ::sigaction(SIGINT, &before, nullptr);
+        end_screen();
         return fail(got.error());
       }
       snap = std::move(*got);
@@ -171,8 +173,7 @@ int wait_for_reachable(const GlobalOptions& g, const PortOptions& o, Query q) {
     }
     if (interrupted != 0) break;
   }
-  if (status_shown) clear_status();
-  ::sigaction(SIGINT, &before, nullptr);
+  end_screen();
   if (interrupted != 0) {
     ::raise(SIGINT);  // the caller (a shell, a script) sees the interrupt it sent
     return 130;

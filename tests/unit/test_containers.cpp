@@ -18,6 +18,7 @@
 #include <string>
 
 #include "netwhy/containers.hpp"
+#include "source_tree.hpp"
 
 using namespace netwhy;
 using namespace std::string_literals;
@@ -30,25 +31,11 @@ const std::string docker_shopweb = "0ebae91049192467922ef72c10eca42fe54419093eb8
 const std::string podman_web = "cd56c95f2b778a59f78dd55d5900ab6b6d50e19d0c7914c7916308708f0d80da";
 const std::string podman_shopweb = "6500242f3cd687dd0a418ff00d950b56141343e569b627b8816e92ea656861ad";
 
-std::string source_dir() {
-  if (const char* dir = std::getenv("NETWHY_SOURCE_DIR"); dir != nullptr && *dir != '\0') return dir;
-  for (const char* guess : {".", ".."}) {  // run by hand from the source tree or a build directory in it
-    if (std::filesystem::exists(std::string(guess) + "/tests/data/containers")) return guess;
-  }
-  return ".";
-}
-
 std::filesystem::path data_path(const std::string& name) {
-  return std::filesystem::path(source_dir()) / "tests/data/containers" / name;
+  return std::filesystem::path(unittest::source_dir()) / "tests/data/containers" / name;
 }
 
-std::string recorded(const std::string& name) {
-  std::ifstream in(data_path(name), std::ios::binary);
-  if (!in) FAIL("cannot read " << data_path(name) << " (set NETWHY_SOURCE_DIR to the source tree)");
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
+std::string recorded(const std::string& name) { return unittest::read_text(data_path(name)); }
 
 IpAddr ip(std::string_view text) { return *IpAddr::parse(text); }
 

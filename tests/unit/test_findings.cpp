@@ -13,27 +13,14 @@
 #include <vector>
 
 #include "netwhy/findings.hpp"
+#include "source_tree.hpp"
 
 using namespace netwhy;
 
 namespace {
 
-std::string source_dir() {
-  if (const char* dir = std::getenv("NETWHY_SOURCE_DIR"); dir != nullptr && *dir != '\0') return dir;
-  // Run by hand from the source tree or a build directory inside it.
-  for (const char* guess : {".", ".."}) {
-    if (std::ifstream(std::string(guess) + "/man/netwhy.1.scd")) return guess;
-  }
-  return ".";
-}
-
 std::string read_source(const std::string& rel) {
-  const std::string path = source_dir() + "/" + rel;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) FAIL("cannot read " << path << " (set NETWHY_SOURCE_DIR to the source tree)");
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
+  return unittest::read_text(std::filesystem::path(unittest::source_dir()) / rel);
 }
 
 std::vector<std::string> lines_of(const std::string& text) {

@@ -19,27 +19,14 @@
 #include <nlohmann/json.hpp>
 
 #include "netwhy/firewall.hpp"
+#include "source_tree.hpp"
 #include "netwhy/text.hpp"
 
 using namespace netwhy;
+using unittest::read_text;
+using unittest::source_dir;
 
 namespace {
-
-std::string source_dir() {
-  if (const char* dir = std::getenv("NETWHY_SOURCE_DIR"); dir != nullptr && *dir != '\0') return dir;
-  for (const char* guess : {".", ".."}) {  // run by hand from the source tree or a build directory in it
-    if (std::filesystem::exists(std::string(guess) + "/tests/data/nft")) return guess;
-  }
-  return ".";
-}
-
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) FAIL("cannot read " << path << " (set NETWHY_SOURCE_DIR to the source tree)");
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
 
 // ---- the first difference between two models ----
 

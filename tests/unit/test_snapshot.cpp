@@ -11,9 +11,12 @@
 #include <nlohmann/json.hpp>
 
 #include "netwhy/firewall.hpp"
+#include "source_tree.hpp"
 #include "snapshot_builder.hpp"
 
 using namespace snaptest;
+using unittest::read_text;
+using unittest::source_dir;
 
 TEST_CASE("a snapshot survives the round trip through its file") {
   Host h;
@@ -292,22 +295,6 @@ TEST_CASE("containers and a process's container tag survive the round trip; a ba
 // ---- the loader's limits: depth, numbers, escaping, size (issue 11) ----
 
 namespace {
-
-std::string source_dir() {
-  if (const char* dir = std::getenv("NETWHY_SOURCE_DIR"); dir != nullptr && *dir != '\0') return dir;
-  for (const char* guess : {".", ".."}) {  // run by hand from the source tree or a build directory in it
-    if (std::filesystem::exists(std::string(guess) + "/tests/data/nft")) return guess;
-  }
-  return ".";
-}
-
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) FAIL("cannot read " << path << " (set NETWHY_SOURCE_DIR to the source tree)");
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
 
 // How deeply arrays and objects nest in a JSON text (the document is 1).
 int json_depth(std::string_view text) {
