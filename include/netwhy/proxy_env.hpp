@@ -62,7 +62,9 @@ struct ProxyEndpoint {
 };
 
 // curl refuses the proxy URL: the transfer fails with this exit status and
-// message ("curl: (5) Unsupported proxy syntax in 'x y'").
+// message ("curl: (5) Unsupported proxy syntax in 'x y'"). The message
+// quotes the URL as curl does, password included, and any bytes: escape it
+// (escape_text) and think twice before printing it whole.
 struct ProxyUrlError {
   int curl_exit = 5;  // 5 CURLE_COULDNT_RESOLVE_PROXY (syntax), 7 CURLE_COULDNT_CONNECT (scheme)
   std::string message;
