@@ -30,9 +30,10 @@ inline constexpr std::size_t http_max_interim = 8;              // 1xx answers s
 // naming netwhy VERSION, Accept: */* and Connection: close, nothing else
 // (no body, no Expect). host_header is the Host value as the caller built it
 // (an IPv6 literal in brackets, ":PORT" only when not the scheme's default);
-// target is the origin-form path and query ("/", "/app?x=1") or "*".
+// target is the origin-form path and query ("/", "/app?x=1"), "*", or the
+// absolute form a request through an HTTP proxy takes ("http://host:8000/").
 // A CR, LF, NUL, space, tab or other control byte in either (header
-// injection), an empty one, or a target not starting with '/' is an input
+// injection), an empty one, or a target not starting with '/' or http:// is an input
 // error; nothing is escaped for the caller.
 [[nodiscard]] Expected<std::string> build_request(std::string_view host_header, std::string_view target,
                                                   std::string_view version);

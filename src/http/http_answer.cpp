@@ -560,9 +560,11 @@ Expected<std::string> build_request(std::string_view host_header, std::string_vi
   if (host_header.empty() || bad(host_header)) {
     return input_error("the Host value \"" + escape_arg(host_header) + "\" is empty or holds a space or control character");
   }
-  if (target.empty() || (target.front() != '/' && target != "*") || bad(target)) {
+  const bool absolute = target.substr(0, 7) == "http://";  // the absolute form, to an HTTP proxy
+  if (target.empty() || (target.front() != '/' && target != "*" && !absolute) || bad(target)) {
     return input_error("the request target \"" + escape_arg(target) +
-                       "\" must start with / and hold no space or control character (percent-encode them)");
+                       "\" must start with / (or http:// to a proxy) and hold no space or control character "
+                       "(percent-encode them)");
   }
   if (version.empty() || bad(version)) return input_error("the version \"" + escape_arg(version) + "\" is not one word");
   std::string out;

@@ -453,9 +453,13 @@ TEST_CASE("bytes that would inject a header or split the request are input error
       CHECK(printable(r.error().message()));
     }
   }
-  for (std::string_view target : std::initializer_list<std::string_view>{"/a b", "/a\r\nHost: x", std::string_view("/\0", 2), "", "app", "http://x/"}) {
+  for (std::string_view target : std::initializer_list<std::string_view>{"/a b", "/a\r\nHost: x", std::string_view("/\0", 2), "", "app", "https://x/", "http://x/ y"}) {
     CHECK_FALSE(build_request("h", target, "0.1.0").has_value());
   }
+  // The absolute form goes to an HTTP proxy, whole.
+  auto proxied = build_request("h:8000", "http://h:8000/a?b=1", "0.1.0");
+  REQUIRE(proxied.has_value());
+  CHECK(proxied->rfind("GET http://h:8000/a?b=1 HTTP/1.1\r\nHost: h:8000\r\n", 0) == 0);
   CHECK_FALSE(build_request("h", "/", "0.1 0").has_value());
 }
 
