@@ -42,7 +42,7 @@ struct VerifyError {
 
 // What classify_verify_errors needs to know about the leaf besides the errors.
 struct LeafHints {
-  bool self_issued = false;        // issuer name == subject name (and the key ids don't say otherwise)
+  bool self_issued = false;        // its issuer name is its subject name
   bool names_issuer_url = false;   // an Authority Information Access caIssuers URI: where its issuer can be fetched
 };
 
