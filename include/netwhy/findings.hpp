@@ -50,6 +50,29 @@ enum class Code {
   host_unreachable,
   connection_blocked,
   connection_failed,
+  // netwhy url: the layers above TCP, in the order a request meets them
+  proxy_invalid,
+  proxy_unreachable,
+  proxy_refused,
+  proxy_unsupported,
+  proxy_used,
+  proxy_bypassed,
+  https_to_plain_port,
+  http_to_tls_port,
+  tls_handshake,
+  tls_expired,
+  tls_not_yet_valid,
+  tls_name_mismatch,
+  tls_untrusted,
+  tls_chain_incomplete,
+  tls_ok,
+  no_http_answer,
+  host_not_allowed,
+  upstream_error,
+  redirect_to_loopback,
+  redirect_elsewhere,
+  http_error_status,
+  http_ok,
 };
 
 struct CodeInfo {
@@ -144,6 +167,59 @@ inline constexpr std::array code_table{
              "the probe's connect was refused by this host itself (EPERM/EACCES): a local firewall output rule"},
     CodeInfo{Code::connection_failed, "connection-failed", Severity::error,
              "the probe's connect failed for another reason, named with the system's error"},
+    CodeInfo{Code::proxy_invalid, "proxy-invalid", Severity::error,
+             "curl refuses the proxy URL in the proxy variable it reads for this URL: every request fails"},
+    CodeInfo{Code::proxy_unreachable, "proxy-unreachable", Severity::error,
+             "the request goes to the proxy a variable names, and that proxy does not accept connections (or its "
+             "name does not resolve)"},
+    CodeInfo{Code::proxy_refused, "proxy-refused", Severity::error,
+             "the proxy answered with its own error (a refused CONNECT, a 5xx): it could not or would not reach the "
+             "URL's host from where it is"},
+    CodeInfo{Code::proxy_unsupported, "proxy-unsupported", Severity::warning,
+             "the request goes through a SOCKS or HTTPS proxy, which netwhy does not speak: what curl gets is "
+             "unknown"},
+    CodeInfo{Code::proxy_used, "proxy-used", Severity::info,
+             "curl sends the request through the proxy a variable names (http_proxy, https_proxy, ALL_PROXY), not "
+             "straight to the host"},
+    CodeInfo{Code::proxy_bypassed, "proxy-bypassed", Severity::info,
+             "a proxy variable is set, but no_proxy lists the host: curl goes straight to it"},
+    CodeInfo{Code::https_to_plain_port, "https-to-plain-port", Severity::error,
+             "an https:// URL for a port that answers in plain HTTP: the TLS handshake fails; the http:// URL works"},
+    CodeInfo{Code::http_to_tls_port, "http-to-tls-port", Severity::error,
+             "an http:// URL for a port that speaks TLS: the server answers with a TLS alert or an error page; the "
+             "https:// URL works"},
+    CodeInfo{Code::tls_handshake, "tls-handshake", Severity::error,
+             "the TLS handshake failed (an alert, no protocol or cipher in common, the connection closed)"},
+    CodeInfo{Code::tls_expired, "tls-expired", Severity::error,
+             "the server's certificate has expired: clients refuse it"},
+    CodeInfo{Code::tls_not_yet_valid, "tls-not-yet-valid", Severity::error,
+             "the server's certificate is not valid yet (a clock is wrong, here or where it was made)"},
+    CodeInfo{Code::tls_name_mismatch, "tls-name-mismatch", Severity::error,
+             "the server's certificate is not for the URL's host: the names it carries are listed"},
+    CodeInfo{Code::tls_untrusted, "tls-untrusted", Severity::error,
+             "the server's certificate is self-signed or from an issuer the trust store does not hold"},
+    CodeInfo{Code::tls_chain_incomplete, "tls-chain-incomplete", Severity::error,
+             "the server sends its certificate without the intermediate certificate that links it to a trusted root"},
+    CodeInfo{Code::tls_ok, "tls-ok", Severity::info,
+             "the TLS handshake worked and the certificate verifies: protocol, names and expiry are named"},
+    CodeInfo{Code::no_http_answer, "no-http-answer", Severity::error,
+             "the connection was made, but no HTTP answer came back (closed, reset, silent until the timeout, or "
+             "another protocol)"},
+    CodeInfo{Code::host_not_allowed, "host-not-allowed", Severity::error,
+             "a development server rejects the Host the client sends (Django ALLOWED_HOSTS, Vite allowedHosts, "
+             "webpack-dev-server allowedHosts, Rails config.hosts)"},
+    CodeInfo{Code::upstream_error, "upstream-error", Severity::error,
+             "a reverse proxy (nginx, Apache, Caddy, HAProxy, ...) answered 502, 503 or 504 itself: the server "
+             "behind it failed; where its configuration is readable here, the upstream is diagnosed"},
+    CodeInfo{Code::redirect_to_loopback, "redirect-to-loopback", Severity::error,
+             "the answer redirects to localhost (or 127.0.0.1, ::1, 0.0.0.0): a browser on another machine follows it "
+             "to itself"},
+    CodeInfo{Code::redirect_elsewhere, "redirect-elsewhere", Severity::info,
+             "the answer redirects to another host, port or scheme: netwhy does not follow it (one request)"},
+    CodeInfo{Code::http_error_status, "http-error-status", Severity::error,
+             "the server answered with a 4xx or 5xx status that no other finding explains"},
+    CodeInfo{Code::http_ok, "http-ok", Severity::info,
+             "the server answered with a 2xx or 3xx status: status, Server and Location are named"},
 };
 
 [[nodiscard]] constexpr const CodeInfo& info(Code c) { return code_table[static_cast<std::size_t>(c)]; }

@@ -1,6 +1,6 @@
 """netwhy's JSON against docs/netwhy.schema.json, for every test that runs netwhy.
 
-    entry = json_command(argv)              # "port", "ports", "snapshot" or None
+    entry = json_command(argv)              # "port", "url", "ports", "snapshot" or None
     problems = check_output(argv, status, stdout)   # [] when it validates (or prints no JSON)
     problems = validate("port", doc)
 
@@ -16,7 +16,7 @@ import re
 
 SOURCE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCHEMA_PATH = os.path.join(SOURCE, "docs", "netwhy.schema.json")
-ENTRIES = ("port", "ports", "snapshot")
+ENTRIES = ("port", "url", "ports", "snapshot")
 JSON_EXITS = (0, 1, 3)  # 2 is a usage or input error: nothing on stdout
 GLOBAL_VALUE_OPTIONS = {"-n", "--netns", "--color"}
 MAX_PROBLEMS = 5  # per document: the first few say what is wrong
@@ -48,7 +48,7 @@ def available():
 
 
 def validator(entry=None):
-    """The validator for #/$defs/ENTRY (entry None: the whole schema, any of the three)."""
+    """The validator for #/$defs/ENTRY (entry None: the whole schema, any of the four)."""
     if entry not in _validators:
         import jsonschema
         s = schema()
@@ -96,7 +96,7 @@ def _is_netwhy(word):
 
 
 def json_command(argv):
-    """The schema entry whose JSON the command line ARGV prints ("port", "ports", "snapshot"),
+    """The schema entry whose JSON the command line ARGV prints ("port", "url", "ports", "snapshot"),
     or None: not netwhy, no -j/--json, another command, or --help. ARGV may run netwhy
     through a prefix (ip netns exec NS, nsenter ..., setpriv ... --)."""
     if isinstance(argv, (str, bytes)):

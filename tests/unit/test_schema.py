@@ -49,7 +49,7 @@ def valid(entry, doc, what):
     problems = nwschema.validate(entry, doc)
     check(not problems, f"{what} validates against #/$defs/{entry}", "; ".join(problems))
     whole = nwschema.validate(None, doc)
-    check(not whole, f"{what} validates against the whole schema (any of the three)", "; ".join(whole))
+    check(not whole, f"{what} validates against the whole schema (any of the four)", "; ".join(whole))
 
 
 def rejected(entry, doc, what, where, says=""):
