@@ -19,6 +19,7 @@ struct Query {
   Protocol protocol = Protocol::tcp;
   std::optional<std::string> host;       // as typed
   std::vector<IpAddr> addresses;         // what host resolved to, in resolver order
+  std::optional<std::string> url;        // netwhy url: the URL as typed
   bool probed = false;                   // the gather step was allowed to connect
 };
 

@@ -38,6 +38,11 @@ Paint severity_paint(Severity s) {
 
 void render_diagnosis_json(JsonWriter& out, const Diagnosis& d) {
   out.begin_object();
+  render_diagnosis_fields(out, d);
+  out.end_object();
+}
+
+void render_diagnosis_fields(JsonWriter& out, const Diagnosis& d) {
   out.key("query");
   out.begin_object();
   out.field("port", d.query.port);
@@ -51,6 +56,7 @@ void render_diagnosis_json(JsonWriter& out, const Diagnosis& d) {
   out.begin_array();
   for (const IpAddr& a : d.query.addresses) out.value(a.to_string());
   out.end_array();
+  if (d.query.url) out.field("url", *d.query.url);
   out.end_object();
   out.field("verdict", to_string(d.verdict));
   out.field("headline", d.headline);
@@ -111,10 +117,9 @@ void render_diagnosis_json(JsonWriter& out, const Diagnosis& d) {
     out.end_object();
   }
   out.end_array();
-  out.end_object();
 }
 
-std::string render_diagnosis_text(const Diagnosis& d, const Palette& palette) {
+std::string render_diagnosis_text(const Diagnosis& d, const Palette& palette, std::string_view section) {
   std::string out = palette.paint(verdict_paint(d.verdict), escape_text(d.headline)) + "\n";
 
   struct Row {
@@ -173,6 +178,7 @@ std::string render_diagnosis_text(const Diagnosis& d, const Palette& palette) {
              "\n";
     }
   }
+  if (!section.empty()) out += "\n" + std::string(section);
   if (!d.findings.empty()) out += "\n";
   for (const Finding& f : d.findings) {
     const std::string sev(to_string(f.severity));
