@@ -7,6 +7,7 @@
 // diagnosis's: this module only records what happened, and never prints.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>

@@ -781,6 +781,29 @@ TEST_CASE("a closed port: ECONNREFUSED at connect") {
   }
 }
 
+TEST_CASE("a peer that has gone: the send fails with EPIPE or ECONNRESET, and no SIGPIPE ends the process") {
+  // The proxy answers CONNECT and closes: its FIN, then the reset for the
+  // first request bytes that reach the closed socket. A send after that is
+  // EPIPE, with a SIGPIPE unless MSG_NOSIGNAL (this thread does not block
+  // it; without MSG_NOSIGNAL this test ends the binary with SIGPIPE);
+  // ECONNRESET when the reset wins the race. 32 MiB can't all sit in the
+  // socket buffers, so some send does fail.
+  for (int i = 0; i < 3; ++i) {
+    Server proxy([](int fd) {
+      (void)read_head(fd);
+      send_all(fd, "HTTP/1.1 200 Connection established\r\n\r\n");
+    });
+    ExchangePlan plan = plan_to(proxy, false);
+    plan.connect_authority = "localhost:80";
+    plan.request = "GET / HTTP/1.1\r\nHost: localhost\r\nX-Pad: " + std::string(32 << 20, 'a') + "\r\n\r\n";
+    const ExchangeResult r = run_exchange(plan);
+    proxy.join();
+    CHECK(r.reached == ExchangeStage::send);
+    CHECK((r.error_number == EPIPE || r.error_number == ECONNRESET));
+    CHECK_FALSE(r.timed_out);
+  }
+}
+
 TEST_CASE("an answer longer than the cap is cut there, not complete") {
   constexpr std::size_t cap = netwhy::http_max_head + netwhy::http_max_body;
   const std::string big = "HTTP/1.1 200 OK\r\nContent-Length: 200000\r\n\r\n" + std::string(200000, 'x');
