@@ -623,7 +623,7 @@ TEST_CASE("untrusted bytes: long values, garbage, NULs never crash, and answers 
 
 TEST_CASE("random bytes through every entry point") {
   std::mt19937 rng(20261207);
-  const std::string alphabet = std::string("abcxyz019.,:/[]%@*- \t\n\x01\x7f\xff", 29) + std::string(1, '\0');
+  const std::string alphabet = std::string("abcxyz019.,:/[]%@*- \t\n\x01\x7f\xff", 25) + std::string(1, '\0');
   for (int round = 0; round < 20000; ++round) {
     std::string a;
     std::string b;
