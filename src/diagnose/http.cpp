@@ -125,13 +125,11 @@ void proxy_rules(Rules& r) {
     return;
   }
   const std::string shown = proxy_shown(p);
-  std::optional<std::string> fix;
-  if (p.host_is_local) fix = no_proxy_fix(f);
+  // The no_proxy fix goes with the failure it cures (proxy-refused, proxy-unreachable), not here.
   r.add(Code::proxy_used, p.host_is_local ? Effect::hint : Effect::context,
         fmt::format("curl sends the request through the proxy {} (from {}), not straight to {}{}", shown, p.variable,
                     target_text(f.url),
-                    p.host_is_local ? ": a proxy elsewhere can't reach this machine's own or private addresses" : ""),
-        fix);
+                    p.host_is_local ? ": a proxy elsewhere can't reach this machine's own or private addresses" : ""));
 }
 
 // ---- the exchange ----
@@ -208,6 +206,29 @@ std::string shorten_bytes(std::string_view bytes, std::size_t max = 60) {
 // the host from where they are.
 bool proxy_own_error(const HttpAnswer& a) { return a.status >= 500 && a.status <= 504; }
 
+// A development server's host check, in a sentence that names the setting.
+std::string host_check_message(AnswerKind kind, const std::string& host, int status) {
+  switch (kind) {
+    case AnswerKind::django_disallowed_host:
+      return fmt::format("Django rejects the Host {} that clients send: it is not in ALLOWED_HOSTS (DisallowedHost, {})",
+                         host, status);
+    case AnswerKind::django_bad_request:
+      return fmt::format("Django answers the Host {} with its bare \"Bad Request (400)\" page: with DEBUG off, that is "
+                         "what a host missing from ALLOWED_HOSTS gets",
+                         host);
+    case AnswerKind::vite_blocked_host:
+      return fmt::format("Vite blocks the Host {} that clients send: it is not in server.allowedHosts ({})", host, status);
+    case AnswerKind::webpack_invalid_host:
+      return fmt::format("webpack-dev-server answers \"Invalid Host header\" to the Host {} that clients send: it is "
+                         "not in allowedHosts ({})",
+                         host, status);
+    case AnswerKind::rails_blocked_host:
+      return fmt::format("Rails blocks the Host {} that clients send: it is not in config.hosts ({})", host, status);
+    default: break;
+  }
+  return fmt::format("The server rejects the Host {} that clients send ({})", host, status);
+}
+
 void answer_rules(Rules& r, const HttpAnswer& a) {
   const HttpFacts& f = r.f;
   const std::string status = fmt::format("{} {}", a.status, shorten_bytes(a.reason));
@@ -233,8 +254,7 @@ void answer_rules(Rules& r, const HttpAnswer& a) {
       case AnswerKind::vite_blocked_host:
       case AnswerKind::webpack_invalid_host:
       case AnswerKind::rails_blocked_host:
-        r.add(Code::host_not_allowed, Effect::cause,
-              fmt::format("The server rejects the Host {} that clients send: {}", f.url.host_header(), rec->evidence),
+        r.add(Code::host_not_allowed, Effect::cause, host_check_message(rec->kind, f.url.host_header(), a.status),
               rec->fix);
         return;
       case AnswerKind::plain_http_to_tls_port:
@@ -243,8 +263,9 @@ void answer_rules(Rules& r, const HttpAnswer& a) {
               fmt::format("use {}", f.url.with_scheme("https").to_string()));
         return;
       case AnswerKind::proxy_upstream_error: {
-        const std::string who = rec->proxy.empty() ? "a reverse proxy" : rec->proxy;
-        std::string message = fmt::format("{} answered {} itself: the server it forwards to failed", who, rec->evidence);
+        const std::string who = rec->proxy.empty() ? "A reverse proxy" : rec->proxy;
+        std::string message = fmt::format("{} answered {} {} itself: the server it forwards to failed", who, a.status,
+                                          shorten_bytes(a.reason, 40));
         std::optional<std::string> fix = rec->fix;
         for (const UpstreamCheck& u : f.upstreams) {
           std::string what;

@@ -150,7 +150,7 @@ TEST_CASE("host-not-allowed: Django's DisallowedHost page, with its fix") {
   CHECK(f->severity == Severity::error);
   CHECK(f->fix->find("ALLOWED_HOSTS") != std::string::npos);
   CHECK(f->fix->find("10.0.2.15") != std::string::npos);
-  CHECK(u.diagnosis.headline.rfind("The server rejects the Host", 0) == 0);
+  CHECK(u.diagnosis.headline == "Django rejects the Host 10.0.2.15:8000 that clients send: it is not in ALLOWED_HOSTS (DisallowedHost, 400)");
   CHECK(exit_status(u.diagnosis.verdict) == 1);
   one_answer(u);
 }
