@@ -41,6 +41,12 @@ namespace netwhy {
 // as it is when plainly one word, else in single quotes.
 [[nodiscard]] std::string shell_word(std::string_view raw);
 
+// ASCII case folding, as protocols fold names (schemes, header names, host
+// names, nginx's words): A-Z only, every other byte as it is, whatever the locale.
+[[nodiscard]] constexpr char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+[[nodiscard]] std::string ascii_lower(std::string_view s);
+[[nodiscard]] bool starts_with_ascii_ci(std::string_view s, std::string_view prefix);
+
 // True when escape_text would return raw unchanged (the common, fast case).
 [[nodiscard]] bool is_plain_text(std::string_view raw);
 

@@ -239,4 +239,18 @@ std::string shell_word(std::string_view raw) {
   return out + "'";
 }
 
+std::string ascii_lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = ascii_lower(c);
+  return out;
+}
+
+bool starts_with_ascii_ci(std::string_view s, std::string_view prefix) {
+  if (s.size() < prefix.size()) return false;
+  for (std::size_t i = 0; i < prefix.size(); ++i) {
+    if (ascii_lower(s[i]) != ascii_lower(prefix[i])) return false;
+  }
+  return true;
+}
+
 }  // namespace netwhy

@@ -14,21 +14,6 @@ namespace {
 // How much of an answer's bytes an evidence string quotes.
 constexpr std::size_t evidence_max = 160;
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-std::string lowercase(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), lower);
-  return out;
-}
-
-bool starts_with_ci(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i) {
-    if (lower(s[i]) != lower(prefix[i])) return false;
-  }
-  return true;
-}
 
 bool contains(std::string_view s, std::string_view what) { return s.find(what) != std::string_view::npos; }
 
@@ -155,7 +140,7 @@ Expected<HttpAnswer> parse_head(std::string_view bytes, bool complete, std::size
       value = value.substr(0, http_max_header_value);
       a.header_value_cut = true;
     }
-    a.headers.push_back(HttpHeader{lowercase(name), std::string(value)});
+    a.headers.push_back(HttpHeader{ascii_lower(name), std::string(value)});
     last_kept = true;
   }
   return a;
@@ -174,7 +159,7 @@ void dechunk(std::string_view raw, HttpAnswer& a) {
     if (size_text.empty() || size_text.size() > 15) return;
     std::size_t size = 0;
     for (char c : size_text) {
-      int digit = is_digit(c) ? c - '0' : (lower(c) >= 'a' && lower(c) <= 'f') ? lower(c) - 'a' + 10 : -1;
+      int digit = is_digit(c) ? c - '0' : (ascii_lower(c) >= 'a' && ascii_lower(c) <= 'f') ? ascii_lower(c) - 'a' + 10 : -1;
       if (digit < 0) return;
       size = size * 16 + static_cast<std::size_t>(digit);
     }
@@ -201,7 +186,7 @@ void read_body(std::string_view raw, bool complete, HttpAnswer& a) {
   if (auto te = a.header("transfer-encoding")) {
     std::string_view last = *te;
     if (auto comma = last.rfind(','); comma != std::string_view::npos) last = last.substr(comma + 1);
-    if (lowercase(trim_ows(last)) == "chunked") {
+    if (ascii_lower(trim_ows(last)) == "chunked") {
       dechunk(raw, a);
       return;
     }
@@ -395,18 +380,18 @@ struct ProxyName {
 // - Traefik: no Server; pkg/proxy/httputil/proxy.go ErrorHandlerWithContext writes http.StatusText:
 //   "Bad Gateway", "Gateway Timeout"; its load balancer "no available server" (503).
 std::optional<ProxyName> proxy_name(const HttpAnswer& a) {
-  const std::string server = lowercase(a.server().value_or(""));
+  const std::string server = ascii_lower(a.server().value_or(""));
   std::string_view body = a.body;
   const std::string_view text = trim_space(body);
-  if (starts_with_ci(server, "nginx") || starts_with_ci(server, "openresty") || contains(body, "<hr><center>nginx")) {
+  if (starts_with_ascii_ci(server, "nginx") || starts_with_ascii_ci(server, "openresty") || contains(body, "<hr><center>nginx")) {
     return ProxyName{"nginx", "its proxy_pass"};
   }
-  if (starts_with_ci(server, "apache") || contains(body, "<title>502 Proxy Error</title>")) {
+  if (starts_with_ascii_ci(server, "apache") || contains(body, "<title>502 Proxy Error</title>")) {
     return ProxyName{"Apache", "its ProxyPass"};
   }
   if (server == "caddy") return ProxyName{"Caddy", "its reverse_proxy"};
   if (server == "envoy" || server == "istio-envoy" ||
-      starts_with_ci(text, "upstream connect error or disconnect/reset before headers") ||
+      starts_with_ascii_ci(text, "upstream connect error or disconnect/reset before headers") ||
       text == "no healthy upstream" || text == "upstream request timeout") {
     return ProxyName{"Envoy", "the cluster's endpoints"};
   }
@@ -462,7 +447,7 @@ std::optional<UrlAuthority> absolute_authority(std::string_view location) {
   if (auto sep = location.find("://"); sep != std::string_view::npos && sep > 0 &&
                                        std::all_of(location.begin(), location.begin() + static_cast<std::ptrdiff_t>(sep),
                                                    [](char c) { return is_tchar(c); })) {
-    u.scheme = lowercase(location.substr(0, sep));
+    u.scheme = ascii_lower(location.substr(0, sep));
     at = sep + 3;
   } else if (location.substr(0, 2) == "//") {
     at = 2;
@@ -486,7 +471,7 @@ std::optional<UrlAuthority> absolute_authority(std::string_view location) {
     if (colon != std::string_view::npos) port = authority.substr(colon + 1);
   }
   if (host.empty()) return std::nullopt;
-  u.host = lowercase(host);
+  u.host = ascii_lower(host);
   if (!port.empty()) {
     if (port.size() > 5 || !std::all_of(port.begin(), port.end(), is_digit)) return std::nullopt;
     unsigned long n = std::stoul(std::string(port));
@@ -501,7 +486,7 @@ std::optional<UrlAuthority> absolute_authority(std::string_view location) {
 }
 
 bool names_loopback(std::string_view host) {
-  std::string h = lowercase(host);
+  std::string h = ascii_lower(host);
   if (h == "localhost" || (h.size() > 10 && h.substr(h.size() - 10) == ".localhost")) return true;
   auto ip = IpAddr::parse(h);
   return ip && (ip->unmapped().is_loopback() || ip->unmapped().is_unspecified());
@@ -530,7 +515,7 @@ std::optional<Recognition> redirect(const HttpAnswer& a, const AskedUrl& asked) 
                            "proxy_set_header Host $host; Apache: ProxyPreserveHost On) or set the app's public URL",
                        {}};
   }
-  std::string asked_host = lowercase(asked.host);
+  std::string asked_host = ascii_lower(asked.host);
   const bool same_host = target->host == asked_host || (asked_loopback && names_loopback(target->host));
   if (same_host && target->port == asked.port) return std::nullopt;
   // http://h/ -> https://h/: the usual upgrade, not a wrong address.

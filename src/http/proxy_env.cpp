@@ -13,6 +13,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "netwhy/text.hpp"
+
 namespace netwhy {
 
 namespace {
@@ -28,14 +30,7 @@ bool is_blank(char c) { return c == ' ' || c == '\t'; }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool is_xdigit(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
-char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 char to_upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), to_lower);
-  return out;
-}
 
 std::string upper(std::string_view s) {
   std::string out(s);
@@ -259,7 +254,7 @@ std::optional<std::string> ipv4_normalize(const std::string& hostname) {
 
 int hex_value(char c) {
   if (is_digit(c)) return c - '0';
-  return to_lower(c) - 'a' + 10;
+  return ascii_lower(c) - 'a' + 10;
 }
 
 // Curl_urldecode(..., REJECT_CTRL): %XX decoded, a byte below 0x20 refused.
@@ -351,7 +346,7 @@ std::variant<ProxyEndpoint, ProxyUrlError> parse_proxy_url(std::string_view raw)
          (is_alpha(url[i]) || is_digit(url[i]) || url[i] == '+' || url[i] == '-' || url[i] == '.'))
     ++i;
   std::optional<std::string> scheme;
-  if (i != 0 && i + 1 < url.size() && url[i] == ':' && url[i + 1] == '/') scheme = lower(url.substr(0, i));
+  if (i != 0 && i + 1 < url.size() && url[i] == ':' && url[i + 1] == '/') scheme = ascii_lower(url.substr(0, i));
 
   if (scheme == "file") {
     // parseurl()'s file: branch. Whatever parses is then refused by
@@ -507,7 +502,7 @@ ProxyDecision decide_proxy(std::string_view url_scheme, std::string_view url_hos
     return std::string(value);
   };
 
-  const std::string scheme = lower(c_string(url_scheme));
+  const std::string scheme = ascii_lower(c_string(url_scheme));
   d.host_is_local = host_is_local(url_host);
 
   // create_conn_helper_init_proxy(): "no_proxy", else "NO_PROXY".
@@ -584,7 +579,7 @@ std::string no_proxy_entry_for(std::string_view url_host) {
 namespace {
 
 bool is_loopback(std::string_view url_host) {
-  const std::string name = lower(no_proxy_entry_for(url_host));
+  const std::string name = ascii_lower(no_proxy_entry_for(url_host));
   if (name == "localhost" || (name.size() > 10 && name.ends_with(".localhost"))) return true;
   in_addr v4{};
   if (pton4(name, &v4)) return (ntohl(v4.s_addr) >> 24) == 127;

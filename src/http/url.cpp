@@ -20,13 +20,6 @@ constexpr std::size_t max_url = 8192;  // curl's own limit is 8 MB; a request li
 bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; });
-  return out;
-}
-
 // curl's urlapi: a host name holds none of these (hostname_check()).
 bool bad_host_char(char c) {
   return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f || std::string_view(" \r\n\t/:#?!@{}[]\\$'\"^`*<>=;,+&()%").find(c) != std::string_view::npos;
@@ -91,7 +84,7 @@ Expected<Url> parse_url(std::string_view text) {
                              return is_alpha(c) || is_digit(c) || c == '+' || c == '-' || c == '.';
                            });
     if (is_scheme) {
-      u.scheme = lower(scheme);
+      u.scheme = ascii_lower(scheme);
       if (u.scheme != "http" && u.scheme != "https") {
         return input_error(fmt::format("unsupported scheme \"{}\" in \"{}\" (netwhy url takes http and https)",
                                        escape_arg(scheme), escape_arg(text)));

@@ -11,6 +11,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "netwhy/sockaddr.hpp"
+
 namespace netwhy {
 
 namespace {
@@ -61,22 +63,8 @@ Expected<void> Wire::open(Family family) {
 }
 
 IoStatus Wire::connect(const IpAddr& address, std::uint16_t port) {
-  const int af = address.family == Family::inet6 ? AF_INET6 : AF_INET;
   sockaddr_storage ss{};
-  socklen_t len = 0;
-  if (af == AF_INET) {
-    auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
-    sin->sin_family = AF_INET;
-    sin->sin_port = htons(port);
-    std::memcpy(&sin->sin_addr, address.bytes.data(), 4);
-    len = sizeof *sin;
-  } else {
-    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    sin6->sin6_family = AF_INET6;
-    sin6->sin6_port = htons(port);
-    std::memcpy(&sin6->sin6_addr, address.bytes.data(), 16);
-    len = sizeof *sin6;
-  }
+  const socklen_t len = to_sockaddr(address, port, ss);
   if (::connect(fd_.get(), reinterpret_cast<sockaddr*>(&ss), len) == 0) return IoStatus::ok;
   if (errno != EINPROGRESS && errno != EINTR) {
     error_ = errno;

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "netwhy/fd.hpp"
+#include "netwhy/sockaddr.hpp"
 
 namespace netwhy {
 
@@ -30,20 +31,7 @@ Probe connect_probe(const IpAddr& addr, std::uint16_t port, double timeout_s) {
     return p;
   }
   sockaddr_storage ss{};
-  socklen_t len = 0;
-  if (af == AF_INET) {
-    auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
-    sin->sin_family = AF_INET;
-    sin->sin_port = htons(port);
-    std::memcpy(&sin->sin_addr, addr.bytes.data(), 4);
-    len = sizeof *sin;
-  } else {
-    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    sin6->sin6_family = AF_INET6;
-    sin6->sin6_port = htons(port);
-    std::memcpy(&sin6->sin6_addr, addr.bytes.data(), 16);
-    len = sizeof *sin6;
-  }
+  const socklen_t len = to_sockaddr(addr, port, ss);
   int err = 0;
   if (::connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
     err = errno;
