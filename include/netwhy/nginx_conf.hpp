@@ -1,6 +1,6 @@
-// nginx's own configuration, for `netwhy url` answering "502 Bad Gateway
-// from nginx: its upstream 127.0.0.1:9000 is down". Read as nginx 1.22.1
-// (Debian 12's) reads it
+// Where nginx sends the requests it proxies, from nginx's own configuration:
+// for `netwhy url` answering "502 Bad Gateway from nginx: its upstream
+// 127.0.0.1:9000 is down". Read as nginx 1.22.1 (Debian 12's) reads it
 // (release-1.22.1 of github.com/nginx/nginx):
 //
 //  * src/core/ngx_conf_file.c, ngx_conf_read_token() and ngx_conf_parse():
@@ -9,6 +9,9 @@
 //    see read_nginx_config().
 //  * src/core/nginx.c, ngx_get_options() and ngx_process_options(): -c and
 //    -p, see nginx_conf_from_cmdline().
+//  * src/core/ngx_inet.c ngx_parse_url(), src/http/ngx_http_upstream.c
+//    ngx_http_upstream_add() and ngx_http_upstream_server(), the *_pass
+//    directives of src/http/modules: see upstreams_for_port().
 //
 // Parsers take text and are pure; read_nginx_config() is the one reader.
 #pragma once
@@ -115,5 +118,71 @@ struct NginxLocation {
 // defaults (ask its parent, the master). A path with a space in it can't be
 // told from two words and is cut at the space.
 [[nodiscard]] NginxLocation nginx_conf_from_cmdline(std::string_view cmdline);
+
+// Where one *_pass directive of a server block sends requests.
+struct NginxUpstream {
+  std::string host;                      // "127.0.0.1", "::1" (no brackets), "localhost"; "" for a Unix socket
+  std::optional<std::uint16_t> port;     // nullopt for a Unix socket, undecidable or no port
+  std::optional<std::string> unix_path;  // "/run/app.sock" for unix:/run/app.sock
+  // How nginx talks to it: "http", "https", "fastcgi", "uwsgi", "suwsgi",
+  // "scgi", "grpc", "grpcs", "memcached".
+  std::string protocol;
+  std::string directive_text;            // "proxy_pass http://127.0.0.1:9000" (escape it to show it)
+  std::string location;                  // "location /api/": the innermost location around it; "" if none
+  std::string file;                      // of the *_pass directive
+  int line = 0;
+  // The target has a variable before its path ("http://$backend",
+  // "http://$host:9000"): nginx decides per request, and netwhy can't. host
+  // holds that part as written, port is nullopt. $request_uri, $uri and
+  // $document_uri begin with '/': "http://127.0.0.1:9000$request_uri" is
+  // decided (127.0.0.1:9000), has_variables false.
+  bool has_variables = false;
+  // From "upstream backend { server 127.0.0.1:9000; }" for "http://backend":
+  // the block's name and this server's line in it.
+  std::optional<std::string> upstream_block;
+  std::string server_text;  // "server 127.0.0.1:9000 weight=5"; "" when not from an upstream block
+  std::string server_file;
+  int server_line = 0;
+  bool down = false;    // "down": nginx sends it nothing
+  bool backup = false;  // "backup": only when the others fail
+  bool operator==(const NginxUpstream&) const = default;
+};
+
+// The upstreams of the http server blocks that listen on `port`, in
+// configuration order, each *_pass directive of their locations (nested
+// locations, "if" and "limit_except" blocks included): proxy_pass,
+// fastcgi_pass, uwsgi_pass, scgi_pass, grpc_pass, memcached_pass.
+//
+// Listening: "listen 8080", "listen 127.0.0.1:8080", "listen *:8080 ssl",
+// "listen [::]:8080", "listen 127.0.0.1" (port 80), "listen localhost:8080";
+// a server block without listen listens on 80 (nginx's *:80 as root; an
+// nginx started as another user uses 8000: not modelled). The address part
+// is not compared: a connection to 10.0.0.1:8080 is taken to reach the
+// servers of "listen 127.0.0.1:8080" too. "unix:" listens and port ranges
+// never match.
+//
+// With no host, every server block on the port counts. With a host (the
+// request's Host, without its port) the one nginx picks
+// (ngx_http_find_virtual_server), case-insensitive, one trailing dot
+// ignored: the first server_name equal to host, else the longest
+// "*.example.com" that host ends in (".example.com" also matches
+// example.com itself), else the longest "www.example.*" it begins with, else the
+// port's default server: the first with "listen ... default_server" on the
+// port, or the first on the port. Regular expressions ("~^api\.") are not
+// evaluated: when nothing above matches, every server block with one is
+// counted after the default server, since nginx may pick any of them.
+// "$hostname" is not expanded.
+//
+// Targets as ngx_parse_url() reads them: "http://127.0.0.1:9000/",
+// "https://localhost" (port 443), "http://[::1]:9000", "http://unix:/run/app.sock:/api/",
+// "fastcgi_pass unix:/run/php/php8.2-fpm.sock", "grpc://127.0.0.1:50051".
+// Without a port, http:// is 80 and https:// 443; the other schemes have no
+// default (nginx refuses them: port nullopt). A target without a port whose
+// host names an http "upstream" block (case-insensitive, defined anywhere in
+// http) gives one entry per "server" of the block, whose ports default to 80
+// whatever the scheme. A target that nginx would refuse (no scheme for
+// proxy_pass, a bad port) is left out. Host names are not resolved.
+[[nodiscard]] std::vector<NginxUpstream> upstreams_for_port(const NginxConfig& config, std::uint16_t port,
+                                                            std::optional<std::string_view> host = std::nullopt);
 
 }  // namespace netwhy

@@ -16,9 +16,11 @@
 
 using netwhy::NginxConfig;
 using netwhy::NginxDirective;
+using netwhy::NginxUpstream;
 using netwhy::nginx_conf_from_cmdline;
 using netwhy::parse_nginx_config;
 using netwhy::read_nginx_config;
+using netwhy::upstreams_for_port;
 
 namespace {
 
@@ -228,6 +230,25 @@ std::vector<std::string> names(const std::vector<NginxDirective>& list) {
   return out;
 }
 
+// "127.0.0.1:9000", "[::1]:9000", "backend" (no port), "unix:/run/app.sock",
+// "? $host" (undecidable): one per upstream, for short checks.
+std::vector<std::string> targets(const std::vector<NginxUpstream>& ups) {
+  std::vector<std::string> out;
+  for (const NginxUpstream& u : ups) {
+    if (u.has_variables) {
+      out.push_back("? " + u.host);
+    } else if (u.unix_path) {
+      out.push_back("unix:" + *u.unix_path);
+    } else {
+      std::string host = u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host;
+      out.push_back(u.port ? host + ":" + std::to_string(*u.port) : host);
+    }
+  }
+  return out;
+}
+
+using Targets = std::vector<std::string>;
+
 // A scratch directory removed with its files at the end of the test.
 struct TempDir {
   std::string path;
@@ -289,7 +310,7 @@ TEST_CASE("Debian's nginx.conf: directives, blocks, comments and the commented-o
   CHECK(events->block[0].name == "worker_connections");
 }
 
-TEST_CASE("Debian's default site: a server on port 80 that serves files") {
+TEST_CASE("Debian's default site: a server on port 80 that serves files and proxies nothing") {
   // As sites-enabled/default inside nginx.conf's http block; "http {" on the
   // file's first line keeps its line numbers.
   const NginxConfig config = config_of("http { " + std::string(debian_default_site) + "}\n");
@@ -300,6 +321,8 @@ TEST_CASE("Debian's default site: a server on port 80 that serves files") {
         std::vector<std::string>{"listen", "listen", "root", "index", "server_name", "location"});
   CHECK(server.block[1].args == std::vector<std::string>{"[::]:80", "default_server"});
   CHECK(server.block[5].block.at(0).args == std::vector<std::string>{"$uri", "$uri/", "=404"});
+  CHECK(upstreams_for_port(config, 80).empty());  // the fastcgi_pass lines are comments
+  CHECK(upstreams_for_port(config, 8080).empty());
 }
 
 TEST_CASE("quotes, escapes and variables are read as nginx reads them") {
@@ -447,6 +470,8 @@ TEST_CASE("garbage bytes give an error or odd words, never a crash") {
     const auto result = parse_nginx_config(text, "garbage.conf");
     if (result.has_value()) {
       ++parsed;
+      // whatever parsed can be searched
+      (void)upstreams_for_port(NginxConfig{*result, {}, {}}, 80, "x");
     } else {
       CHECK(result.error().message().find("garbage.conf:") != std::string::npos);
     }
@@ -458,6 +483,315 @@ TEST_CASE("garbage bytes give an error or odd words, never a crash") {
   REQUIRE(odd.has_value());
   CHECK(odd->at(0).name == std::string("a\0b", 3));
   CHECK(odd->at(1).name == "\x80");
+}
+
+// ---------------------------------------------------------------------------
+// Upstreams
+
+namespace {
+
+constexpr std::string_view reverse_proxy = R"(
+http {
+    upstream backend {
+        server 127.0.0.1:9000 weight=5;
+        server 127.0.0.1:9001 max_fails=3 fail_timeout=30s;
+        server unix:/run/app.sock;
+        server app2.internal;
+        server [::1]:9003 backup;
+        server 10.0.0.9:9000 down;
+        keepalive 16;
+    }
+    upstream TLSBackend {
+        server 10.0.0.5;
+    }
+
+    server {
+        listen 8080;
+        server_name app.example.com;
+
+        location / {
+            proxy_pass http://127.0.0.1:9000;
+            proxy_set_header Host $host;
+        }
+        location /api/ {
+            proxy_pass http://localhost:9001/;
+        }
+        location /v6/ { proxy_pass http://[::1]:9002; }
+        location /sock/ { proxy_pass http://unix:/run/app.sock:/; }
+        location /tls/ { proxy_pass https://secure.internal; }
+        location /plain/ { proxy_pass http://plain.internal/x; }
+        location ~ \.php$ {
+            include fastcgi_params;
+            fastcgi_pass unix:/run/php/php8.2-fpm.sock;
+        }
+        location /fcgi/ { fastcgi_pass 127.0.0.1:9009; }
+        location /grpc/ { grpc_pass grpc://127.0.0.1:50051; }
+        location /grpcs/ { grpc_pass grpcs://127.0.0.1:50052; }
+        location /grpc-bare/ { grpc_pass 127.0.0.1:50053; }
+        location /uwsgi/ { uwsgi_pass 127.0.0.1:3031; }
+        location /suwsgi/ { uwsgi_pass suwsgi://127.0.0.1:3032; }
+        location /scgi/ { scgi_pass 127.0.0.1:4000; }
+        location /mc/ { memcached_pass 127.0.0.1:11211; }
+        location /dyn/ { proxy_pass http://$upstream_host; }
+        location /dynport/ { proxy_pass http://127.0.0.1:$port; }
+        location /ru/ { proxy_pass http://127.0.0.1:9004$request_uri; }
+        location /ru2/ { proxy_pass http://127.0.0.1:9005${uri}; }
+        location /path-var/ { proxy_pass http://127.0.0.1:9006/$1; }
+        location /fpm-var/ { fastcgi_pass $fpm; }
+        set $upstream_host 127.0.0.1;
+        set $port 9000;
+        set $fpm 127.0.0.1:9000;
+        set $memcached_key $uri;
+    }
+}
+)";
+
+}  // namespace
+
+TEST_CASE("a reverse proxy: every *_pass target, with its location, file and line") {
+  const NginxConfig config = config_of(reverse_proxy, "/etc/nginx/sites-enabled/app");
+  const auto ups = upstreams_for_port(config, 8080);
+  CHECK(targets(ups) == Targets{"127.0.0.1:9000",
+                                "localhost:9001",
+                                "[::1]:9002",
+                                "unix:/run/app.sock",
+                                "secure.internal:443",
+                                "plain.internal:80",
+                                "unix:/run/php/php8.2-fpm.sock",
+                                "127.0.0.1:9009",
+                                "127.0.0.1:50051",
+                                "127.0.0.1:50052",
+                                "127.0.0.1:50053",
+                                "127.0.0.1:3031",
+                                "127.0.0.1:3032",
+                                "127.0.0.1:4000",
+                                "127.0.0.1:11211",
+                                "? $upstream_host",
+                                "? 127.0.0.1:$port",
+                                "127.0.0.1:9004",
+                                "127.0.0.1:9005",
+                                "127.0.0.1:9006",
+                                "? $fpm"});
+  REQUIRE(ups.size() == 21);
+  CHECK(ups[0].directive_text == "proxy_pass http://127.0.0.1:9000");
+  CHECK(ups[0].location == "location /");
+  CHECK(ups[0].file == "/etc/nginx/sites-enabled/app");
+  CHECK(ups[0].line == 21);
+  CHECK(ups[0].protocol == "http");
+  CHECK_FALSE(ups[0].has_variables);
+  CHECK_FALSE(ups[0].upstream_block.has_value());
+  CHECK(ups[0].server_text.empty());
+  CHECK(ups[1].location == "location /api/");
+  CHECK(ups[3].host.empty());
+  CHECK_FALSE(ups[3].port.has_value());
+  CHECK(ups[4].protocol == "https");
+  CHECK(ups[6].location == "location ~ \\.php$");
+  CHECK(ups[6].protocol == "fastcgi");
+  CHECK(ups[8].protocol == "grpc");
+  CHECK(ups[9].protocol == "grpcs");
+  CHECK(ups[10].protocol == "grpc");
+  CHECK(ups[11].protocol == "uwsgi");
+  CHECK(ups[12].protocol == "suwsgi");
+  CHECK(ups[13].protocol == "scgi");
+  CHECK(ups[14].protocol == "memcached");
+  CHECK(ups[15].has_variables);
+  CHECK_FALSE(ups[15].port.has_value());
+  CHECK(ups[15].directive_text == "proxy_pass http://$upstream_host");
+  CHECK_FALSE(ups[17].has_variables);
+}
+
+TEST_CASE("an upstream block expands to its servers; ports default to 80 whatever the scheme") {
+  constexpr std::string_view conf = R"(
+http {
+    server {
+        listen 8080;
+        location / { proxy_pass http://backend; }
+        location /tls/ { proxy_pass https://tlsbackend/; }
+        location /port/ { proxy_pass http://backend:8081; }
+    }
+    upstream backend {
+        server 127.0.0.1:9000 weight=5;
+        server 127.0.0.1:9001 max_fails=3 fail_timeout=30s;
+        server unix:/run/app.sock;
+        server app2.internal;
+        server [::1]:9003 backup;
+        server 10.0.0.9:9000 down;
+        keepalive 16;
+    }
+    upstream TLSBackend {
+        server 10.0.0.5;
+    }
+}
+)";
+  const NginxConfig config = config_of(conf, "/etc/nginx/nginx.conf");
+  const auto ups = upstreams_for_port(config, 8080);
+  CHECK(targets(ups) == Targets{"127.0.0.1:9000", "127.0.0.1:9001", "unix:/run/app.sock", "app2.internal:80",
+                                "[::1]:9003", "10.0.0.9:9000", "10.0.0.5:80",
+                                // with a port, "backend" is a host name (nginx refuses that config)
+                                "backend:8081"});
+  REQUIRE(ups.size() == 8);
+  for (std::size_t i = 0; i < 6; ++i) {
+    CHECK(ups[i].upstream_block == "backend");
+    CHECK(ups[i].directive_text == "proxy_pass http://backend");
+    CHECK(ups[i].line == 5);
+    CHECK(ups[i].location == "location /");
+  }
+  CHECK(ups[0].server_text == "server 127.0.0.1:9000 weight=5");
+  CHECK(ups[0].server_file == "/etc/nginx/nginx.conf");
+  CHECK(ups[0].server_line == 10);
+  CHECK(ups[4].backup);
+  CHECK_FALSE(ups[4].down);
+  CHECK(ups[5].down);
+  CHECK_FALSE(ups[0].down);
+  CHECK_FALSE(ups[0].backup);
+  CHECK(ups[6].upstream_block == "TLSBackend");  // as the block writes it
+  CHECK(ups[6].protocol == "https");
+  CHECK_FALSE(ups[7].upstream_block.has_value());
+}
+
+TEST_CASE("listen: ports, addresses, ssl, IPv6, default_server, and no listen at all") {
+  constexpr std::string_view conf = R"(
+http {
+    server { listen 8080; location / { proxy_pass http://127.0.0.1:1; } }
+    server { listen 0.0.0.0:8081 ssl; location / { proxy_pass http://127.0.0.1:2; } }
+    server { listen [::]:8082 ipv6only=on; location / { proxy_pass http://127.0.0.1:3; } }
+    server { listen *:8083 default_server; location / { proxy_pass http://127.0.0.1:4; } }
+    server { listen 127.0.0.1:8084; listen [::1]:8084; location / { proxy_pass http://127.0.0.1:5; } }
+    server { listen 127.0.0.1; location / { proxy_pass http://127.0.0.1:6; } }
+    server { listen [::1]; location / { proxy_pass http://127.0.0.1:7; } }
+    server { listen localhost:8085 http2; location / { proxy_pass http://127.0.0.1:8; } }
+    server { server_name nolisten; location / { proxy_pass http://127.0.0.1:9; } }
+    server { listen unix:/run/nginx.sock; location / { proxy_pass http://127.0.0.1:10; } }
+    server { listen 08086; location / { proxy_pass http://127.0.0.1:11; } }
+    server { listen 0; listen 70000; listen 1.2.3.4:x; location / { proxy_pass http://127.0.0.1:12; } }
+}
+stream {
+    server { listen 8080; proxy_pass 127.0.0.1:13; }
+}
+)";
+  const NginxConfig config = config_of(conf);
+  CHECK(targets(upstreams_for_port(config, 8080)) == Targets{"127.0.0.1:1"});
+  CHECK(targets(upstreams_for_port(config, 8081)) == Targets{"127.0.0.1:2"});
+  CHECK(targets(upstreams_for_port(config, 8082)) == Targets{"127.0.0.1:3"});
+  CHECK(targets(upstreams_for_port(config, 8083)) == Targets{"127.0.0.1:4"});
+  CHECK(targets(upstreams_for_port(config, 8084)) == Targets{"127.0.0.1:5"});
+  CHECK(targets(upstreams_for_port(config, 80)) == Targets{"127.0.0.1:6", "127.0.0.1:7", "127.0.0.1:9"});
+  CHECK(targets(upstreams_for_port(config, 8085)) == Targets{"127.0.0.1:8"});
+  CHECK(targets(upstreams_for_port(config, 8086)) == Targets{"127.0.0.1:11"});
+  CHECK(upstreams_for_port(config, 9999).empty());
+  CHECK(upstreams_for_port(config, 0).empty());
+}
+
+TEST_CASE("several server blocks on a port: the one nginx picks for the host") {
+  constexpr std::string_view conf = R"(
+http {
+    server { listen 80; server_name first.example; location / { proxy_pass http://127.0.0.1:1; } }
+    server { listen 80; server_name app.example.com www.app.example.com; location / { proxy_pass http://127.0.0.1:2; } }
+    server { listen 80; server_name *.example.com; location / { proxy_pass http://127.0.0.1:3; } }
+    server { listen 80; server_name .api.example.com; location / { proxy_pass http://127.0.0.1:4; } }
+    server { listen 80; server_name www.example.*; location / { proxy_pass http://127.0.0.1:5; } }
+    server { listen [::]:80 default_server; listen 80 default_server; server_name _;
+             location / { proxy_pass http://127.0.0.1:6; } }
+    server { listen 80; server_name ~^(?<user>.+)\.users\.example\.net$; location / { proxy_pass http://127.0.0.1:7; } }
+    server { listen 8080; server_name App.Example.COM; location / { proxy_pass http://127.0.0.1:8; } }
+}
+)";
+  const NginxConfig config = config_of(conf);
+  auto pick = [&config](std::string_view host) { return targets(upstreams_for_port(config, 80, host)); };
+  CHECK(pick("first.example") == Targets{"127.0.0.1:1"});
+  CHECK(pick("app.example.com") == Targets{"127.0.0.1:2"});    // exact beats *.example.com
+  CHECK(pick("APP.example.com.") == Targets{"127.0.0.1:2"});   // case and a trailing dot do not matter
+  CHECK(pick("www.app.example.com") == Targets{"127.0.0.1:2"});
+  CHECK(pick("shop.example.com") == Targets{"127.0.0.1:3"});
+  CHECK(pick("v1.api.example.com") == Targets{"127.0.0.1:4"});  // the longer wildcard wins
+  CHECK(pick("api.example.com") == Targets{"127.0.0.1:4"});     // .api.example.com matches itself
+  CHECK(pick("www.example.org") == Targets{"127.0.0.1:5"});
+  CHECK(pick("www.example.com") == Targets{"127.0.0.1:3"});     // *.example.com before www.example.*
+  // Nothing matches: the default server, then the regex servers nginx may pick.
+  CHECK(pick("10.0.2.15") == Targets{"127.0.0.1:6", "127.0.0.1:7"});
+  CHECK(pick("bob.users.example.net") == Targets{"127.0.0.1:6", "127.0.0.1:7"});
+  // No host: every server on the port.
+  CHECK(targets(upstreams_for_port(config, 80)).size() == 7);
+  // Server names are lowercased; without default_server, the first on the port.
+  CHECK(targets(upstreams_for_port(config, 8080, "app.example.com")) == Targets{"127.0.0.1:8"});
+  CHECK(targets(upstreams_for_port(config, 8080, "other")) == Targets{"127.0.0.1:8"});
+}
+
+TEST_CASE("a server without server_name answers the empty name; without default_server the first wins") {
+  constexpr std::string_view conf = R"(
+http {
+    server { listen 80; server_name a.example; location / { proxy_pass http://127.0.0.1:1; } }
+    server { listen 80; location / { proxy_pass http://127.0.0.1:2; } }
+}
+)";
+  const NginxConfig config = config_of(conf);
+  CHECK(targets(upstreams_for_port(config, 80, "")) == Targets{"127.0.0.1:2"});
+  CHECK(targets(upstreams_for_port(config, 80, "b.example")) == Targets{"127.0.0.1:1"});
+}
+
+TEST_CASE("nested locations, if and limit_except: the innermost location names each target") {
+  constexpr std::string_view conf = R"(
+http {
+    server {
+        listen 80;
+        location /outer/ {
+            proxy_pass http://127.0.0.1:1;
+            location /outer/inner/ {
+                limit_except GET { proxy_pass http://127.0.0.1:2; }
+                if ($request_method = POST) { proxy_pass http://127.0.0.1:3; }
+            }
+        }
+        location @fallback { proxy_pass http://127.0.0.1:4; }
+    }
+}
+)";
+  const auto ups = upstreams_for_port(config_of(conf), 80);
+  REQUIRE(ups.size() == 4);
+  CHECK(ups[0].location == "location /outer/");
+  CHECK(ups[1].location == "location /outer/inner/");
+  CHECK(ups[2].location == "location /outer/inner/");
+  CHECK(ups[3].location == "location @fallback");
+}
+
+TEST_CASE("targets nginx refuses are left out; odd ones do not crash") {
+  constexpr std::string_view conf = R"(
+http {
+    server {
+        listen 80;
+        location /a { proxy_pass 127.0.0.1:9000; }
+        location /b { proxy_pass ftp://127.0.0.1; }
+        location /c { proxy_pass http://127.0.0.1:0; }
+        location /d { proxy_pass http://127.0.0.1:99999; }
+        location /e { proxy_pass http://; }
+        location /f { proxy_pass http://[::1; }
+        location /g { proxy_pass http://[nothex]:80; }
+        location /h { proxy_pass http://unix:; }
+        location /i { proxy_pass; }
+        location /j { fastcgi_pass 127.0.0.1/x; }
+        location /k { proxy_pass HTTP://UPPER.example:81; }
+        location /l { fastcgi_pass localhost; }
+        location /m { proxy_pass http://[::1]/; }
+        location /n { proxy_pass http://h?x=1; }
+    }
+}
+)";
+  CHECK(targets(upstreams_for_port(config_of(conf), 80)) ==
+        Targets{"UPPER.example:81", "localhost", "[::1]:80", "h:80"});
+}
+
+TEST_CASE("only http's server and upstream blocks count") {
+  constexpr std::string_view conf = R"(
+upstream backend { server 127.0.0.1:1; }
+server { listen 80; location / { proxy_pass http://127.0.0.1:2; } }
+stream {
+    upstream backend { server 127.0.0.1:3; }
+    server { listen 80; proxy_pass backend; }
+}
+http {
+    server { listen 80; location / { proxy_pass http://backend; } }
+}
+)";
+  CHECK(targets(upstreams_for_port(config_of(conf), 80)) == Targets{"backend:80"});
 }
 
 // ---------------------------------------------------------------------------
@@ -538,6 +872,12 @@ http {
   CHECK(location.name == "location");
   CHECK(location.file == dir.path + "/snippets/proxy.conf");
   CHECK(location.block.at(0).line == 2);
+  const auto ups = upstreams_for_port(*config, 8080);
+  REQUIRE(ups.size() == 1);
+  CHECK(targets(ups) == Targets{"127.0.0.1:9000"});
+  CHECK(ups[0].file == dir.path + "/snippets/proxy.conf");
+  CHECK(ups[0].line == 2);
+  CHECK(ups[0].location == "location /");
 }
 
 TEST_CASE("read_nginx_config: a missing include, a loop, a huge file, a directory, a bad file are notes") {
@@ -577,6 +917,7 @@ TEST_CASE("read_nginx_config: a missing include, a loop, a huge file, a director
   REQUIRE(config->directives.size() == 1);
   CHECK(names(config->directives[0].block) ==
         std::vector<std::string>{"before_loop", "in_a", "in_b", "twice", "twice", "server"});
+  CHECK(targets(upstreams_for_port(*config, 80)) == Targets{"127.0.0.1:1"});
 }
 
 TEST_CASE("read_nginx_config: the main file must be there and parse") {
