@@ -27,22 +27,6 @@ constexpr std::string_view debian_conf_path = "/etc/nginx/nginx.conf";
 
 Error parse_error(std::string what) { return Error{ErrorKind::parse, 0, std::move(what)}; }
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-std::string lowercase(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), lower);
-  return out;
-}
-
-bool starts_with_ci(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i) {
-    if (lower(s[i]) != lower(prefix[i])) return false;
-  }
-  return true;
-}
-
 bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
 std::string join_words(std::string_view name, const std::vector<std::string>& args) {
@@ -454,7 +438,7 @@ struct Address {
 // where nginx says "invalid host", "invalid port", "no host" or "no path".
 std::optional<Address> parse_address(std::string_view text, std::optional<std::uint16_t> default_port) {
   Address a;
-  if (starts_with_ci(text, "unix:")) {
+  if (starts_with_ascii_ci(text, "unix:")) {
     if (text.size() == 5) return std::nullopt;
     a.unix_path = std::string(text.substr(5));
     return a;
@@ -522,7 +506,7 @@ std::optional<Target> parse_target(std::string_view url, std::optional<std::uint
   Target t;
   std::size_t end = url.size();
   if (uri_part) {
-    if (starts_with_ci(url, "unix:")) {
+    if (starts_with_ascii_ci(url, "unix:")) {
       end = std::min(end, url.find(':', 5));
     } else if (!url.empty() && url.front() == '[') {
       end = std::min(end, url.find('/', url.find(']')));
@@ -558,7 +542,7 @@ struct ServerView {
 // The port a listen directive's address gives (ngx_parse_url with listen
 // set: "8080" is a port, "127.0.0.1" is port 80).
 std::optional<std::uint16_t> listen_port(std::string_view arg) {
-  if (starts_with_ci(arg, "unix:")) return std::nullopt;
+  if (starts_with_ascii_ci(arg, "unix:")) return std::nullopt;
   if (!arg.empty() && arg.front() != '[' && arg.find(':') == std::string_view::npos) {
     if (const auto port = parse_port(arg)) return port;
     if (!arg.empty() && arg.find_first_not_of("0123456789") == std::string_view::npos) return std::nullopt;
@@ -576,7 +560,7 @@ std::optional<ServerView> server_on_port(const NginxDirective& server, std::uint
   for (const NginxDirective& d : server.block) {
     if (d.name == "server_name") {
       for (const std::string& name : d.args) {
-        view.names.push_back(!name.empty() && name.front() == '~' ? name : lowercase(name));
+        view.names.push_back(!name.empty() && name.front() == '~' ? name : ascii_lower(name));
       }
     }
     if (d.name != "listen" || d.args.empty()) continue;
@@ -625,7 +609,7 @@ std::size_t tail_wildcard_match(std::string_view name, std::string_view host) {
 
 // ngx_http_find_virtual_server(), without regular expressions.
 std::vector<const ServerView*> pick_servers(const std::vector<ServerView>& servers, std::string_view raw_host) {
-  std::string host = lowercase(raw_host);
+  std::string host = ascii_lower(raw_host);
   if (!host.empty() && host.back() == '.') host.pop_back();
   for (const ServerView& s : servers) {
     for (const std::string& name : s.names) {
@@ -665,7 +649,7 @@ std::vector<const ServerView*> pick_servers(const std::vector<ServerView>& serve
 using UpstreamBlocks = std::vector<std::pair<std::string, const NginxDirective*>>;
 
 const NginxDirective* find_upstream(const UpstreamBlocks& blocks, std::string_view host) {
-  const std::string name = lowercase(host);
+  const std::string name = ascii_lower(host);
   for (const auto& [n, d] : blocks) {
     if (n == name) return d;
   }
@@ -708,7 +692,7 @@ void add_targets(const NginxDirective& d, const PassKind& kind, const std::strin
   std::optional<std::uint16_t> default_port;
   bool schemed = false;
   for (const Scheme& s : kind.schemes) {
-    if (starts_with_ci(url, s.prefix)) {
+    if (starts_with_ascii_ci(url, s.prefix)) {
       url.remove_prefix(s.prefix.size());
       protocol = s.protocol;
       default_port = s.default_port;
@@ -828,7 +812,7 @@ std::vector<NginxUpstream> upstreams_for_port(const NginxConfig& config, std::ui
     for (const NginxDirective& d : http.block) {
       if (!d.has_block) continue;
       if (d.name == "upstream" && !d.args.empty() && !find_upstream(blocks, d.args.front())) {
-        blocks.emplace_back(lowercase(d.args.front()), &d);
+        blocks.emplace_back(ascii_lower(d.args.front()), &d);
       }
       if (d.name == "server") {
         if (auto view = server_on_port(d, port)) servers.push_back(std::move(*view));
