@@ -1,6 +1,6 @@
 # bash completion for netwhy                                 -*- shell-script -*-
 #
-# Completes the commands (link, addr, route, ports, port, snapshot; their
+# Completes the commands (link, addr, route, ports, port, url, snapshot; their
 # short forms when typed), every option, -n's namespaces (ip netns list) and
 # pid:/docker:/podman:, interface names after dev, route's table names,
 # --color's and --source's values, and the ports that listen here for
@@ -10,13 +10,14 @@
 # required. The lists below must match `netwhy --help` and `netwhy CMD --help`:
 # tests/integration/test_completions.py compares them.
 
-_netwhy_commands="link addr route ports port snapshot"
+_netwhy_commands="link addr route ports port url snapshot"
 # Short forms (CLI11 aliases in src/cli/main.cpp), with the command each names.
 _netwhy_aliases="l:link li:link lin:link a:addr ad:addr address:addr r:route ro:route rou:route rout:route"
 # Global options; -h/--help and -V/--version work after a command too.
 _netwhy_global_opts="-h --help -V --version -4 --ipv4 -6 --ipv6 -j --json -p --pretty -b --brief -n --netns --color"
 _netwhy_ports_opts="-t --tcp -u --udp --source"
 _netwhy_port_opts="--host --udp --timeout --no-probe --snapshot --wait"
+_netwhy_url_opts="-k --insecure --timeout --cacert"
 
 # The command a word names ("a" -> addr), or nothing.
 _netwhy_command_of() {
@@ -112,7 +113,7 @@ _netwhy() {
             --netns=*) _netwhy_ns=(-n "${w#--netns=}") ;;
             --color | -color | -c)
                 [[ ${words[i + 1]-} == @(auto|always|never) ]] && ((i++)) ;;
-            --source | --host | --timeout | --snapshot | --wait)
+            --source | --host | --timeout | --snapshot | --wait | --cacert)
                 [[ -n $cmd ]] && ((i++)) ;;
             -u | --udp) udp=-u ;;
             -t | --tcp) tcp=-t ;;
@@ -144,7 +145,7 @@ _netwhy() {
                 _netwhy_add "auto always never"
                 return 0
             fi ;;
-        --source | --host | --timeout | --snapshot | --wait)
+        --source | --host | --timeout | --snapshot | --wait | --cacert)
             if [[ $prev == --source && $cmd == ports ]]; then
                 _netwhy_add "auto netlink proc"
                 return 0
@@ -156,9 +157,9 @@ _netwhy() {
                 fi
                 _netwhy_fix_colons
                 return 0
-            elif [[ ($prev == --timeout || $prev == --wait) && $cmd == port ]]; then
+            elif [[ ($prev == --timeout || $prev == --wait) && $cmd == @(port|url) ]]; then
                 return 0   # seconds: nothing to offer
-            elif [[ $prev == --snapshot && $cmd == port ]]; then
+            elif [[ ($prev == --snapshot && $cmd == port) || ($prev == --cacert && $cmd == url) ]]; then
                 if declare -F _filedir >/dev/null; then
                     _filedir
                 else
@@ -186,6 +187,7 @@ _netwhy() {
             case $cmd in
                 ports) _netwhy_add "$_netwhy_ports_opts" ;;
                 port) _netwhy_add "$_netwhy_port_opts" ;;
+                url) _netwhy_add "$_netwhy_url_opts" ;;
             esac ;;
         *)
             case $cmd in
@@ -240,6 +242,9 @@ _netwhy() {
                 port)
                     # port takes TCP unless --udp; offer what that protocol listens on.
                     ((${#args[@]} == 0)) && _netwhy_add "$(_netwhy_listening_ports "${udp:--t}")" ;;
+                url)
+                    # the URL: its schemes to start with
+                    ((${#args[@]} == 0)) && _netwhy_add "http:// https://" ;;
                 snapshot) ;;
             esac ;;
     esac

@@ -27,7 +27,7 @@ function __netwhy_command
                 echo addr; return
             case route r ro rou rout
                 echo route; return
-            case ports port snapshot
+            case ports port url snapshot
                 echo $tokens[$i]; return
             case '*'
                 return
@@ -52,7 +52,7 @@ function __netwhy_args
     while test $i -le (count $tokens)
         set -l t $tokens[$i]
         switch $t
-            case -n --netns --source --host --timeout --snapshot --wait
+            case -n --netns --source --host --timeout --snapshot --wait --cacert
                 set i (math $i + 1)
             case --color
                 if contains -- "$tokens[(math $i + 1)]" auto always never
@@ -194,7 +194,7 @@ end
 function __netwhy_aliases_wanted
     __netwhy_no_command; or return 1
     set -l cur (commandline -ct)
-    for c in link addr route ports port snapshot
+    for c in link addr route ports port url snapshot
         string match -q -- "$cur*" $c; and return 1
     end
     return 0
@@ -218,6 +218,7 @@ complete -c netwhy -n __netwhy_no_command -a addr -d 'addresses, like ip addr (a
 complete -c netwhy -n __netwhy_no_command -a route -d 'routes, like ip route (r, ro, rou, rout)'
 complete -c netwhy -n __netwhy_no_command -a ports -d 'listening sockets and the processes holding them'
 complete -c netwhy -n __netwhy_no_command -a port -d 'why PORT is or is not reachable, and the fix'
+complete -c netwhy -n __netwhy_no_command -a url -d 'why curl URL fails when the port is open: proxy, TLS, the HTTP answer'
 complete -c netwhy -n __netwhy_no_command -a snapshot -d 'everything the diagnosis reads, as JSON'
 complete -c netwhy -n __netwhy_aliases_wanted -a "$netwhy_aliases" -d 'short form'
 
@@ -235,3 +236,7 @@ complete -c netwhy -n '__netwhy_using port' -l timeout -x -d 'seconds the connec
 complete -c netwhy -n '__netwhy_using port' -l no-probe -d 'do not connect to a remote HOST'
 complete -c netwhy -n '__netwhy_using port' -l snapshot -r -F -d 'diagnose a snapshot file (netwhy snapshot -j) instead of this host'
 complete -c netwhy -n '__netwhy_using port' -l wait -x -d 'wait until PORT is reachable, at most SECONDS'
+
+complete -c netwhy -n '__netwhy_using url' -s k -l insecure -d 'certificate problems do not fail the verdict (curl -k)'
+complete -c netwhy -n '__netwhy_using url' -l timeout -x -d 'seconds each step waits (default 5)'
+complete -c netwhy -n '__netwhy_using url' -l cacert -r -F -d 'trust the CA certificates in this PEM file'

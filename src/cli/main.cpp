@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
       "Commands (as with ip, short forms work: l, a, r):\n"
       "  port PORT [--host HOST]       why PORT is or isn't reachable, and the fix\n"
       "  port PORT --wait SECONDS      wait until it is reachable (scripts, healthchecks)\n"
+      "  url URL                       why curl URL fails: the port, a proxy, TLS, the HTTP answer\n"
       "  link [show] [dev] IFNAME      network devices, like ip link\n"
       "  addr [show] [dev] IFNAME      addresses, like ip addr\n"
       "  route [show] [table T]        routes, like ip route\n"
@@ -104,8 +105,14 @@ int main(int argc, char** argv) {
   port->add_option("--snapshot", port_opt.snapshot, "diagnose a snapshot file (netwhy snapshot -j) instead of this host");
   port->add_option("--wait", port_opt.wait,
                    "look again, with pauses, until PORT is reachable (exit 0) or SECONDS have passed (exit 1)");
+  netwhy::cli::UrlOptions url_opt;
+  auto* url = app.add_subcommand("url", "why curl URL fails when the port is open: proxy, TLS, the HTTP answer");
+  url->add_option("url", url_opt.url, "http:// or https:// URL (a missing scheme is http)")->required();
+  url->add_flag("-k,--insecure", url_opt.insecure, "certificate problems don't fail the verdict (curl -k)");
+  url->add_option("--timeout", url_opt.timeout, "seconds each step waits: connect, handshake, answer (default 5)");
+  url->add_option("--cacert", url_opt.ca_file, "trust the CA certificates in this PEM file instead of the system's");
   auto* snapshot = app.add_subcommand("snapshot", "everything the diagnosis reads, as JSON (for another host)");
-  for (auto* sub : {link, addr, route, ports, port, snapshot}) {
+  for (auto* sub : {link, addr, route, ports, port, url, snapshot}) {
     sub->fallthrough();
     sub->positionals_at_end(false);
   }
@@ -144,6 +151,7 @@ int main(int argc, char** argv) {
     if (route->parsed()) return netwhy::cli::run_route(g, route_args);
     if (ports->parsed()) return netwhy::cli::run_ports(g, ports_opt);
     if (port->parsed()) return netwhy::cli::run_port(g, port_opt);
+    if (url->parsed()) return netwhy::cli::run_url(g, url_opt);
     if (snapshot->parsed()) return netwhy::cli::run_snapshot(g);
   } catch (const std::exception& e) {
     return netwhy::cli::fail(std::string("internal error: ") + e.what());

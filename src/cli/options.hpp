@@ -56,6 +56,14 @@ struct PortOptions {
   std::optional<double> wait;  // --wait SECONDS: until reachable, or the time is up
 };
 int run_port(const GlobalOptions& g, const PortOptions& o);
+
+struct UrlOptions {
+  std::string url;
+  bool insecure = false;                // -k: certificate problems don't fail, as with curl -k
+  double timeout = 5.0;                 // each wait: connect, handshake, answer
+  std::optional<std::string> ca_file;   // --cacert FILE, as curl's
+};
+int run_url(const GlobalOptions& g, const UrlOptions& o);
 int run_snapshot(const GlobalOptions& g);
 int run_link(const GlobalOptions& g, const std::vector<std::string>& args);
 int run_addr(const GlobalOptions& g, const std::vector<std::string>& args);

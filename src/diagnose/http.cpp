@@ -61,23 +61,6 @@ std::string errno_text(int e) {
   return s;
 }
 
-// A word for the shell: quoted when it holds anything but the usual characters.
-std::string shell_word(std::string_view s) {
-  const bool plain = !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) != 0 || std::string_view(",._-:/@%+=").find(c) != std::string_view::npos;
-  });
-  if (plain) return std::string(s);
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') {
-      out += "'\\''";
-    } else {
-      out += c;
-    }
-  }
-  return out + "'";
-}
-
 // The proxy as a person reads it: scheme, host and port, never the credentials.
 std::string proxy_shown(const ProxyDecision& p) {
   if (!p.proxy) return "the proxy";

@@ -387,6 +387,11 @@ subjectKeyIdentifier = hash
 subjectAltName = {san}
 """
 
+# Leaves name where their issuer can be fetched (Authority Information Access),
+# as every leaf of a public CA does: that is how a server that sends its leaf
+# without the intermediate is told from a private CA nobody trusts (browsers
+# fetch the intermediate from there; curl and netwhy don't). Nothing serves
+# the URL: no test fetches it.
 LEAF_EXT = """\
 [ leaf ]
 basicConstraints = critical, CA:FALSE
@@ -394,6 +399,7 @@ keyUsage = critical, digitalSignature, keyEncipherment
 extendedKeyUsage = serverAuth
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid, issuer
+authorityInfoAccess = caIssuers;URI:http://10.88.0.1/intermediate.pem
 subjectAltName = {san}
 """
 

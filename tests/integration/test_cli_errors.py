@@ -58,6 +58,20 @@ with nwtest.Namespaces("srv") as ns:
     expect_usage_error(["frobnicate"], "frobnicate")
     expect_usage_error([], "command")
     expect_usage_error(["--color=sometimes", "link"], "sometimes")
+    # netwhy url: the URL, its host and the options are input; nothing is sent for any of these
+    expect_usage_error(["-n", ns["srv"], "url", "ftp://example.com/"], 'unsupported scheme "ftp"')
+    expect_usage_error(["-n", ns["srv"], "url", "http://h:0/"], "bad port")
+    expect_usage_error(["-n", ns["srv"], "url", "http://[::1/"], "closing")
+    expect_usage_error(["-n", ns["srv"], "url", "http://user:secret@127.0.0.1/"], "credentials")
+    line = expect_usage_error(["-n", ns["srv"], "url", "http://user:secret@127.0.0.1/"], "netwhy")
+    checks.check("secret" not in line, "url: a password in the URL stays off the screen", line)
+    # (no proxy variable: through an HTTP proxy, the proxy would resolve the name)
+    expect_usage_error(["-n", ns["srv"], "url", "http://nosuchhost.invalid/"], "nosuchhost.invalid",
+                       env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+    expect_usage_error(["-n", ns["srv"], "url", "--timeout", "0", "http://127.0.0.1/"], "--timeout")
+    expect_usage_error(["-n", ns["srv"], "url", "--cacert", "/nonexistent.pem", "http://127.0.0.1/"],
+                       "/nonexistent.pem")
+    expect_usage_error(["-n", ns["srv"], "url"], "url")
     # Long arguments are cut in the message, and still escaped.
     long_arg = "a" * 10240
     expect_shortened(["-n", ns["srv"], "link", "show", "dev", long_arg], "link show dev <10 KB>")
@@ -188,6 +202,8 @@ for bad in (OSC, CSI_C1, b"\x9b2J", b"\x1b[2J\x07", b"80\x7f", b"8\r0"):
     expect_clean_error([bad], f"{bad!r} as a command (CLI11's message)")
     expect_clean_error(["port", "80", "--timeout", bad], f"--timeout {bad!r} (CLI11's message)")
     expect_clean_error(["port", "80", "--snapshot", b"/nonexistent/" + bad], f"--snapshot /nonexistent/{bad!r}")
+    expect_clean_error(["url", b"http://" + bad + b"/"], f"url with {bad!r} in its host")
+    expect_clean_error(["url", b"http://h/" + bad], f"url with {bad!r} in its path")
 expect_clean_error(["port", OSC + b"a" * 10000], "port <escape + 10 KB>", short=True)
 spaced = b"a " * 5000  # 10 KB of short words: cut as one argument, not word by word
 expect_clean_error(["port", spaced], "port <10 KB of words>", short=True)
