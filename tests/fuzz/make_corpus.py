@@ -337,6 +337,34 @@ def record_iptables():
             shutil.rmtree(work, ignore_errors=True)
 
 
+def http():
+    """netwhy url's parsers (selector byte: 0 URL, 1 answer, 2 nginx, 3 proxy, 4 the diagnosis)."""
+    fresh("http")
+    for i, url in enumerate(["http://10.0.2.15:8080/", "https://[::1]:8443/a?b=1#c", "localhost:5000",
+                             "http://127.1/", "HTTP://Example.COM:65535"]):
+        put("http", f"0-url-{i}", b"\0" + url.encode())
+    answers = {
+        "ok": "HTTP/1.1 200 OK\r\nServer: gunicorn\r\nContent-Length: 2\r\n\r\nok",
+        "chunked": "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+        "nginx-502": "HTTP/1.1 502 Bad Gateway\r\nServer: nginx/1.22.1\r\n\r\n<hr><center>nginx/1.22.1</center>",
+        "redirect": "HTTP/1.1 301 Moved Permanently\r\nLocation: http://localhost:8000/\r\n\r\n",
+        "django": "HTTP/1.1 400 Bad Request\r\n\r\n<title>DisallowedHost at /</title>Invalid HTTP_HOST header: "
+                  "&#x27;10.0.2.15:8080&#x27;. You may need to add &#x27;10.0.2.15&#x27; to ALLOWED_HOSTS.<\n",
+        "vite": "HTTP/1.1 403 Forbidden\r\n\r\nBlocked request. This host (\"h\") is not allowed.\n",
+        "tls-port": "HTTP/1.1 400 Bad Request\r\nServer: nginx\r\n\r\nThe plain HTTP request was sent to HTTPS port",
+        "continue": "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
+    }
+    for name, a in answers.items():
+        put("http", f"1-answer-{name}", b"\1" + a.encode())
+        put("http", f"4-diagnose-{name}", b"\4" + a.encode())
+    put("http", "2-nginx-site", b"\2" + b"http { upstream app { server 127.0.0.1:9000; server unix:/run/a.sock; }\n"
+        b"server { listen 8080; server_name example.com; location / { proxy_pass http://app; }\n"
+        b"location /api/ { proxy_pass http://[::1]:9001/; } } include conf.d/*.conf; }\n")
+    put("http", "2-nginx-cmdline", b"\2" + b"nginx: master process /usr/sbin/nginx -c /etc/nginx/nginx.conf -g daemon on;")
+    put("http", "3-proxy", b"\3" + b"http://user:pw@proxy:3128\0localhost,.example.com,10.0.0.0/8")
+    put("http", "3-socks", b"\3" + b"socks5h://[::1]:1080\0*")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--record", action="store_true", help="also record from a live kernel (root)")
@@ -358,6 +386,7 @@ def main():
     containers()
     proc()
     text()
+    http()
     if args.record:
         record_netlink()
 
