@@ -184,10 +184,14 @@ std::string shorten_bytes(std::string_view bytes, std::size_t max = 60) {
 }
 
 // The answer came through an HTTP proxy, which wrote it itself (tinyproxy's
-// "Unable to connect", squid's ERR_CONNECT_FAIL...)? A 5xx through a proxy
-// is taken as the proxy's: it is what proxies answer when they can't reach
-// the host from where they are.
-bool proxy_own_error(const HttpAnswer& a) { return a.status >= 500 && a.status <= 504; }
+// "500 Unable to connect", squid's ERR_CONNECT_FAIL)? A 5xx through a proxy
+// is taken as the proxy's, unless it carries the Via header a proxy adds to
+// what it relays (tinyproxy and squid both do; tinyproxy's own error pages
+// have none; squid marks its own with X-Squid-Error).
+bool proxy_own_error(const HttpAnswer& a) {
+  if (a.status < 500 || a.status > 504) return false;
+  return !a.header("via") || a.header("x-squid-error");
+}
 
 // A development server's host check, in a sentence that names the setting.
 std::string host_check_message(AnswerKind kind, const std::string& host, int status) {
@@ -519,7 +523,13 @@ UrlDiagnosis diagnose_url(const Snapshot& snap, const Query& q, const HttpFacts&
       if (report.via_proxy || (elsewhere && connected)) v = Verdict::reachable;
       break;
     case Outcome::unconnected:
-      if (port_verdict == Verdict::reachable && f.exchange) {
+      if (port_verdict == Verdict::reachable && !f.exchange) {
+        // Nothing was asked (no address to ask): the port's yes is not the URL's.
+        rules.add(Code::no_http_answer, Effect::doubt,
+                  fmt::format("netwhy did not send the request to {}", target_text(f.url)),
+                  fmt::format("ask it: curl -v {}", f.url.to_string()), "netwhy did not send the request");
+        v = Verdict::unknown;
+      } else if (port_verdict == Verdict::reachable) {
         const HttpFacts::Attempt first = f.failed_connects.empty() ? HttpFacts::Attempt{} : f.failed_connects.front();
         rules.add(Code::no_http_answer, Effect::cause,
                   fmt::format("Connecting to {} failed: {}",
@@ -551,7 +561,7 @@ UrlDiagnosis diagnose_url(const Snapshot& snap, const Query& q, const HttpFacts&
                    [](const Finding& a, const Finding& b) { return a.severity < b.severity; });
 
   const std::string url_text = f.url.to_string();
-  if (v == Verdict::reachable) {
+  if (v == Verdict::reachable && report.answer) {  // reachable comes only with an answer (Outcome::works)
     const HttpAnswer& a = *report.answer;
     const std::string answered = fmt::format("{} answers {} {}{}", url_text, a.status, shorten_bytes(a.reason, 40),
                                              a.server() ? " from " + shorten_bytes(*a.server(), 40) : "");
@@ -562,7 +572,7 @@ UrlDiagnosis diagnose_url(const Snapshot& snap, const Query& q, const HttpFacts&
     } else {
       d.headline = fmt::format("{}; {}", answered, engine::lower_first(d.headline));
     }
-  } else if (v == Verdict::unknown && outcome == Outcome::unknown && http_decides) {
+  } else if (v == Verdict::unknown && ((outcome == Outcome::unknown && http_decides) || port_verdict != v)) {
     const HttpDraft* doubt = lead(rules.drafts, Effect::doubt);
     d.headline = fmt::format("Whether {} answers is unknown{}", url_text,
                              doubt != nullptr && !doubt->reason.empty() ? ": " + doubt->reason : "");

@@ -364,3 +364,30 @@ TEST_CASE("4xx and 5xx that nothing else explains, and raw bytes in the answer")
   CHECK(finding(u, "http-error-status")->message.rfind("GET /missing answered 404", 0) == 0);
   one_answer(u);
 }
+
+TEST_CASE("a 5xx through a proxy: the proxy's own, or the origin's relayed with Via") {
+  Case own("http://10.0.2.15:8080/", {{"http_proxy", "http://10.9.9.9:8888"}});
+  own.h.listen("0.0.0.0", 8080, flask);
+  own.answered("HTTP/1.1 502 Bad Gateway\r\nServer: squid\r\nX-Squid-Error: ERR_CONNECT_FAIL 111\r\nVia: 1.1 p (squid)\r\n\r\n");
+  auto u = own.run();
+  CHECK(finding(u, "proxy-refused") != std::nullopt);
+  one_answer(u);
+  Case relayed("http://10.0.2.15:8080/", {{"http_proxy", "http://10.9.9.9:8888"}});
+  relayed.h.listen("0.0.0.0", 8080, flask);
+  relayed.answered(
+      "HTTP/1.1 502 Bad Gateway\r\nServer: nginx/1.22.1\r\nVia: 1.1 tinyproxy (tinyproxy/1.11.1)\r\n\r\n<html><hr><center>"
+      "nginx/1.22.1</center></html>");
+  u = relayed.run();
+  CHECK(finding(u, "proxy-refused") == std::nullopt);
+  CHECK(finding(u, "upstream-error")->severity == Severity::error);
+  one_answer(u);
+}
+
+TEST_CASE("nothing asked while the port says yes: unknown, never reachable") {
+  Case c("http://10.0.2.15:8080/");
+  c.h.listen("0.0.0.0", 8080, flask);
+  const auto u = c.run();  // no exchange in the facts
+  CHECK(u.diagnosis.verdict == Verdict::unknown);
+  CHECK(u.diagnosis.headline.find("did not send the request") != std::string::npos);
+  one_answer(u);
+}
