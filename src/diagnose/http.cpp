@@ -216,10 +216,33 @@ std::string host_check_message(AnswerKind kind, const std::string& host, int sta
   return fmt::format("The server rejects the Host {} that clients send ({})", host, status);
 }
 
+// The proxy asked for credentials (407). curl sends those of the proxy URL
+// (user:password@), which netwhy does not: then what curl gets is unknown.
+// Without any in the URL, curl gets the 407 too.
+bool proxy_wants_credentials(Rules& r, int status) {
+  const HttpFacts& f = r.f;
+  if (status != 407) return false;
+  if (f.proxy.proxy && f.proxy.proxy->credentials) {
+    r.add(Code::proxy_unsupported, Effect::doubt,
+          fmt::format("The proxy {} (from {}) asks for credentials (407); curl sends those in {}, netwhy does not",
+                      proxy_shown(f.proxy), f.proxy.variable, f.proxy.variable),
+          fmt::format("ask curl: curl -v {}", f.url.to_string()),
+          fmt::format("the proxy in {} asks for the credentials curl would send", f.proxy.variable));
+  } else {
+    r.add(Code::proxy_refused, Effect::cause,
+          fmt::format("The proxy {} (from {}) asks for credentials (407 Proxy Authentication Required)",
+                      proxy_shown(f.proxy), f.proxy.variable),
+          fmt::format("put them in the variable: {}=http://USER:PASSWORD@{}:{}", f.proxy.variable,
+                      f.proxy.proxy ? f.proxy.proxy->host : "PROXY", f.proxy.proxy ? f.proxy.proxy->port : 3128));
+  }
+  return true;
+}
+
 void answer_rules(Rules& r, const HttpAnswer& a) {
   const HttpFacts& f = r.f;
   const std::string status = fmt::format("{} {}", a.status, shorten_bytes(a.reason));
   const std::string server = a.server() ? fmt::format(" (Server: {})", shorten_bytes(*a.server())) : "";
+  if (r.report.via_proxy && proxy_wants_credentials(r, a.status)) return;
   if (r.report.via_proxy && proxy_own_error(a)) {
     r.add(Code::proxy_refused, Effect::cause,
           fmt::format("The answer came from the proxy {} (from {}): {}{}; a proxy answers so when it can't reach {} "
@@ -323,6 +346,9 @@ void exchange_rules(Rules& r) {
       }
       return;
     case ExchangeStage::proxy_connect: {
+      if (x.proxy_answer) {
+        if (auto head = parse_http_answer(*x.proxy_answer, false); head && proxy_wants_credentials(r, head->status)) return;
+      }
       const std::string answer = x.proxy_answer && !x.proxy_answer->empty()
                                      ? shorten_bytes(x.proxy_answer->substr(0, x.proxy_answer->find('\r')), 80)
                                      : "no answer";

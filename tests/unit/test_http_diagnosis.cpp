@@ -391,3 +391,24 @@ TEST_CASE("nothing asked while the port says yes: unknown, never reachable") {
   CHECK(u.diagnosis.headline.find("did not send the request") != std::string::npos);
   one_answer(u);
 }
+
+TEST_CASE("a proxy that wants credentials: curl's own, unknown; none given, curl fails too") {
+  Case with("http://10.0.2.15:8080/", {{"http_proxy", "http://user:pw@10.9.9.9:8888"}});
+  with.h.listen("0.0.0.0", 8080, flask);
+  with.answered("HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"p\"\r\n\r\n");
+  auto u = with.run();
+  CHECK(u.diagnosis.verdict == Verdict::unknown);
+  CHECK(finding(u, "proxy-unsupported") != std::nullopt);
+  for (const Finding& x : u.diagnosis.findings) CHECK(x.message.find("pw") == std::string::npos);
+  one_answer(u);
+  Case without("https://10.0.2.15:8443/", {{"https_proxy", "http://10.9.9.9:8888"}});
+  without.h.listen("0.0.0.0", 8443, flask);
+  ExchangeResult x;
+  x.reached = ExchangeStage::proxy_connect;
+  x.proxy_answer = "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"p\"\r\n\r\n";
+  without.f.exchange = x;
+  u = without.run();
+  CHECK(u.diagnosis.verdict == Verdict::unreachable);
+  CHECK(finding(u, "proxy-refused")->fix->find("https_proxy=http://USER:PASSWORD@10.9.9.9:8888") != std::string::npos);
+  one_answer(u);
+}
