@@ -75,6 +75,10 @@ struct HttpAnswer {
   bool head_complete = false;          // the empty line ending the header section was seen
   std::string body;                    // raw prefix of the body (de-chunked), at most http_max_body
   bool body_complete = false;          // body holds the whole body
+  // The peer closed before the body its framing announced: fewer bytes than
+  // Content-Length, or a chunked body without its last chunk (curl: "transfer
+  // closed with N bytes remaining", exit 18).
+  bool body_short = false;
   std::size_t interim_skipped = 0;     // 1xx answers before this one
 
   // The first field named name (lowercase), raw.

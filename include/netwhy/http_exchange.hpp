@@ -131,7 +131,8 @@ struct ExchangeResult {
                                             // exchange_max_first_bytes: TLS records, an HTTP answer, anything
   std::optional<TlsFacts> tls;              // when plan.tls and the connection got that far
   std::string answer;                       // the answer's raw bytes, at most http_max_head + http_max_body
-  bool complete = false;                    // the peer closed after `answer` (not cut by the cap or the deadline)
+  bool complete = false;                    // the peer closed after `answer`, or the answer's framing says it is all
+                                            // there (Content-Length met, the last chunk): not cut by cap or deadline
   double elapsed_s = 0;
 };
 

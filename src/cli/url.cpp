@@ -2,6 +2,7 @@
 // the layers above it (proxy, TLS, one GET), decided together.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -137,7 +138,9 @@ int run_url(const GlobalOptions& g, const UrlOptions& o) {
   req.port = q.port;
   req.protocol = q.protocol;
   req.route_to = q.addresses;
-  req.probe = q.probed && !q.addresses.empty();
+  // Through an HTTP proxy curl never connects to the host itself: neither does netwhy.
+  const bool via_http_proxy = proxy.uses_proxy() && proxy.proxy && proxy.proxy->type == ProxyType::http;
+  req.probe = q.probed && !q.addresses.empty() && !via_http_proxy;
   req.probe_timeout_s = o.timeout;
   req.with_routes = true;
   auto snap = read_snapshot(req);
@@ -150,7 +153,15 @@ int run_url(const GlobalOptions& g, const UrlOptions& o) {
   ho.version = NETWHY_VERSION;
   HttpFacts facts = gather_http(*url, o.url, env, q.addresses, ho);
   if (facts.exchange && facts.exchange->local_error) return fail(*facts.exchange->local_error);
-  if (upstream_error_proxy(facts) == "nginx") facts.upstreams = nginx_upstreams(*snap, *url, o.timeout, facts.notes);
+  // Only this host's nginx: the exchange went to one of its own addresses.
+  const bool here = facts.connected_to &&
+                    (facts.connected_to->is_loopback() ||
+                     std::any_of(snap->addresses.begin(), snap->addresses.end(), [&](const Address& a) {
+                       return a.local == facts.connected_to;
+                     }));
+  if (here && upstream_error_proxy(facts) == "nginx") {
+    facts.upstreams = nginx_upstreams(*snap, *url, o.timeout, facts.notes);
+  }
   const UrlDiagnosis d = diagnose_url(*snap, q, facts);
 
   for (const std::string& note : snap->gaps.notes) warn(escape_text(note));

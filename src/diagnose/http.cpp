@@ -4,6 +4,7 @@
 // verdict from them and the port's own verdict, and sets every severity and
 // the headline.
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -101,8 +102,10 @@ void proxy_rules(Rules& r) {
   if (!p.uses_proxy()) return;
   if (p.proxy_error) {
     r.add(Code::proxy_invalid, Effect::cause,
-          fmt::format("curl refuses the proxy in {} and fails before it asks {} (curl: ({}) {})", p.variable,
-                      target_text(f.url), p.proxy_error->curl_exit, escape_arg(p.proxy_error->message, 120)),
+          // curl's own message quotes the URL, password and all: not repeated here
+          fmt::format("curl refuses the proxy URL in {} and fails before it asks {} (curl: ({}) {})", p.variable,
+                      target_text(f.url), p.proxy_error->curl_exit,
+                      p.proxy_error->curl_exit == 7 ? "unsupported proxy scheme" : "unsupported proxy syntax"),
           fmt::format("set {} to a URL like http://proxy.example:3128, or unset it{}", p.variable,
                       no_proxy_fix(f) ? "; or go straight to the host: " + *no_proxy_fix(f) : ""));
     return;
@@ -147,7 +150,9 @@ void tls_rules(Rules& r, const TlsFacts& t) {
                   ? fmt::format("get a certificate whose subjectAltName lists {}", f.url.host)
                   : fmt::format("use a name it carries (https://{}:{}/), or get a certificate whose subjectAltName "
                                 "lists {}",
-                                t.names.front(), f.url.port, f.url.host));
+                                t.names.front().find(':') != std::string::npos ? "[" + t.names.front() + "]"
+                                                                               : t.names.front(),
+                                f.url.port, f.url.host));
         break;
       case TlsProblem::untrusted:
         r.add(Code::tls_untrusted, problem,
@@ -179,8 +184,11 @@ void tls_rules(Rules& r, const TlsFacts& t) {
   }
 }
 
+// Bytes from the network quoted in a message, cut, raw: the renderers escape
+// a finding's message for the terminal and make it valid UTF-8 for JSON.
 std::string shorten_bytes(std::string_view bytes, std::size_t max = 60) {
-  return escape_arg(bytes.substr(0, std::min(bytes.size(), max * 2)), max);
+  if (bytes.size() <= max) return std::string(bytes);
+  return std::string(bytes.substr(0, max)) + "...";
 }
 
 // The answer came through an HTTP proxy, which wrote it itself (tinyproxy's
@@ -243,7 +251,7 @@ void answer_rules(Rules& r, const HttpAnswer& a) {
   const std::string status = fmt::format("{} {}", a.status, shorten_bytes(a.reason));
   const std::string server = a.server() ? fmt::format(" (Server: {})", shorten_bytes(*a.server())) : "";
   if (r.report.via_proxy && proxy_wants_credentials(r, a.status)) return;
-  if (r.report.via_proxy && proxy_own_error(a)) {
+  if (r.report.via_proxy && !f.url.tls() && proxy_own_error(a)) {  // inside a CONNECT tunnel the answer is the origin's
     r.add(Code::proxy_refused, Effect::cause,
           fmt::format("The answer came from the proxy {} (from {}): {}{}; a proxy answers so when it can't reach {} "
                       "from where it is",
@@ -298,7 +306,10 @@ void answer_rules(Rules& r, const HttpAnswer& a) {
         return;
       }
       case AnswerKind::redirect_to_loopback: {
-        const bool from_here = IpAddr::parse(f.url.host).value_or(IpAddr{}).is_loopback() || f.url.host == "localhost";
+        const std::string host = ascii_lower(f.url.host);
+        const auto literal = IpAddr::parse(host);
+        const bool from_here = (literal && (literal->is_loopback() || literal->is_unspecified())) ||
+                               host == "localhost" || host.ends_with(".localhost");
         r.add(Code::redirect_to_loopback, from_here ? Effect::context : Effect::cause,
               fmt::format("The answer redirects to a loopback address ({}): a client on another machine follows it "
                           "to itself",
@@ -423,7 +434,29 @@ void exchange_rules(Rules& r) {
     return;
   }
   r.report.answer = std::move(*parsed);
-  answer_rules(r, *r.report.answer);
+  const HttpAnswer& a = *r.report.answer;
+  // What curl makes of an answer that never ends or never finishes.
+  if (!a.head_complete || a.status < 200) {
+    r.add(Code::no_http_answer, Effect::cause,
+          fmt::format("{} {}", where,
+                      a.status < 200 ? fmt::format("sent only an interim answer ({} {}), then {}", a.status,
+                                                   shorten_bytes(a.reason, 40),
+                                                   x.timed_out ? "nothing more" : "closed the connection")
+                      : x.timed_out ? fmt::format("sent part of an answer's head, then nothing within {:g} s", f.timeout_s)
+                                    : std::string("closed the connection in the middle of the answer's head")),
+          fmt::format("see the server's log; curl -v {} shows the same", f.url.to_string()));
+    return;
+  }
+  if (a.body_short || (x.timed_out && !a.body_complete && a.body.size() < http_max_body &&
+                       !starts_with_ascii_ci(a.content_type().value_or(""), "text/event-stream"))) {
+    r.add(Code::no_http_answer, Effect::cause,
+          fmt::format("{} answered {} {} but {} before the whole body (curl: ({}) {})", where, a.status,
+                      shorten_bytes(a.reason, 40), a.body_short ? "closed the connection" : "stopped sending",
+                      a.body_short ? 18 : 28, a.body_short ? "transfer closed with bytes remaining" : "timed out"),
+          "see the server's log: it failed while it was sending the answer");
+    return;
+  }
+  answer_rules(r, a);
 }
 
 Outcome http_rules(Rules& r) {
@@ -557,7 +590,12 @@ UrlDiagnosis diagnose_url(const Snapshot& snap, const Query& q, const HttpFacts&
         v = Verdict::unknown;
       } else if (port_verdict == Verdict::reachable) {
         const HttpFacts::Attempt first = f.failed_connects.empty() ? HttpFacts::Attempt{} : f.failed_connects.front();
-        rules.add(Code::no_http_answer, Effect::cause,
+        const Code code = first.timed_out                          ? Code::connection_timeout
+                          : first.error_number == ECONNREFUSED     ? Code::connection_refused
+                          : first.error_number == EHOSTUNREACH     ? Code::host_unreachable
+                          : first.error_number == EPERM || first.error_number == EACCES ? Code::connection_blocked
+                                                                   : Code::connection_failed;
+        rules.add(code, Effect::cause,
                   fmt::format("Connecting to {} failed: {}",
                               engine::endpoint_text_host(first.address.to_string(), f.url.port),
                               first.timed_out ? "timed out" : errno_text(first.error_number)));
@@ -604,6 +642,11 @@ UrlDiagnosis diagnose_url(const Snapshot& snap, const Query& q, const HttpFacts&
                              doubt != nullptr && !doubt->reason.empty() ? ": " + doubt->reason : "");
   } else if ((outcome == Outcome::fails && http_decides) || unconnected_cause) {
     if (const HttpDraft* cause = lead(rules.drafts, Effect::cause)) d.headline = engine::strip_period(cause->finding.message);
+  } else if (outcome == Outcome::works && v != Verdict::reachable && report.answer) {
+    // The port's no (or don't know) is about other machines; this host's own
+    // request went through, and curl here would say so.
+    d.headline = fmt::format("{}; from this host, {} answers {} {}", d.headline, url_text, report.answer->status,
+                             shorten_bytes(report.answer->reason, 40));
   }
   // else: the port's headline says it
   d.verdict = v;

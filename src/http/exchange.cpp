@@ -27,6 +27,16 @@ std::string_view to_string(ExchangeStage s) {
 
 namespace {
 
+// A final answer whose head ended and whose body its framing (Content-Length,
+// chunked, or none for 204/304) says is complete: nothing more is coming
+// even if the peer keeps the connection open. Checked only once the head's
+// end has arrived, so the parse runs a few times per answer, not per byte.
+bool answer_is_whole(std::string_view bytes) {
+  if (bytes.find("\r\n\r\n") == std::string_view::npos && bytes.find("\n\n") == std::string_view::npos) return false;
+  auto a = parse_http_answer(bytes, false);
+  return a && a->head_complete && a->status >= 200 && a->body_complete;
+}
+
 constexpr std::size_t max_interim_heads = 8;  // 1xx heads a proxy may send before its answer to CONNECT
 
 // No byte a header line can't carry: controls (CR, LF, NUL, tab...) and DEL;
@@ -172,10 +182,15 @@ void exchange(const ExchangePlan& plan, const Deadline& deadline, ExchangeResult
   r.reached = ExchangeStage::receive;
   constexpr std::size_t cap = http_max_head + http_max_body;
   IoStatus st = IoStatus::ok;
-  while (st == IoStatus::ok && r.answer.size() < cap) {
+  bool whole = false;  // the answer's own framing says it is all here (a server that keeps the connection open)
+  while (st == IoStatus::ok && r.answer.size() < cap && !whole) {
     st = tls ? tls->read(wire, r.answer, cap - r.answer.size()) : wire.read_some(r.answer, cap - r.answer.size());
+    if (st == IoStatus::ok) whole = answer_is_whole(r.answer);
   }
-  if (st == IoStatus::closed) {
+  if (whole) {
+    r.complete = true;
+    r.reached = ExchangeStage::done;
+  } else if (st == IoStatus::closed) {
     r.complete = true;
     if (!r.answer.empty()) r.reached = ExchangeStage::done;  // else an empty reply: stopped at receive
   } else if (st == IoStatus::ok) {

@@ -188,6 +188,7 @@ void read_body(std::string_view raw, bool complete, HttpAnswer& a) {
     if (auto comma = last.rfind(','); comma != std::string_view::npos) last = last.substr(comma + 1);
     if (ascii_lower(trim_ows(last)) == "chunked") {
       dechunk(raw, a);
+      a.body_short = complete && !a.body_complete && a.body.size() < http_max_body;
       return;
     }
   }
@@ -209,6 +210,7 @@ void read_body(std::string_view raw, bool complete, HttpAnswer& a) {
   if (length && !length_bad) {
     a.body = std::string(raw.substr(0, std::min({*length, raw.size(), http_max_body})));
     a.body_complete = a.body.size() == *length;
+    a.body_short = complete && raw.size() < *length;
     return;
   }
   a.body = std::string(raw.substr(0, std::min(raw.size(), http_max_body)));

@@ -93,7 +93,7 @@ void render_tls(JsonWriter& out, const std::optional<TlsFacts>& t) {
   out.begin_array();
   for (const TlsProblem p : t->problems) out.value(to_string(p));
   out.end_array();
-  optional_field(out, "error", t->handshake_error);
+  optional_field(out, "error", t->handshake_error ? t->handshake_error : t->session_error);
   out.end_object();
 }
 

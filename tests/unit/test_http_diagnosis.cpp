@@ -132,7 +132,7 @@ TEST_CASE("nothing connected where the port's model said yes: unreachable, and t
   c.refused();
   const auto u = c.run();
   CHECK(u.diagnosis.verdict == Verdict::unreachable);
-  CHECK(finding(u, "no-http-answer")->message.find("connection refused") != std::string::npos);
+  CHECK(finding(u, "connection-refused")->message.find("connection refused") != std::string::npos);
   one_answer(u);
 }
 
@@ -410,5 +410,83 @@ TEST_CASE("a proxy that wants credentials: curl's own, unknown; none given, curl
   u = without.run();
   CHECK(u.diagnosis.verdict == Verdict::unreachable);
   CHECK(finding(u, "proxy-refused")->fix->find("https_proxy=http://USER:PASSWORD@10.9.9.9:8888") != std::string::npos);
+  one_answer(u);
+}
+
+TEST_CASE("answers curl does not call working: an interim answer alone, a body cut short, a stall") {
+  Case interim("http://10.0.2.15:8080/");
+  interim.h.listen("0.0.0.0", 8080, flask);
+  interim.answered("HTTP/1.1 100 Continue\r\n\r\n");
+  auto u = interim.run();
+  CHECK(u.diagnosis.verdict == Verdict::unreachable);
+  CHECK(finding(u, "no-http-answer")->message.find("interim answer (100 Continue)") != std::string::npos);
+  one_answer(u);
+
+  Case cut("http://10.0.2.15:8080/");
+  cut.h.listen("0.0.0.0", 8080, flask);
+  cut.answered("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab");
+  u = cut.run();
+  CHECK(u.diagnosis.verdict == Verdict::unreachable);
+  CHECK(finding(u, "no-http-answer")->message.find("(curl: (18)") != std::string::npos);
+  cut.answered("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab");
+  CHECK(cut.run().diagnosis.verdict == Verdict::unreachable);
+
+  Case stall("http://10.0.2.15:8080/");
+  stall.h.listen("0.0.0.0", 8080, flask);
+  stall.answered("HTTP/1.1 200 OK\r\nContent-Type: x\r\n");
+  stall.f.exchange->complete = false;
+  stall.f.exchange->timed_out = true;
+  u = stall.run();
+  CHECK(u.diagnosis.verdict == Verdict::unreachable);
+  CHECK(finding(u, "no-http-answer")->message.find("part of an answer's head") != std::string::npos);
+  stall.answered("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab");
+  stall.f.exchange->complete = false;
+  stall.f.exchange->timed_out = true;
+  CHECK(stall.run().diagnosis.verdict == Verdict::unreachable);
+  // a stream of server-sent events never ends, and that is how it works
+  stall.answered("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\ndata: 1\n\n");
+  stall.f.exchange->complete = false;
+  stall.f.exchange->timed_out = true;
+  CHECK(stall.run().diagnosis.verdict == Verdict::reachable);
+}
+
+TEST_CASE("a proxy URL curl refuses: its password stays off the screen") {
+  Case c("http://10.0.2.15:8080/", {{"http_proxy", "ftp://bob:s3cret@proxy:3128"}});
+  c.h.listen("0.0.0.0", 8080, flask);
+  const auto u = c.run();
+  CHECK(u.diagnosis.verdict == Verdict::unreachable);
+  CHECK(u.diagnosis.headline.find("s3cret") == std::string::npos);
+  for (const Finding& x : u.diagnosis.findings) {
+    CHECK(x.message.find("s3cret") == std::string::npos);
+    CHECK(x.fix.value_or("").find("s3cret") == std::string::npos);
+  }
+  one_answer(u);
+}
+
+TEST_CASE("inside a CONNECT tunnel a 5xx is the origin's; LOCALHOST is localhost") {
+  Case tunnel("https://10.0.2.15:8443/", {{"https_proxy", "http://10.9.9.9:8888"}});
+  tunnel.h.listen("0.0.0.0", 8443, flask);
+  tunnel.answered("HTTP/1.1 502 Bad Gateway\r\nServer: nginx/1.22.1\r\n\r\n<hr><center>nginx/1.22.1</center>");
+  auto u = tunnel.run();
+  CHECK(finding(u, "proxy-refused") == std::nullopt);
+  CHECK(finding(u, "upstream-error") != std::nullopt);
+  one_answer(u);
+  Case upper("http://LOCALHOST:8080/");
+  upper.q.addresses = {*IpAddr::parse("127.0.0.1")};
+  upper.h.listen("0.0.0.0", 8080, flask);
+  upper.answered("HTTP/1.1 302 Found\r\nLocation: http://0.0.0.0:8080/x\r\n\r\n");
+  u = upper.run();
+  CHECK(u.diagnosis.verdict == Verdict::reachable);
+  one_answer(u);
+}
+
+TEST_CASE("the port's no for other machines, while this host's own request works: both said") {
+  Case c("http://10.0.2.15:5000/");
+  c.h.listen("0.0.0.0", 5000, flask);
+  c.h.link_named("eth0").flags = IFF_BROADCAST;  // down: no other machine gets here
+  c.answered(ok_answer());
+  const auto u = c.run();
+  CHECK(u.diagnosis.verdict == Verdict::unreachable);
+  CHECK(u.diagnosis.headline.find("; from this host, http://10.0.2.15:5000/ answers 200 OK") != std::string::npos);
   one_answer(u);
 }

@@ -739,6 +739,47 @@ TEST_CASE("http: the request as planned, the answer until the server closes") {
   CHECK(r.elapsed_s >= 0);
 }
 
+TEST_CASE("a server that keeps the connection open after a whole answer: done, without waiting for the deadline") {
+  const std::string framed = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+  const std::string chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+  const std::string empty = "HTTP/1.1 204 No Content\r\n\r\n";
+  for (const std::string* answer : {&framed, &chunked, &empty}) {
+    CAPTURE(*answer);
+    bool client_closed = false;
+    Server server([&](int fd) {
+      read_head(fd);
+      send_all(fd, *answer);
+      // keep-alive: open until the client closes (recv 0), or this thread's own timeout (-1)
+      std::array<char, 256> buf{};
+      ssize_t n = 0;
+      while ((n = ::recv(fd, buf.data(), buf.size(), 0)) > 0) {
+      }
+      client_closed = n == 0;
+    });
+    ExchangePlan plan = plan_to(server, false);
+    plan.timeout_s = 30;
+    const ExchangeResult r = run_exchange(plan);
+    server.join();
+    CHECK(client_closed);  // the client went first: it did not wait for the server to close
+    CHECK(r.reached == ExchangeStage::done);
+    CHECK(r.complete);
+    CHECK_FALSE(r.timed_out);
+    CHECK(r.answer == *answer);
+  }
+  // Without framing, only the close ends the body: the deadline does here.
+  Server open_ended([&](int fd) {
+    read_head(fd);
+    send_all(fd, "HTTP/1.1 200 OK\r\n\r\nhel");
+    drain(fd);
+  });
+  ExchangePlan plan = plan_to(open_ended, false);
+  plan.timeout_s = 0.3;
+  const ExchangeResult r = run_exchange(plan);
+  open_ended.join();
+  CHECK(r.timed_out);
+  CHECK_FALSE(r.complete);
+}
+
 TEST_CASE("a server that accepts and never answers: timed out, at the stage it was in") {
   const Pki& p = pki();
   const X509Ptr leaf = p.leaf_by_root(p.leaf_spec());
