@@ -215,7 +215,8 @@ inline constexpr std::array code_table{
              "the answer redirects to localhost (or 127.0.0.1, ::1, 0.0.0.0): a browser on another machine follows it "
              "to itself"},
     CodeInfo{Code::redirect_elsewhere, "redirect-elsewhere", Severity::info,
-             "the answer redirects to another host, port or scheme: netwhy does not follow it (one request)"},
+             "the answer redirects to another host, port or scheme: netwhy does not follow it (one request), but "
+             "connects there; an error when nothing accepts the connection"},
     CodeInfo{Code::http_error_status, "http-error-status", Severity::error,
              "the server answered with a 4xx or 5xx status that no other finding explains"},
     CodeInfo{Code::http_ok, "http-ok", Severity::info,

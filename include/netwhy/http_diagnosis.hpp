@@ -51,6 +51,16 @@ struct HttpFacts {
   std::optional<IpAddr> connected_to;          // the address the exchange connected to
   std::optional<ExchangeResult> exchange;      // nullopt: not tried
   std::vector<UpstreamCheck> upstreams;        // a reverse proxy's, for its 5xx
+  // A 3xx whose Location is another host, port or scheme: where it sends
+  // the client, and whether a connect there is accepted (a probe, not a
+  // request: netwhy follows no redirect).
+  struct RedirectCheck {
+    Url target;
+    std::vector<IpAddr> addresses;
+    std::optional<std::string> resolve_error;
+    std::optional<Probe> probe;  // to the first address
+  };
+  std::optional<RedirectCheck> redirect;
   std::vector<std::string> notes;              // what could not be read (a proxy's configuration)
 };
 

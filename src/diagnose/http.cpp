@@ -246,8 +246,32 @@ bool proxy_wants_credentials(Rules& r, int status) {
   return true;
 }
 
+// A 3xx whose target nothing answers for: why, in a few words; nullopt when
+// the target accepts connections (or was not checked).
+std::optional<std::string> dead_redirect(const HttpFacts& f, const HttpAnswer& a) {
+  if (a.status < 300 || a.status > 399 || !f.redirect) return std::nullopt;
+  const HttpFacts::RedirectCheck& c = *f.redirect;
+  if (c.resolve_error) return "its host does not resolve here";
+  if (!c.probe || c.probe->result == ProbeResult::ok) return std::nullopt;
+  switch (c.probe->result) {
+    case ProbeResult::refused: return "nothing accepts connections there (connection refused)";
+    case ProbeResult::timeout: return "connections there time out";
+    default: return fmt::format("connecting there fails ({})", errno_text(c.probe->error));
+  }
+}
+
+void add_dead_redirect(Rules& r, const std::string& why) {
+  const HttpFacts::RedirectCheck& c = *r.f.redirect;
+  r.add(Code::redirect_elsewhere, Effect::cause,
+        fmt::format("The answer redirects to {}, and {}", c.target.to_string(), why),
+        fmt::format("start the server that should answer on {} (netwhy port {} --host {}), or make the redirect "
+                    "point at an address that works",
+                    c.target.authority(), c.target.port, c.target.host));
+}
+
 void answer_rules(Rules& r, const HttpAnswer& a) {
   const HttpFacts& f = r.f;
+  const std::optional<std::string> dead = dead_redirect(f, a);
   const std::string status = fmt::format("{} {}", a.status, shorten_bytes(a.reason));
   const std::string server = a.server() ? fmt::format(" (Server: {})", shorten_bytes(*a.server())) : "";
   if (r.report.via_proxy && proxy_wants_credentials(r, a.status)) return;
@@ -315,13 +339,25 @@ void answer_rules(Rules& r, const HttpAnswer& a) {
                           "to itself",
                           rec->evidence),
               rec->fix);
+        if (from_here && dead) add_dead_redirect(r, *dead);
         return;
       }
       case AnswerKind::redirect_elsewhere:
-        r.add(Code::redirect_elsewhere, Effect::context,
-              fmt::format("The answer redirects elsewhere ({}); netwhy does not follow it", rec->evidence), rec->fix);
+        if (dead) {
+          add_dead_redirect(r, *dead);
+        } else {
+          r.add(Code::redirect_elsewhere, Effect::context,
+                fmt::format("The answer redirects elsewhere ({}); netwhy does not follow it, but a connect there "
+                            "works",
+                            rec->evidence),
+                rec->fix);
+        }
         return;
     }
+  }
+  if (dead) {  // the usual upgrade to https on the same host, to a port nothing listens on
+    add_dead_redirect(r, *dead);
+    return;
   }
   if (a.status >= 400) {
     r.add(Code::http_error_status, Effect::cause,

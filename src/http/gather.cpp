@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include "netwhy/probe.hpp"
 #include "netwhy/resolve.hpp"
+#include "netwhy/text.hpp"
 
 extern char** environ;  // NOLINT: POSIX
 
@@ -18,6 +20,34 @@ Environment process_environment() {
   }
   return env;
 }
+
+namespace {
+
+// A redirect to another host, port or scheme: is anything there? One
+// connect, as curl -L would start with.
+std::optional<HttpFacts::RedirectCheck> check_redirect(const HttpFacts& f, double timeout_s) {
+  if (!f.exchange || f.exchange->reached != ExchangeStage::done) return std::nullopt;
+  auto a = parse_http_answer(f.exchange->answer, f.exchange->complete);
+  if (!a || a->status < 300 || a->status > 399) return std::nullopt;
+  const auto location = a->location();
+  if (!location || !(starts_with_ascii_ci(*location, "http://") || starts_with_ascii_ci(*location, "https://"))) {
+    return std::nullopt;  // relative: the same host and port
+  }
+  auto target = parse_url(*location);
+  if (!target) return std::nullopt;
+  if (ascii_lower(target->host) == ascii_lower(f.url.host) && target->port == f.url.port) return std::nullopt;
+  HttpFacts::RedirectCheck c;
+  c.target = *target;
+  if (auto addrs = resolve(target->host, Family::unspec)) {
+    c.addresses = *addrs;
+    c.probe = connect_probe(c.addresses.front(), target->port, timeout_s);
+  } else {
+    c.resolve_error = addrs.error().message();
+  }
+  return c;
+}
+
+}  // namespace
 
 HttpFacts gather_http(const Url& url, std::string typed, const Environment& env, const std::vector<IpAddr>& addresses,
                       const HttpGatherOptions& options) {
@@ -75,6 +105,7 @@ HttpFacts gather_http(const Url& url, std::string typed, const Environment& env,
     f.exchange = std::move(r);
     break;
   }
+  if (!f.proxy.uses_proxy()) f.redirect = check_redirect(f, options.timeout_s);
   return f;
 }
 

@@ -22,7 +22,7 @@
 #include "netwhy/ports.hpp"
 #include "netwhy/snapshot.hpp"
 #include "netwhy/text.hpp"
-#include "probe.hpp"
+#include "netwhy/probe.hpp"
 
 namespace netwhy {
 

@@ -1,5 +1,5 @@
 // The one active step of the diagnosis: a TCP connect with a timeout.
-#include "probe.hpp"
+#include "netwhy/probe.hpp"
 
 #include <netinet/in.h>
 #include <poll.h>

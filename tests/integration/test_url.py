@@ -156,6 +156,32 @@ def proxy_pass_cases(topo, nginx):
           nginx.url("redirect", host="localhost"), follow=True)
 
 
+REDIRECTOR = """
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(301)
+        self.send_header("Location", sys.argv[2])
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(("0.0.0.0", int(sys.argv[1])), H).serve_forever()
+"""
+
+
+def redirect_cases(topo):
+    """A 301 to https:// on the same host: curl -L fails where nothing listens there, and works
+    once something does (the fix: start it)."""
+    C = topo.client
+    target = h.url("https", h.SERVER4, 9443)
+    with h.Service(topo, "server", "redirector", [h.PY, "-c", REDIRECTOR, "8300", target], [("0.0.0.0", 8300)]):
+        u = h.url("http", h.SERVER4, 8300)
+        doc = agree("301 to https:// where nothing listens (-L)", C, u, cause="redirect-elsewhere", follow=True)
+        fix = fix_of(doc, "redirect-elsewhere") if doc else None
+        checks.check(fix is not None and "9443" in fix, "  the fix names the place the redirect points at", str(fix))
+
+
 def python_cases(topo):
     C, S = topo.client, topo.server
     agree("gunicorn on 0.0.0.0", C, h.url("http", h.SERVER4, h.GUNICORN_PUBLIC_PORT))
@@ -219,6 +245,7 @@ def main():
                 h.Gunicorn(topo, "server", "0.0.0.0", h.GUNICORN_PUBLIC_PORT), \
                 h.FlaskDev(topo, "client", "127.0.0.1", h.CLIENT_LOCAL_PORT):
             python_cases(topo)
+            redirect_cases(topo)
             with h.Nginx(topo, certs, "sites") as nginx:
                 tls_cases(topo, certs, nginx)
                 proxy_pass_cases(topo, nginx)

@@ -490,3 +490,32 @@ TEST_CASE("the port's no for other machines, while this host's own request works
   CHECK(u.diagnosis.headline.find("; from this host, http://10.0.2.15:5000/ answers 200 OK") != std::string::npos);
   one_answer(u);
 }
+
+TEST_CASE("a redirect to https on the same host: fine where something listens, a failure where nothing does") {
+  Case c("http://10.0.2.15:8080/");
+  c.h.listen("0.0.0.0", 8080, flask);
+  c.answered("HTTP/1.1 301 Moved Permanently\r\nLocation: https://10.0.2.15/\r\n\r\n");
+  HttpFacts::RedirectCheck check;
+  check.target = *parse_url("https://10.0.2.15/");
+  check.addresses = {*IpAddr::parse("10.0.2.15")};
+  Probe p;
+  p.address = check.addresses.front();
+  p.port = 443;
+  p.result = ProbeResult::ok;
+  check.probe = p;
+  c.f.redirect = check;
+  auto u = c.run();
+  CHECK(u.diagnosis.verdict == Verdict::reachable);
+  one_answer(u);
+  c.f.redirect->probe->result = ProbeResult::refused;
+  u = c.run();
+  CHECK(u.diagnosis.verdict == Verdict::unreachable);
+  const auto f = finding(u, "redirect-elsewhere");
+  REQUIRE(f);
+  CHECK(f->severity == Severity::error);
+  CHECK(f->message.find("https://10.0.2.15/, and nothing accepts connections there") != std::string::npos);
+  one_answer(u);
+  c.f.redirect->probe.reset();
+  c.f.redirect->resolve_error = "cannot resolve";
+  CHECK(c.run().diagnosis.verdict == Verdict::unreachable);
+}

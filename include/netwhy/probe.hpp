@@ -1,4 +1,5 @@
-// Private to src/snapshot: the connect probe read_snapshot runs.
+// The connect probe: read_snapshot runs it for a remote HOST, netwhy url for
+// the place a redirect sends its client.
 #pragma once
 
 #include <cstdint>
