@@ -167,6 +167,8 @@ inline constexpr std::array code_table{
              "the probe's connect was refused by this host itself (EPERM/EACCES): a local firewall output rule"},
     CodeInfo{Code::connection_failed, "connection-failed", Severity::error,
              "the probe's connect failed for another reason, named with the system's error"},
+    // netwhy url only, from here on: the golden cases (port --snapshot) can't
+    // show these; tests/unit/test_http_diagnosis.cpp shows each.
     CodeInfo{Code::proxy_invalid, "proxy-invalid", Severity::error,
              "curl refuses the proxy URL in the proxy variable it reads for this URL: every request fails"},
     CodeInfo{Code::proxy_unreachable, "proxy-unreachable", Severity::error,
@@ -226,6 +228,8 @@ inline constexpr std::array code_table{
 [[nodiscard]] constexpr const CodeInfo& info(Code c) { return code_table[static_cast<std::size_t>(c)]; }
 [[nodiscard]] constexpr std::string_view to_string(Code c) { return info(c).name; }
 [[nodiscard]] std::optional<Code> code_from_string(std::string_view name);
+// The first code only netwhy url reports (the rest of the table after it).
+inline constexpr Code first_url_code = Code::proxy_invalid;
 
 // The table is in enum order: info(c) indexes it.
 static_assert([] {

@@ -9,6 +9,7 @@
 #include "netwhy/http_diagnosis.hpp"
 #include "netwhy/render_url.hpp"
 #include "snapshot_builder.hpp"
+#include "source_tree.hpp"
 
 using namespace snaptest;
 
@@ -518,4 +519,38 @@ TEST_CASE("a redirect to https on the same host: fine where something listens, a
   c.f.redirect->probe.reset();
   c.f.redirect->resolve_error = "cannot resolve";
   CHECK(c.run().diagnosis.verdict == Verdict::unreachable);
+}
+
+TEST_CASE("a certificate not valid yet, and a handshake that fails") {
+  Case c("https://10.0.2.15/");
+  c.h.listen("0.0.0.0", 443, flask);
+  c.answered(ok_answer());
+  c.f.exchange->tls->problems = {TlsProblem::not_yet_valid};
+  c.f.exchange->tls->not_before = "2030-01-01T00:00:00Z";
+  auto u = c.run();
+  CHECK(finding(u, "tls-not-yet-valid")->message.find("2030-01-01") != std::string::npos);
+  one_answer(u);
+  ExchangeResult x;
+  x.reached = ExchangeStage::tls_handshake;
+  x.first_bytes = std::string("\x15\x03\x03\x00\x02\x02\x46", 7);
+  x.tls = TlsFacts{};
+  x.tls->problems = {TlsProblem::handshake};
+  x.tls->handshake_error = "tlsv1 alert protocol version";
+  c.f.exchange = x;
+  u = c.run();
+  CHECK(u.diagnosis.verdict == Verdict::unreachable);
+  CHECK(finding(u, "tls-handshake")->message.find("tlsv1 alert protocol version") != std::string::npos);
+  one_answer(u);
+}
+
+// The golden cases (port --snapshot) can't show netwhy url's codes: this
+// file must, each in a finding(u, "code") check (run_golden.py's coverage
+// stops at them).
+TEST_CASE("every code only netwhy url reports is checked here") {
+  const std::string self = unittest::read_text(unittest::source_dir() + "/tests/unit/test_http_diagnosis.cpp");
+  for (std::size_t i = static_cast<std::size_t>(first_url_code); i < code_table.size(); ++i) {
+    const std::string code(code_table[i].name);
+    CAPTURE(code);
+    CHECK(self.find("finding(u, \"" + code + "\")") != std::string::npos);
+  }
 }
