@@ -907,6 +907,15 @@ def curl_answer(topo, ns, target, env=None, extra=(), max_time=5):
     return t
 
 
+def require_lab():
+    """Root and the lab's programs, or skip (77; a failure under CI=true), as nwtest.require_root."""
+    nwtest.require_root()
+    missing = missing_programs()
+    if missing:
+        print(f"{'FAIL' if nwtest.IN_CI else 'SKIP'}: not installed: {', '.join(missing)}")
+        sys.exit(1 if nwtest.IN_CI else nwtest.SKIP)
+
+
 def missing_programs():
     need = ["curl", "openssl", "nginx", "tinyproxy", "nft", "ss", "/usr/bin/gunicorn", PY]
     miss = [p for p in need if not shutil.which(p)]

@@ -21,11 +21,7 @@ sys.path.insert(0, HERE)
 import nwtest  # noqa: E402
 import httplab as h  # noqa: E402
 
-nwtest.require_root()
-missing = h.missing_programs()
-if missing:
-    print(f"{'FAIL' if nwtest.IN_CI else 'SKIP'}: not installed: {', '.join(missing)}")
-    sys.exit(1 if nwtest.IN_CI else nwtest.SKIP)
+h.require_lab()
 nwtest.watchdog("test_httplab", 120)
 checks = nwtest.Checks()
 START = time.monotonic()

@@ -10,6 +10,7 @@
 
 #include "netwhy/fd.hpp"
 #include "netwhy/file.hpp"
+#include "temp_dir.hpp"
 
 using netwhy::OverLimit;
 using netwhy::read_file;
@@ -17,29 +18,7 @@ using netwhy::read_file_at;
 
 namespace {
 
-// A scratch directory removed with its files at the end of the test.
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/netwhy-test-file-XXXXXX";
-    REQUIRE(mkdtemp(tmpl) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string write(const std::string& name, const std::string& content) const {
-    const std::string p = path + "/" + name;
-    const netwhy::UniqueFd fd(::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-    REQUIRE(fd.valid());
-    REQUIRE(::write(fd.get(), content.data(), content.size()) == static_cast<ssize_t>(content.size()));
-    return p;
-  }
-};
+using unittest::TempDir;
 
 }  // namespace
 

@@ -13,6 +13,7 @@
 
 #include "netwhy/fd.hpp"
 #include "netwhy/nginx_conf.hpp"
+#include "temp_dir.hpp"
 
 using netwhy::NginxConfig;
 using netwhy::NginxDirective;
@@ -249,30 +250,7 @@ std::vector<std::string> targets(const std::vector<NginxUpstream>& ups) {
 
 using Targets = std::vector<std::string>;
 
-// A scratch directory removed with its files at the end of the test.
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/netwhy-test-nginx-XXXXXX";
-    REQUIRE(mkdtemp(tmpl) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string write(const std::string& name, std::string_view content) const {
-    const std::string p = path + "/" + name;
-    std::filesystem::create_directories(std::filesystem::path(p).parent_path());
-    const netwhy::UniqueFd fd(::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-    REQUIRE(fd.valid());
-    REQUIRE(::write(fd.get(), content.data(), content.size()) == static_cast<ssize_t>(content.size()));
-    return p;
-  }
-};
+using unittest::TempDir;
 
 }  // namespace
 
