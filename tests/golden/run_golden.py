@@ -38,16 +38,16 @@ SEVERITIES = ("error", "warning", "info")
 CASE_KEYS = ("about", "args", "meant_verdict", "meant_codes", "exit")
 
 
-def code_table(findings_hpp):
-    """The quoted code names of code_table in include/netwhy/findings.hpp, up to the
-    codes only netwhy url reports."""
+def code_table(findings_hpp, url=False):
+    """The quoted code names of code_table in include/netwhy/findings.hpp: up to the
+    codes only netwhy url reports, or (url=True) all of them."""
     with open(findings_hpp, encoding="utf-8") as f:
         text = f.read()
     start = text.find("code_table{")
     if start < 0:
         sys.exit(f"run_golden: no code_table in {findings_hpp}")
     # The codes after the marker are netwhy url's, which port --snapshot can't show.
-    end = text.find("// netwhy url only", start)
+    end = -1 if url else text.find("// netwhy url only", start)
     names = re.findall(r'CodeInfo\{\s*Code::\w+,\s*"([^"]+)"', text[start:end if end != -1 else len(text)])
     if not names:
         sys.exit(f"run_golden: no codes parsed from code_table in {findings_hpp}")

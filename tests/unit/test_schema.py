@@ -169,7 +169,7 @@ rejected("snapshot", broken(snapshot, lambda d: d["sysctls"].update({"net.ipv4.i
 sys.path.insert(0, os.path.join(SOURCE, "tests", "golden"))
 import run_golden  # noqa: E402
 
-codes = run_golden.code_table(os.path.join(SOURCE, "include", "netwhy", "findings.hpp"))
+codes = run_golden.code_table(os.path.join(SOURCE, "include", "netwhy", "findings.hpp"), url=True)
 check(schema["$defs"]["finding_code"]["enum"] == codes, "the schema's finding codes are code_table's, in its order",
       f"schema only: {sorted(set(schema['$defs']['finding_code']['enum']) - set(codes))}, "
       f"code_table only: {sorted(set(codes) - set(schema['$defs']['finding_code']['enum']))}")
