@@ -386,7 +386,10 @@ void exchange_rules(Rules& r) {
       if (r.report.via_proxy) {
         r.add(Code::proxy_unreachable, Effect::cause,
               fmt::format("The proxy {} (from {}) {}: curl fails before it asks {}", proxy_shown(f.proxy),
-                          f.proxy.variable, x.timed_out ? "does not answer (timed out)" : "refuses the connection: " + errno_text(x.error_number),
+                          f.proxy.variable,
+                          x.timed_out                         ? std::string("does not answer (timed out)")
+                          : x.error_number == ECONNREFUSED    ? std::string("refuses connections (nothing listens there)")
+                                                              : "can't be reached: " + errno_text(x.error_number),
                           where),
               fmt::format("start the proxy, or fix or unset {}{}", f.proxy.variable,
                           no_proxy_fix(f) ? "; to go straight to the host: " + *no_proxy_fix(f) : ""));

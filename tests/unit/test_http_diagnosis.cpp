@@ -278,7 +278,7 @@ TEST_CASE("a proxy that refuses connections, one curl refuses, one netwhy does n
   dead.refused();
   auto u = dead.run();
   CHECK(u.diagnosis.verdict == Verdict::unreachable);
-  CHECK(finding(u, "proxy-unreachable")->message.find("refuses the connection") != std::string::npos);
+  CHECK(finding(u, "proxy-unreachable")->message.find("refuses connections (nothing listens there)") != std::string::npos);
   CHECK(u.http.proxy_reachable == false);
   one_answer(u);
 
