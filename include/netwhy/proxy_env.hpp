@@ -59,6 +59,10 @@ struct ProxyEndpoint {
   bool credentials = false;  // "user:password@" in the URL (neither is kept here)
   std::optional<std::string> zone;         // "[fe80::1%25eth0]" -> "eth0"
   std::optional<std::string> unix_socket;  // socks*://localhost/PATH: a Unix socket at PATH
+
+  // "http://10.0.0.3:8888", "socks5h://[::1]:1080": what to show of the proxy,
+  // never the credentials of the URL it came from.
+  [[nodiscard]] std::string shown() const;
 };
 
 // curl refuses the proxy URL: the transfer fails with this exit status and

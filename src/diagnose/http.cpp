@@ -63,12 +63,7 @@ std::string errno_text(int e) {
 }
 
 // The proxy as a person reads it: scheme, host and port, never the credentials.
-std::string proxy_shown(const ProxyDecision& p) {
-  if (!p.proxy) return "the proxy";
-  const ProxyEndpoint& e = *p.proxy;
-  const std::string host = e.host.find(':') != std::string::npos ? "[" + e.host + "]" : e.host;
-  return fmt::format("{}://{}:{}", proxy_type_name(e.type), host, e.port);
-}
+std::string proxy_shown(const ProxyDecision& p) { return p.proxy ? p.proxy->shown() : "the proxy"; }
 
 // "export no_proxy=..." that sends curl straight to the URL's host, when one can.
 std::optional<std::string> no_proxy_fix(const HttpFacts& f) {

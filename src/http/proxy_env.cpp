@@ -311,6 +311,11 @@ bool hostname_check(std::string& host, std::optional<std::string>& zone) {
 
 }  // namespace
 
+std::string ProxyEndpoint::shown() const {
+  const std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  return std::string(proxy_type_name(type)) + "://" + h + ":" + std::to_string(port);
+}
+
 std::string_view proxy_type_name(ProxyType type) {
   switch (type) {
     case ProxyType::http: return "http";

@@ -24,12 +24,6 @@ void optional_field(JsonWriter& out, std::string_view key, std::optional<std::st
   }
 }
 
-// The proxy as the JSON shows it: never the credentials of its URL.
-std::string proxy_url_shown(const ProxyEndpoint& e) {
-  const std::string host = e.host.find(':') != std::string::npos ? "[" + e.host + "]" : e.host;
-  return fmt::format("{}://{}:{}", proxy_type_name(e.type), host, e.port);
-}
-
 void render_proxy(JsonWriter& out, const HttpReport& h) {
   const std::optional<ProxyDecision>& p = h.proxy;
   out.key("proxy");
@@ -39,7 +33,7 @@ void render_proxy(JsonWriter& out, const HttpReport& h) {
     out.begin_object();
     out.field("variable", p->variable);
     if (p->proxy) {
-      out.field("url", proxy_url_shown(*p->proxy));
+      out.field("url", p->proxy->shown());
       out.field("type", proxy_type_name(p->proxy->type));
       out.field("host", p->proxy->host);
       out.field("port", static_cast<unsigned>(p->proxy->port));
@@ -149,7 +143,7 @@ std::string render_url_text(const UrlDiagnosis& u, const Palette& palette) {
   request += ", Host: " + escape_text(h.host_header);
   line("Request", request);
   if (h.proxy && h.proxy->uses_proxy()) {
-    line("Proxy", h.proxy->proxy ? fmt::format("{} (from {})", escape_text(proxy_url_shown(*h.proxy->proxy)),
+    line("Proxy", h.proxy->proxy ? fmt::format("{} (from {})", escape_text(h.proxy->proxy->shown()),
                                                escape_text(h.proxy->variable))
                                  : fmt::format("refused by curl (from {})", escape_text(h.proxy->variable)));
   } else if (h.proxy && h.proxy->no_proxy_match) {
